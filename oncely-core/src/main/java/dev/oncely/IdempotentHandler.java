@@ -1,0 +1,501 @@
+package dev.oncely;
+
+import dev.oncely.internal.Fingerprints;
+import dev.oncely.internal.Validation;
+import dev.oncely.spi.ClaimRequest;
+import dev.oncely.spi.ClaimResult;
+import dev.oncely.spi.DedupStore;
+import dev.oncely.spi.StoreTransaction;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Wraps a consumer callback so that its effects happen once per idempotency key and consumer, however often
+ * the message is delivered.
+ *
+ * <p>For each message it claims {@code (consumer, key)} in the store as the first statement of a transaction,
+ * runs your {@link MessageHandler} in that same transaction, and commits both together. A redelivery finds the
+ * claim and comes back as {@link Outcome#isDuplicate() a duplicate} without running the handler. A handler that
+ * throws rolls the claim back with its writes, so the redelivery runs it again.
+ *
+ * <p>Exactly once holds for effects written in the transaction. Anything else the handler does (an HTTP call, an
+ * email) happens at least once: it may be repeated if the transaction fails to commit after it.
+ *
+ * <pre>{@code
+ * IdempotentHandler<ChargeEvent, Void> charges = IdempotentHandler.<ChargeEvent, Void>builder(store)
+ *         .consumer("billing")
+ *         .key(ChargeEvent::eventId)
+ *         .handler((event, tx) -> { chargeRepository(tx).insert(event); return null; })
+ *         .build();
+ * Outcome<Void> outcome = charges.process(event);
+ * }</pre>
+ *
+ * <p>Instances are immutable and thread-safe; build one per consumer and share it.
+ *
+ * @param <M> the message type
+ * @param <R> the handler's result type ({@link Void} if it has none)
+ */
+public final class IdempotentHandler<M, R> {
+
+    /** The longest idempotency key, in characters. Hash longer natural keys. */
+    public static final int MAX_KEY_LENGTH = 255;
+    /** The longest consumer name, in characters. */
+    public static final int MAX_CONSUMER_LENGTH = 100;
+
+    private static final Logger log = LoggerFactory.getLogger(IdempotentHandler.class);
+
+    private final DedupStore store;
+    private final String consumer;
+    private final Function<? super M, String> keyExtractor;
+    private final MessageHandler<? super M, ? extends R> handler;
+    private final ResultCodec<R> resultCodec;
+    private final Function<? super M, byte[]> fingerprint;
+    private final Duration retention;
+
+    private IdempotentHandler(Builder<M, R> builder) {
+        this.store = builder.store;
+        this.consumer = builder.consumer;
+        this.keyExtractor = builder.keyExtractor;
+        this.handler = builder.handler;
+        this.resultCodec = builder.resultCodec;
+        this.fingerprint = builder.fingerprint;
+        this.retention = builder.retention;
+    }
+
+    /** Starts a builder on a store. Name the types: {@code IdempotentHandler.<Event, Receipt>builder(store)}. */
+    public static <M, R> Builder<M, R> builder(DedupStore store) {
+        return new Builder<>(store);
+    }
+
+    /**
+     * Processes one message in a new transaction of the store.
+     *
+     * @return processed, or duplicate (with the first run's result if a codec is set)
+     * @throws Exception                 the handler's own exception, the same instance, after rollback
+     * @throws IllegalArgumentException  if the key extractor returns an invalid key; nothing was written
+     * @throws PayloadConflictException  if the key was processed before with another payload fingerprint
+     * @throws OncelyException           if the store failed (database down, table missing, commit failed)
+     */
+    public Outcome<R> process(M message) throws Exception {
+        Pending pending = prepare(message, 0);
+        return store.inTransaction(tx -> runOne(tx, pending));
+    }
+
+    /**
+     * Processes one message inside your own open transaction: the claim joins it, nothing is committed, and
+     * after a duplicate the transaction is still usable. You commit or roll back. If the handler throws, the
+     * exception reaches you unchanged and you must roll back your transaction yourself.
+     *
+     * @throws OncelyException if the store cannot join the transaction (for JDBC: autocommit is on)
+     */
+    public Outcome<R> processIn(CallerTransaction transaction, M message) throws Exception {
+        Objects.requireNonNull(transaction, "transaction");
+        Pending pending = prepare(message, 0);
+        return store.inCallerTransaction(transaction, tx -> runOne(tx, pending));
+    }
+
+    /** {@link #processIn(CallerTransaction, Object)} on a JDBC connection with autocommit off. */
+    public Outcome<R> processIn(Connection connection, M message) throws Exception {
+        return processIn(CallerTransaction.of(connection), message);
+    }
+
+    /**
+     * Processes a batch in one transaction: one set-based claim for all keys, then the handler for each fresh
+     * message in input order. Returns one outcome per input, in input order. A key that occurs twice in the
+     * batch is processed once; its later occurrences are duplicates.
+     *
+     * <p>All or nothing: if the handler throws for any message, the whole batch rolls back (no claim and no
+     * effect survives) and that exception reaches the caller; redeliver the batch, or process its messages one
+     * by one to isolate the failing one.
+     */
+    public List<Outcome<R>> processBatch(List<? extends M> messages) throws Exception {
+        Batch batch = prepareBatch(messages);
+        if (batch.inputs.isEmpty()) {
+            return List.of();
+        }
+        return store.inTransaction(tx -> runBatch(tx, batch));
+    }
+
+    /** {@link #processBatch(List)} inside your own open transaction, as {@link #processIn} does for one. */
+    public List<Outcome<R>> processBatchIn(CallerTransaction transaction, List<? extends M> messages)
+            throws Exception {
+        Objects.requireNonNull(transaction, "transaction");
+        Batch batch = prepareBatch(messages);
+        if (batch.inputs.isEmpty()) {
+            return List.of();
+        }
+        return store.inCallerTransaction(transaction, tx -> runBatch(tx, batch));
+    }
+
+    /** The consumer name: the scope within which a key is processed once. */
+    public String consumer() {
+        return consumer;
+    }
+
+    /** The store claims are recorded in. */
+    public DedupStore store() {
+        return store;
+    }
+
+    /** How long a claim is kept, if limited. */
+    public Optional<Duration> retention() {
+        return Optional.ofNullable(retention);
+    }
+
+    /** The idempotency key of a message, validated as {@link #process} would. */
+    public String keyOf(M message) {
+        Objects.requireNonNull(message, "message");
+        String key;
+        try {
+            key = keyExtractor.apply(message);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("The key extractor of consumer '" + consumer + "' failed on "
+                    + describe(message) + ": " + e.getMessage(), e);
+        }
+        return Validation.checkText("The idempotency key of " + describe(message), key, MAX_KEY_LENGTH,
+                "Fix the key extractor of consumer '" + consumer + "' so that every message has a unique,"
+                        + " non-blank key of at most " + MAX_KEY_LENGTH + " characters.");
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+
+    private final class Pending {
+        final M message;
+        final ClaimRequest request;
+
+        Pending(M message, ClaimRequest request) {
+            this.message = message;
+            this.request = request;
+        }
+    }
+
+    private final class Batch {
+        final List<Pending> inputs;
+        /** Distinct keys, sorted, first occurrence's request: the lock order of the claim. */
+        final List<ClaimRequest> claims;
+
+        Batch(List<Pending> inputs, List<ClaimRequest> claims) {
+            this.inputs = inputs;
+            this.claims = claims;
+        }
+    }
+
+    private Pending prepare(M message, int index) {
+        String key = keyOf(message);
+        Optional<String> fp = Optional.empty();
+        if (fingerprint != null) {
+            byte[] payload;
+            try {
+                payload = fingerprint.apply(message);
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("The fingerprint function of consumer '" + consumer
+                        + "' failed on the message with key '" + key + "': " + e.getMessage(), e);
+            }
+            if (payload == null) {
+                throw new IllegalArgumentException("The fingerprint function of consumer '" + consumer
+                        + "' returned null for the message with key '" + key + "': return the payload bytes.");
+            }
+            fp = Optional.of(Fingerprints.sha256Hex(payload));
+        }
+        return new Pending(message, new ClaimRequest(consumer, key, fp, Optional.ofNullable(retention),
+                resultCodec != null));
+    }
+
+    private Batch prepareBatch(List<? extends M> messages) {
+        Objects.requireNonNull(messages, "messages");
+        List<Pending> inputs = new ArrayList<>(messages.size());
+        TreeMap<String, ClaimRequest> distinct = new TreeMap<>();
+        for (int i = 0; i < messages.size(); i++) {
+            M message = messages.get(i);
+            if (message == null) {
+                throw new IllegalArgumentException("Message " + i + " of the batch is null: remove it before"
+                        + " processing the batch. Nothing was processed.");
+            }
+            Pending pending;
+            try {
+                pending = prepare(message, i);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("Message " + i + " of the batch: " + e.getMessage()
+                        + " Nothing of the batch was processed.", e);
+            }
+            inputs.add(pending);
+            distinct.putIfAbsent(pending.request.key(), pending.request);
+        }
+        return new Batch(inputs, new ArrayList<>(distinct.values()));
+    }
+
+    private Outcome<R> runOne(StoreTransaction tx, Pending pending) throws Exception {
+        ClaimRequest request = pending.request;
+        ClaimResult claim = tx.claim(request);
+        if (!claim.claimed()) {
+            return duplicateOf(request, claim);
+        }
+        R result = handler.handle(pending.message, new Context(tx, request.key()));
+        if (resultCodec != null && result != null) {
+            tx.saveResult(consumer, request.key(), encode(request.key(), result));
+        }
+        if (log.isDebugEnabled()) {
+            log.debug("Processed key '{}' of consumer '{}'", request.key(), consumer);
+        }
+        return Outcome.processed(request.key(), claim.processedAt(), result);
+    }
+
+    private List<Outcome<R>> runBatch(StoreTransaction tx, Batch batch) throws Exception {
+        List<ClaimResult> claimed = tx.claimAll(batch.claims);
+        if (claimed.size() != batch.claims.size()) {
+            throw new OncelyException(store.describe() + " returned " + claimed.size() + " claim results for "
+                    + batch.claims.size() + " keys: the store violates the DedupStore contract.");
+        }
+        Map<String, ClaimResult> byKey = new HashMap<>(batch.claims.size() * 2);
+        for (int i = 0; i < claimed.size(); i++) {
+            byKey.put(batch.claims.get(i).key(), claimed.get(i));
+        }
+        List<Outcome<R>> outcomes = new ArrayList<>(batch.inputs.size());
+        Map<String, Outcome<R>> seenInBatch = new HashMap<>(batch.claims.size() * 2);
+        Map<String, ClaimRequest> firstRequests = new HashMap<>(batch.claims.size() * 2);
+        Map<String, byte[]> toSave = resultCodec == null ? Map.of() : new LinkedHashMap<>();
+        for (Pending pending : batch.inputs) {
+            ClaimRequest request = pending.request;
+            String key = request.key();
+            Outcome<R> earlier = seenInBatch.get(key);
+            Outcome<R> outcome;
+            if (earlier != null) {
+                checkFingerprint(request, firstRequests.get(key).fingerprint(), earlier.firstProcessedAt());
+                outcome = Outcome.duplicate(key, earlier.firstProcessedAt(),
+                        resultCodec == null ? null : earlier.result().orElse(null));
+            } else {
+                ClaimResult claim = byKey.get(key);
+                if (claim.claimed()) {
+                    R result = handler.handle(pending.message, new Context(tx, key));
+                    if (resultCodec != null && result != null) {
+                        toSave.put(key, encode(key, result));
+                    }
+                    outcome = Outcome.processed(key, claim.processedAt(), result);
+                } else {
+                    outcome = duplicateOf(request, claim);
+                }
+                seenInBatch.put(key, outcome);
+                firstRequests.put(key, request);
+            }
+            outcomes.add(outcome);
+        }
+        if (!toSave.isEmpty()) {
+            tx.saveResults(consumer, toSave);
+        }
+        if (log.isDebugEnabled()) {
+            long processed = outcomes.stream().filter(Outcome::isProcessed).count();
+            log.debug("Batch of {} for consumer '{}': {} processed, {} duplicates", outcomes.size(), consumer,
+                    processed, outcomes.size() - processed);
+        }
+        return outcomes;
+    }
+
+    private Outcome<R> duplicateOf(ClaimRequest request, ClaimResult claim) {
+        checkFingerprint(request, claim.fingerprint(), claim.processedAt());
+        R replayed = null;
+        if (resultCodec != null && claim.result().isPresent()) {
+            try {
+                replayed = resultCodec.decode(claim.result().get());
+            } catch (Exception e) {
+                throw new OncelyException("The stored result of key '" + request.key() + "' of consumer '"
+                        + consumer + "' (first processed at " + claim.processedAt() + ") could not be decoded by "
+                        + resultCodec.getClass().getName() + ": " + e + ". The message was not processed again."
+                        + " Make the codec read what earlier versions wrote.", e);
+            }
+        }
+        if (log.isDebugEnabled()) {
+            log.debug("Duplicate key '{}' of consumer '{}', first processed at {}", request.key(), consumer,
+                    claim.processedAt());
+        }
+        return Outcome.duplicate(request.key(), claim.processedAt(), replayed);
+    }
+
+    private void checkFingerprint(ClaimRequest request, Optional<String> stored, java.time.Instant firstAt) {
+        if (request.fingerprint().isPresent() && stored.isPresent()
+                && !request.fingerprint().get().equals(stored.get())) {
+            throw new PayloadConflictException(consumer, request.key(), firstAt);
+        }
+    }
+
+    private byte[] encode(String key, R result) {
+        byte[] bytes;
+        try {
+            bytes = resultCodec.encode(result);
+        } catch (Exception e) {
+            throw new OncelyException("The result codec " + resultCodec.getClass().getName() + " failed to encode"
+                    + " the result of key '" + key + "' of consumer '" + consumer + "': " + e
+                    + ". The transaction was rolled back; fix the codec.", e);
+        }
+        if (bytes == null) {
+            throw new OncelyException("The result codec " + resultCodec.getClass().getName() + " returned null for"
+                    + " the result of key '" + key + "' of consumer '" + consumer + "'. Return bytes, or return"
+                    + " null from the handler when there is no result.");
+        }
+        return bytes;
+    }
+
+    private static String describe(Object message) {
+        String text = String.valueOf(message);
+        return "message " + (text.length() > 80 ? text.substring(0, 77) + "..." : text);
+    }
+
+    private final class Context implements ProcessingContext {
+        private final StoreTransaction tx;
+        private final String key;
+
+        Context(StoreTransaction tx, String key) {
+            this.tx = tx;
+            this.key = key;
+        }
+
+        @Override
+        public String consumer() {
+            return consumer;
+        }
+
+        @Override
+        public String key() {
+            return key;
+        }
+
+        @Override
+        public <T> T unwrap(Class<T> type) {
+            return tx.resource(type).orElseThrow(() -> {
+                Set<Class<?>> offered = tx.resourceTypes();
+                return new OncelyException(store.describe() + " offers no " + type.getName() + " to handlers"
+                        + (offered.isEmpty() ? "; it offers none at all"
+                        : "; it offers " + offered.stream().map(Class::getName).sorted()
+                                .collect(Collectors.joining(", ")))
+                        + ". With the in-memory store, reach your business writes through an interface of your"
+                        + " own that tests can fake.");
+            });
+        }
+
+        @Override
+        public <T> Optional<T> find(Class<T> type) {
+            return tx.resource(type);
+        }
+    }
+
+    /**
+     * Builds an {@link IdempotentHandler}. Required: {@link #consumer}, {@link #key} and {@link #handler}.
+     * {@link #build()} checks everything and says what is missing.
+     */
+    public static final class Builder<M, R> {
+        private final DedupStore store;
+        private String consumer;
+        private Function<? super M, String> keyExtractor;
+        private MessageHandler<? super M, ? extends R> handler;
+        private ResultCodec<R> resultCodec;
+        private Function<? super M, byte[]> fingerprint;
+        private Duration retention;
+
+        private Builder(DedupStore store) {
+            if (store == null) {
+                throw new IllegalArgumentException("store is null: pass a DedupStore, such as"
+                        + " InMemoryDedupStore.create() or JdbcDedupStore.postgres(dataSource).build().");
+            }
+            this.store = store;
+        }
+
+        /** The consumer name: the same key is processed once per consumer. Up to 100 characters. */
+        public Builder<M, R> consumer(String consumer) {
+            this.consumer = Validation.checkText("The consumer name", consumer, MAX_CONSUMER_LENGTH,
+                    "Name the consumer, e.g. \"billing\"; two handlers with the same name share their keys.");
+            return this;
+        }
+
+        /**
+         * How to get the idempotency key from a message: what identifies the logical event, stable across
+         * redeliveries (e.g. {@code sourceId + ":" + sequenceNumber}), never a delivery id. Up to
+         * {@value IdempotentHandler#MAX_KEY_LENGTH} characters.
+         */
+        public Builder<M, R> key(Function<? super M, String> keyExtractor) {
+            this.keyExtractor = Objects.requireNonNull(keyExtractor, "keyExtractor");
+            return this;
+        }
+
+        /** Your callback, run once per key in the claim's transaction. */
+        public Builder<M, R> handler(MessageHandler<? super M, ? extends R> handler) {
+            this.handler = Objects.requireNonNull(handler, "handler");
+            return this;
+        }
+
+        /**
+         * Store each first run's result with its claim, and give it back to duplicates in
+         * {@link Outcome#result()}. Costs one more statement per processed message.
+         */
+        public Builder<M, R> resultCodec(ResultCodec<R> resultCodec) {
+            this.resultCodec = Objects.requireNonNull(resultCodec, "resultCodec");
+            return this;
+        }
+
+        /**
+         * The payload to fingerprint (its SHA-256 is stored). A redelivery whose key was processed with a
+         * different payload throws {@link PayloadConflictException} instead of passing as a duplicate.
+         */
+        public Builder<M, R> fingerprint(Function<? super M, byte[]> payload) {
+            this.fingerprint = Objects.requireNonNull(payload, "payload");
+            return this;
+        }
+
+        /**
+         * How long a claim is kept, measured by the store's clock. Choose it longer than the longest time in
+         * which your broker can redeliver a message (its retry, backoff and replay windows together): a
+         * redelivery that arrives after its key expired is processed again. Default: kept forever.
+         */
+        public Builder<M, R> retention(Duration retention) {
+            if (retention == null || retention.isZero() || retention.isNegative()) {
+                throw new IllegalArgumentException("retention must be positive, was " + retention
+                        + ": use a period longer than your broker's redelivery window, e.g. Duration.ofDays(7).");
+            }
+            if (retention.compareTo(Duration.ofDays(365L * 100)) > 0) {
+                throw new IllegalArgumentException("retention " + retention + " exceeds 100 years: leave it unset"
+                        + " to keep claims forever.");
+            }
+            this.retention = retention;
+            return this;
+        }
+
+        public IdempotentHandler<M, R> build() {
+            List<String> missing = new ArrayList<>();
+            if (consumer == null) {
+                missing.add("consumer(\"name\")");
+            }
+            if (keyExtractor == null) {
+                missing.add("key(message -> message.eventId())");
+            }
+            if (handler == null) {
+                missing.add("handler((message, tx) -> ...)");
+            }
+            if (!missing.isEmpty()) {
+                throw new IllegalArgumentException("IdempotentHandler needs " + String.join(", ", missing)
+                        + " before build().");
+            }
+            IdempotentHandler<M, R> built = new IdempotentHandler<>(this);
+            log.info("Oncely handler for consumer '{}' on {} (result replay: {}, fingerprint: {}, retention: {})",
+                    consumer, store.describe(), resultCodec != null ? "on" : "off",
+                    fingerprint != null ? "on" : "off", retention == null ? "forever" : retention);
+            return built;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "IdempotentHandler[consumer=" + consumer + ", store=" + store.describe() + "]";
+    }
+
+}

@@ -1,0 +1,49 @@
+package dev.oncely.spi;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The claim operations of one open transaction of a {@link DedupStore}. Only valid inside the
+ * {@link TransactionWork} it was handed to; not thread-safe.
+ */
+public interface StoreTransaction {
+
+    /**
+     * Claims a key, as the first write of the transaction. Returns {@link ClaimResult#claimed() claimed} when
+     * the key is new (or its retention has expired), otherwise the stored claim. If another open transaction
+     * holds the same key, waits for it: reports a duplicate if it commits, claims if it rolls back.
+     * A duplicate must be learned without leaving the transaction unusable.
+     */
+    ClaimResult claim(ClaimRequest request);
+
+    /**
+     * Claims several keys; results in the order of {@code requests}. Callers pass distinct keys sorted by key,
+     * so that overlapping batches lock in the same order. Stores should override this with one set-based
+     * statement; the default claims one by one.
+     */
+    default List<ClaimResult> claimAll(List<ClaimRequest> requests) {
+        List<ClaimResult> results = new ArrayList<>(requests.size());
+        for (ClaimRequest request : requests) {
+            results.add(claim(request));
+        }
+        return results;
+    }
+
+    /** Stores the encoded result of a key claimed in this transaction. */
+    void saveResult(String consumer, String key, byte[] result);
+
+    /** Stores several results of keys claimed in this transaction; the default saves one by one. */
+    default void saveResults(String consumer, Map<String, byte[]> resultsByKey) {
+        resultsByKey.forEach((key, result) -> saveResult(consumer, key, result));
+    }
+
+    /** A resource of this transaction for the user's handler, such as a JDBC {@code Connection}. */
+    <T> Optional<T> resource(Class<T> type);
+
+    /** The resource types {@link #resource} offers, to name them in error messages. */
+    Set<Class<?>> resourceTypes();
+}

@@ -1,0 +1,8 @@
+package dev.oncely.spi;
+
+/** A unit of work run by {@link DedupStore} inside a transaction. */
+@FunctionalInterface
+public interface TransactionWork<T> {
+
+    T execute(StoreTransaction transaction) throws Exception;
+}

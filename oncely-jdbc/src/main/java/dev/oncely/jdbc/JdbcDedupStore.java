@@ -1,0 +1,472 @@
+package dev.oncely.jdbc;
+
+import dev.oncely.CallerTransaction;
+import dev.oncely.OncelyException;
+import dev.oncely.jdbc.internal.SqlDialect;
+import dev.oncely.jdbc.internal.TableName;
+import dev.oncely.spi.ClaimRequest;
+import dev.oncely.spi.ClaimResult;
+import dev.oncely.spi.DedupStore;
+import dev.oncely.spi.StoreTransaction;
+import dev.oncely.spi.TransactionWork;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import javax.sql.DataSource;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Handles;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.JdbiException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A {@link DedupStore} in a relational database: claims are rows of {@code processed_events}, written in the
+ * same JDBC transaction as the handler's business writes. Brings no connection pool: hand it yours.
+ *
+ * <pre>{@code
+ * JdbcDedupStore store = JdbcDedupStore.builder(dataSource).build();   // dialect detected from the database
+ * }</pre>
+ *
+ * <p>Apply the DDL ({@link #ddl()}, shipped as {@code dev/oncely/jdbc/postgresql.sql}) with your migration tool,
+ * or call {@link #createSchemaIfMissing()}.
+ */
+public final class JdbcDedupStore implements DedupStore {
+
+    private static final Logger log = LoggerFactory.getLogger(JdbcDedupStore.class);
+
+    private final Jdbi jdbi;
+    private final SqlDialect dialect;
+    private final TableName table;
+    private final int maxRetries;
+    private final String description;
+
+    private JdbcDedupStore(Jdbi jdbi, SqlDialect dialect, TableName table, int maxRetries) {
+        this.jdbi = jdbi;
+        this.dialect = dialect;
+        this.table = table;
+        this.maxRetries = maxRetries;
+        this.description = dialect.name() + " store on " + table.qualified();
+    }
+
+    /** A store on a pooled {@link DataSource}. */
+    public static Builder builder(DataSource dataSource) {
+        if (dataSource == null) {
+            throw new IllegalArgumentException("dataSource is null: pass your connection pool (e.g. HikariDataSource).");
+        }
+        return new Builder(Jdbi.create(dataSource));
+    }
+
+    /** A store on your {@link Jdbi}: its plugins, mappers and connection factory are used as they are. */
+    public static Builder builder(Jdbi jdbi) {
+        if (jdbi == null) {
+            throw new IllegalArgumentException("jdbi is null: pass your Jdbi instance.");
+        }
+        return new Builder(jdbi);
+    }
+
+    // ------------------------------------------------------------------------------------------------ tx
+
+    @Override
+    public <T> T inTransaction(TransactionWork<T> work) throws Exception {
+        for (int attempt = 1; ; attempt++) {
+            Handle handle = open();
+            try {
+                T result;
+                try {
+                    handle.begin();
+                    result = work.execute(new JdbcTransaction(handle.getConnection(), handle));
+                } catch (Throwable failure) {
+                    rollbackQuietly(handle, failure);
+                    if (attempt <= maxRetries && isTransient(failure)) {
+                        backOff(attempt, failure);
+                        continue;
+                    }
+                    throw failure;
+                }
+                try {
+                    handle.commit();
+                } catch (JdbiException e) {
+                    SQLException sql = findSql(e);
+                    rollbackQuietly(handle, e);
+                    if (sql != null && dialect.isTransient(sql) && attempt <= maxRetries) {
+                        // The database refused the commit and rolled back: nothing was written, so retrying is safe.
+                        backOff(attempt, e);
+                        continue;
+                    }
+                    throw new OncelyException("Commit failed on " + description + ": " + rootMessage(e)
+                            + ". If the connection was lost during the commit, its outcome is unknown: the claim and"
+                            + " the business writes either both committed or both did not. Do not acknowledge the"
+                            + " message; its redelivery is then processed or reported as a duplicate.", e);
+                }
+                return result;
+            } finally {
+                closeQuietly(handle);
+            }
+        }
+    }
+
+    @Override
+    public <T> T inCallerTransaction(CallerTransaction transaction, TransactionWork<T> work) throws Exception {
+        Objects.requireNonNull(transaction, "transaction");
+        Optional<Handle> handle = transaction.unwrap(Handle.class);
+        Connection connection = handle.map(Handle::getConnection)
+                .or(() -> transaction.unwrap(Connection.class))
+                .orElseThrow(() -> new OncelyException(description + " can join a transaction on a JDBC"
+                        + " Connection or a Jdbi Handle, not " + transaction + ": use CallerTransaction.of(connection)"
+                        + " or JdbiCallerTransaction.of(handle)."));
+        boolean autoCommit;
+        try {
+            autoCommit = connection.getAutoCommit();
+        } catch (SQLException e) {
+            throw new OncelyException("Could not read the autocommit mode of the caller's connection: "
+                    + e.getMessage(), e);
+        }
+        if (autoCommit) {
+            throw new OncelyException("The caller's connection is in autocommit mode, so the claim would commit on"
+                    + " its own, before your business writes. Begin a transaction first"
+                    + " (connection.setAutoCommit(false), handle.begin(), or your framework's transaction), then"
+                    + " call processIn inside it.");
+        }
+        JdbcTransaction tx = new JdbcTransaction(connection, handle.orElse(null));
+        try {
+            return work.execute(tx);
+        } finally {
+            tx.closeLazyHandle();
+        }
+    }
+
+    @Override
+    public int purgeExpired(int maxRows) {
+        if (maxRows < 1) {
+            throw new IllegalArgumentException("maxRows must be at least 1, was " + maxRows);
+        }
+        try (Handle handle = open()) {
+            return dialect.purgeExpired(handle.getConnection(), maxRows);
+        } catch (SQLException e) {
+            throw translate("Purging expired keys", e);
+        }
+    }
+
+    @Override
+    public String describe() {
+        return description;
+    }
+
+    /** The table's DDL for this store's dialect and names, as {@link #createSchemaIfMissing()} applies it. */
+    public String ddl() {
+        return table.render(readResource(dialect.ddlResource()));
+    }
+
+    /**
+     * Creates the table and its index if they do not exist (the DDL of {@link #ddl()}), for those who do not
+     * manage their schema with a migration tool. Idempotent. Returns this store.
+     */
+    public JdbcDedupStore createSchemaIfMissing() {
+        try (Handle handle = open()) {
+            Connection connection = handle.getConnection();
+            try (Statement st = connection.createStatement()) {
+                for (String sql : statements(ddl())) {
+                    st.execute(sql);
+                }
+            }
+            log.info("Oncely table {} is in place ({})", table.qualified(), dialect.name());
+            return this;
+        } catch (SQLException e) {
+            throw new OncelyException("Creating " + table.qualified() + " failed: " + e.getMessage()
+                    + ". Apply the DDL yourself (classpath resource " + dialect.ddlResource() + ") with a user"
+                    + " allowed to create tables.", e);
+        }
+    }
+
+    /** The table claims are written to, e.g. {@code public.processed_events}. */
+    public String tableName() {
+        return table.qualified();
+    }
+
+    @Override
+    public String toString() {
+        return "JdbcDedupStore[" + description + "]";
+    }
+
+    // ------------------------------------------------------------------------------------------------ internals
+
+    private Handle open() {
+        try {
+            return jdbi.open();
+        } catch (JdbiException e) {
+            throw new OncelyException("Could not get a connection for " + description + ": " + rootMessage(e)
+                    + ". Check that the database is up and the pool's URL and credentials are right.", e);
+        }
+    }
+
+    private boolean isTransient(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql) {
+                for (SQLException s = sql; s != null; s = s.getNextException()) {
+                    if (dialect.isTransient(s)) {
+                        return true;
+                    }
+                }
+            }
+            if (t.getCause() == t) {
+                break;
+            }
+        }
+        return false;
+    }
+
+    private void backOff(int attempt, Throwable cause) {
+        log.debug("Retrying transaction on {} after a transient failure (attempt {} of {}): {}", description,
+                attempt, maxRetries, cause.toString());
+        long maxMillis = Math.min(100, 1L << Math.min(attempt + 1, 6));
+        try {
+            Thread.sleep(ThreadLocalRandom.current().nextLong(maxMillis + 1));
+        } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+            throw new OncelyException("Interrupted while retrying a transaction on " + description, ie);
+        }
+    }
+
+    private static void rollbackQuietly(Handle handle, Throwable primary) {
+        try {
+            handle.rollback();
+        } catch (RuntimeException e) {
+            primary.addSuppressed(e);
+        }
+    }
+
+    private static void closeQuietly(Handle handle) {
+        try {
+            handle.close();
+        } catch (RuntimeException e) {
+            log.warn("Closing a connection failed: {}", e.toString());
+        }
+    }
+
+    private static SQLException findSql(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof SQLException sql) {
+                return sql;
+            }
+        }
+        return null;
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getMessage() == null ? root.toString() : root.getMessage();
+    }
+
+    private OncelyException translate(String action, SQLException e) {
+        if (dialect.isMissingTable(e)) {
+            return new OncelyException("Table " + table.qualified() + " does not exist. Apply Oncely's DDL (classpath"
+                    + " resource " + dialect.ddlResource() + ", also printed by JdbcDedupStore#ddl()) with your"
+                    + " migration tool, or call createSchemaIfMissing() on the store once at startup.", e);
+        }
+        return new OncelyException(action + " on " + description + " failed: " + e.getMessage() + " (SQLState "
+                + e.getSQLState() + ")", e);
+    }
+
+    private static String readResource(String resource) {
+        try (InputStream in = JdbcDedupStore.class.getClassLoader().getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new OncelyException("The DDL resource " + resource + " is missing from the classpath: is the"
+                        + " oncely-jdbc jar complete?");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Splits a DDL file into statements: drops comment lines, splits on semicolons at line ends. */
+    static List<String> statements(String ddl) {
+        StringBuilder sb = new StringBuilder();
+        for (String line : ddl.split("\n")) {
+            String trimmed = line.strip();
+            if (trimmed.isEmpty() || trimmed.startsWith("--")) {
+                continue;
+            }
+            sb.append(line).append('\n');
+        }
+        return java.util.Arrays.stream(sb.toString().split(";\\s*\n"))
+                .map(String::strip)
+                .map(s -> s.endsWith(";") ? s.substring(0, s.length() - 1) : s)
+                .filter(s -> !s.isEmpty())
+                .toList();
+    }
+
+    private final class JdbcTransaction implements StoreTransaction {
+        private final Connection connection;
+        private Handle handle;
+        private boolean lazyHandle;
+
+        JdbcTransaction(Connection connection, Handle handle) {
+            this.connection = connection;
+            this.handle = handle;
+        }
+
+        @Override
+        public ClaimResult claim(ClaimRequest request) {
+            try {
+                return dialect.claim(connection, request);
+            } catch (SQLException e) {
+                throw translate("Claiming key '" + request.key() + "' of consumer '" + request.consumer() + "'", e);
+            }
+        }
+
+        @Override
+        public List<ClaimResult> claimAll(List<ClaimRequest> requests) {
+            try {
+                return dialect.claimAll(connection, requests);
+            } catch (SQLException e) {
+                throw translate("Claiming a batch of " + requests.size() + " keys", e);
+            }
+        }
+
+        @Override
+        public void saveResult(String consumer, String key, byte[] result) {
+            saveResults(consumer, Map.of(key, result));
+        }
+
+        @Override
+        public void saveResults(String consumer, Map<String, byte[]> resultsByKey) {
+            try {
+                dialect.saveResults(connection, consumer, resultsByKey);
+            } catch (SQLException e) {
+                throw translate("Saving the results of " + resultsByKey.size() + " keys", e);
+            }
+        }
+
+        @Override
+        public <T> Optional<T> resource(Class<T> type) {
+            if (type == Connection.class) {
+                return Optional.of(type.cast(connection));
+            }
+            if (type == Handle.class) {
+                return Optional.of(type.cast(handle()));
+            }
+            return Optional.empty();
+        }
+
+        @Override
+        public Set<Class<?>> resourceTypes() {
+            return Set.of(Connection.class, Handle.class);
+        }
+
+        private Handle handle() {
+            if (handle == null) {
+                // A caller's bare connection: a Jdbi handle on it that never closes or commits it.
+                Jdbi onCallerConnection = Jdbi.create(new CallerConnectionFactory(connection));
+                onCallerConnection.getConfig(Handles.class).setForceEndTransactions(false);
+                handle = onCallerConnection.open();
+                lazyHandle = true;
+            }
+            return handle;
+        }
+
+        void closeLazyHandle() {
+            if (lazyHandle) {
+                closeQuietly(handle);
+            }
+        }
+    }
+
+    private static final class CallerConnectionFactory implements org.jdbi.v3.core.ConnectionFactory {
+        private final Connection connection;
+
+        CallerConnectionFactory(Connection connection) {
+            this.connection = connection;
+        }
+
+        @Override
+        public Connection openConnection() {
+            return connection;
+        }
+
+        @Override
+        public void closeConnection(Connection toClose) {
+            // The caller owns it.
+        }
+    }
+
+    /** Builds a {@link JdbcDedupStore}. */
+    public static final class Builder {
+        private final Jdbi jdbi;
+        private JdbcDialect dialect;
+        private String schema;
+        private String table = TableName.DEFAULT_TABLE;
+        private int maxRetries = 5;
+
+        private Builder(Jdbi jdbi) {
+            this.jdbi = jdbi;
+        }
+
+        /** The database dialect. Default: detected from the database product name at {@link #build()}. */
+        public Builder dialect(JdbcDialect dialect) {
+            this.dialect = Objects.requireNonNull(dialect, "dialect");
+            return this;
+        }
+
+        /** The table name. Default {@code processed_events}. Letters, digits and underscores only. */
+        public Builder table(String table) {
+            this.table = table;
+            return this;
+        }
+
+        /** The schema of the table. Default: the connection's search path. */
+        public Builder schema(String schema) {
+            this.schema = schema;
+            return this;
+        }
+
+        /**
+         * How many times a transaction is re-run after the database demands a retry (serialization failure,
+         * deadlock): the claim and your handler run again. Default 5; 0 turns retries off.
+         */
+        public Builder maxRetries(int maxRetries) {
+            if (maxRetries < 0 || maxRetries > 100) {
+                throw new IllegalArgumentException("maxRetries must be between 0 and 100, was " + maxRetries);
+            }
+            this.maxRetries = maxRetries;
+            return this;
+        }
+
+        public JdbcDedupStore build() {
+            TableName name = new TableName(Optional.ofNullable(schema), table);
+            JdbcDialect chosen = dialect != null ? dialect : detect();
+            JdbcDedupStore store = new JdbcDedupStore(jdbi, chosen.create(name), name, maxRetries);
+            log.info("Oncely {} (retries on serialization failure and deadlock: {})", store.describe(), maxRetries);
+            return store;
+        }
+
+        private JdbcDialect detect() {
+            String product;
+            try (Handle handle = jdbi.open()) {
+                product = handle.getConnection().getMetaData().getDatabaseProductName();
+            } catch (JdbiException | SQLException e) {
+                throw new OncelyException("Could not connect to detect the database (" + rootMessage(e) + "). Check"
+                        + " that it is up, or name the dialect with .dialect(JdbcDialect.POSTGRESQL) to build the"
+                        + " store without connecting.", e);
+            }
+            return JdbcDialect.forProductName(product).orElseThrow(() -> new OncelyException("Oncely has no dialect"
+                    + " for database '" + product + "'. Supported: " + java.util.Arrays.toString(JdbcDialect.values())
+                    + "; name one with .dialect(...) if yours speaks its SQL."));
+        }
+    }
+}

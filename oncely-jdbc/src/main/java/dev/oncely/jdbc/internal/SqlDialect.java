@@ -1,0 +1,36 @@
+package dev.oncely.jdbc.internal;
+
+import dev.oncely.spi.ClaimRequest;
+import dev.oncely.spi.ClaimResult;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What differs between databases: the claim statement, how results are saved, the purge, which errors are
+ * transient. One instance per store; implementations are immutable and thread-safe.
+ */
+public interface SqlDialect {
+
+    /** For logs and messages, e.g. "PostgreSQL". */
+    String name();
+
+    /** The classpath resource holding the DDL, e.g. dev/oncely/jdbc/postgresql.sql. */
+    String ddlResource();
+
+    ClaimResult claim(Connection connection, ClaimRequest request) throws SQLException;
+
+    List<ClaimResult> claimAll(Connection connection, List<ClaimRequest> requests) throws SQLException;
+
+    void saveResults(Connection connection, String consumer, Map<String, byte[]> resultsByKey) throws SQLException;
+
+    /** Deletes at most maxRows expired keys; runs on a connection in autocommit mode. */
+    int purgeExpired(Connection connection, int maxRows) throws SQLException;
+
+    /** Whether the database asks for the whole transaction to be retried (serialization failure, deadlock). */
+    boolean isTransient(SQLException e);
+
+    /** Whether the error says the dedup table does not exist. */
+    boolean isMissingTable(SQLException e);
+}

@@ -1,0 +1,35 @@
+package dev.oncely.jdbc.internal;
+
+import dev.oncely.internal.Validation;
+import java.util.Optional;
+
+/** A validated table name, optionally schema-qualified, and the names derived from it in the DDL. */
+public record TableName(Optional<String> schema, String table) {
+
+    public static final String DEFAULT_TABLE = "processed_events";
+    /** Leaves room for the longest suffix the DDL derives (_expires_at_idx) within PostgreSQL's 63. */
+    public static final int MAX_TABLE_LENGTH = 48;
+    public static final int MAX_SCHEMA_LENGTH = 63;
+
+    public TableName {
+        schema.ifPresent(s -> Validation.checkIdentifier("Schema name", s, MAX_SCHEMA_LENGTH));
+        Validation.checkIdentifier("Table name", table, MAX_TABLE_LENGTH);
+    }
+
+    /** The name to write into SQL. */
+    public String qualified() {
+        return schema.map(s -> s + "." + table).orElse(table);
+    }
+
+    /** The DDL resource rendered for this name: every processed_events becomes the configured name. */
+    public String render(String ddl) {
+        // Object names (constraint, index) take the bare table name; the table itself is schema-qualified.
+        String out = ddl.replace("processed_events_", table + "_");
+        return out.replace("processed_events", qualified());
+    }
+
+    @Override
+    public String toString() {
+        return qualified();
+    }
+}

@@ -1,0 +1,121 @@
+package dev.oncely.testkit;
+
+import dev.oncely.ProcessingContext;
+import dev.oncely.inmemory.InMemoryDedupStore;
+import dev.oncely.spi.DedupStore;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.BeforeEach;
+
+/** The in-memory store against the whole conformance suite, with a clock the test moves. */
+class InMemoryDedupStoreContractTest extends DedupStoreContract {
+
+    /** A clock tests move forward. */
+    static final class MutableClock extends Clock {
+        private volatile Instant now = Instant.parse("2026-01-01T00:00:00Z");
+
+        @Override
+        public ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+
+        void advance(Duration d) {
+            now = now.plus(d);
+        }
+    }
+
+    private final MutableClock clock = new MutableClock();
+    private final Map<String, InMemoryDedupStore> stores = new ConcurrentHashMap<>();
+
+    private final Map<String, AtomicLong> effects = new ConcurrentHashMap<>();
+
+    @BeforeEach
+    void reset() {
+        stores.clear();
+        effects.clear();
+    }
+
+    @Override
+    protected DedupStore store() {
+        return storeOnTable(DEFAULT_TABLE);
+    }
+
+    @Override
+    protected DedupStore storeOnTable(String table) {
+        return stores.computeIfAbsent(table, t -> InMemoryDedupStore.builder().clock(clock).name(t).build());
+    }
+
+    @Override
+    protected void recordEffect(ProcessingContext context) {
+        effects.computeIfAbsent(context.consumer() + "|" + context.key(), k -> new AtomicLong()).incrementAndGet();
+    }
+
+    @Override
+    protected long effects(String consumer, String key) {
+        AtomicLong n = effects.get(consumer + "|" + key);
+        return n == null ? 0 : n.get();
+    }
+
+    @Override
+    protected long totalEffects() {
+        return effects.values().stream().mapToLong(AtomicLong::get).sum();
+    }
+
+    @Override
+    protected long claimRows(String table) {
+        InMemoryDedupStore store = stores.get(table);
+        return store == null ? 0 : store.size();
+    }
+
+    @Override
+    protected OpenTransaction beginTransaction() {
+        InMemoryDedupStore.InMemoryTransaction tx = ((InMemoryDedupStore) store()).begin();
+        return new OpenTransaction() {
+            @Override
+            public dev.oncely.CallerTransaction transaction() {
+                return tx;
+            }
+
+            @Override
+            public void commit() {
+                tx.commit();
+            }
+
+            @Override
+            public void rollback() {
+                tx.rollback();
+            }
+
+            @Override
+            public void close() {
+                tx.close();
+            }
+        };
+    }
+
+    @Override
+    protected void letStoreClockPass(Duration duration) {
+        clock.advance(duration);
+    }
+
+    @Override
+    protected StoreCapabilities capabilities() {
+        return StoreCapabilities.inMemory();
+    }
+}
