@@ -126,10 +126,11 @@ public final class IdempotentDeliverCallback<R> implements DeliverCallback {
         try {
             key = handler.keyOf(delivery);
         } catch (IllegalArgumentException e) {
-            log.error("Rejecting {} to the dead-letter route: it has no usable idempotency key for consumer '{}'."
-                    + " {} Nothing was written. Make the producer set the key (e.g. the message-id property)"
-                    + " on every message; without a dead-letter exchange on the queue the broker drops it.",
-                    describe(delivery), handler.consumer(), e.getMessage());
+            log.error("Rejecting {} to the dead-letter route: it has no usable idempotency key for consumer '{}'"
+                    + " (message-id {}, headers {}). {} Nothing was written. Make the producer set the key (by"
+                    + " default the message-id property) on every message; without a dead-letter exchange on the"
+                    + " queue the broker drops it.", describe(delivery), handler.consumer(), messageIdOf(delivery),
+                    headerNamesOf(delivery), e.getMessage());
             settle(tag, Settlement.REJECT, delivery);
             return;
         }
@@ -196,6 +197,17 @@ public final class IdempotentDeliverCallback<R> implements DeliverCallback {
                     + " callback.consume(queue), and use one callback per channel.", handler.consumer(),
                     close.getReplyText());
         }
+    }
+
+    private static String messageIdOf(Delivery delivery) {
+        String id = delivery.getProperties() == null ? null : delivery.getProperties().getMessageId();
+        return id == null ? "absent" : "'" + id + "'";
+    }
+
+    private static Object headerNamesOf(Delivery delivery) {
+        java.util.Map<String, Object> headers = delivery.getProperties() == null ? null
+                : delivery.getProperties().getHeaders();
+        return headers == null ? "[]" : new java.util.TreeSet<>(headers.keySet());
     }
 
     private static String describe(Delivery delivery) {
