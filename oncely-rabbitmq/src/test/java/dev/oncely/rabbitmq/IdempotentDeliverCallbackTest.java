@@ -311,6 +311,40 @@ class IdempotentDeliverCallbackTest {
     }
 
     @Test
+    void storeFailureIsRequeuedEvenWhenThePolicyDeadLetters() throws Exception {
+        String dlq = declareDeadLetterQueue();
+        String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0)));
+        AtomicInteger outagesLeft = new AtomicInteger(1);
+        // The database is "down" for the first connection request: the claim cannot even start.
+        javax.sql.DataSource flaky = (javax.sql.DataSource) java.lang.reflect.Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[] {javax.sql.DataSource.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("getConnection") && outagesLeft.getAndDecrement() > 0) {
+                        throw new SQLException("simulated outage: connection refused", "08001");
+                    }
+                    try {
+                        return method.invoke(dataSource, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        JdbcDedupStore flakyStore = JdbcDedupStore.builder(flaky).dialect(dev.oncely.jdbc.JdbcDialect.POSTGRESQL)
+                .table(CLAIMS_TABLE).build();
+        IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(flakyStore)
+                .consumer(consumer)
+                .handler(counted(recordEffect()))
+                .build();
+        publish(queue, "m-0", "body");
+        consume(queue, callbackFor(handler, FailurePolicy.deadLetter()), 1);
+
+        awaitSettled(2);
+        closeConsumers();
+        assertThat(deliveries.get("m-0")).as("requeued after the outage, then processed").containsExactly(false, true);
+        assertThat(effects("m-0")).isEqualTo(1);
+        assertThat(readyMessages(dlq)).as("a store failure is not the message's fault").isZero();
+        assertThat(readyMessages(queue)).isZero();
+    }
+
+    @Test
     void keyFromAHeader() throws Exception {
         String queue = declareQueue(Map.of());
         IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(store)
