@@ -22,6 +22,7 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -119,8 +120,10 @@ public final class LoadHarness {
         int warmup = intArg("warmup", 5);
         int duration = intArg("duration", 20);
         line("");
-        line("== Throughput: " + threads + " threads, closed loop, warm-up " + warmup + " s discarded, measured "
-                + duration + " s; the handler inserts one row per message into " + BUSINESS_TABLE);
+        int rounds = intArg("rounds", 3);
+        line("== Throughput: " + threads + " threads, closed loop, warm-up " + warmup + " s per mode discarded, then "
+                + rounds + " alternating rounds of " + duration + " s per mode; the handler inserts one row per"
+                + " message into " + BUSINESS_TABLE);
 
         IdempotentHandler<String, Void> perRow = IdempotentHandler.<String, Void>builder(store)
                 .consumer("bench").key(k -> k).handler((key, ctx) -> {
@@ -135,12 +138,13 @@ public final class LoadHarness {
                 }).build();
 
         AtomicLong seq = new AtomicLong();
-        double single = measureThroughput("per-message process()", threads, warmup, duration, () -> {
+        Map<String, Work> modes = new LinkedHashMap<>();
+        modes.put("per-message process()", () -> {
             String key = "m-" + seq.incrementAndGet();
             perRow.process(key);
             return 1;
         });
-        double batch = measureThroughput("processBatch(" + batchSize + ")", threads, warmup, duration, () -> {
+        modes.put("processBatch(" + batchSize + ")", () -> {
             List<String> keys = new ArrayList<>(batchSize);
             for (int i = 0; i < batchSize; i++) {
                 keys.add("b-" + seq.incrementAndGet());
@@ -156,8 +160,7 @@ public final class LoadHarness {
                     pendingRows.get().add(key);
                     return null;
                 }).build();
-        double batchIn = measureThroughput("processBatchIn(" + batchSize + ") + JDBC-batched rows", threads, warmup,
-                duration, () -> {
+        modes.put("processBatchIn(" + batchSize + ") + JDBC-batched rows", () -> {
                     List<String> keys = new ArrayList<>(batchSize);
                     for (int i = 0; i < batchSize; i++) {
                         keys.add("c-" + seq.incrementAndGet());
@@ -189,6 +192,28 @@ public final class LoadHarness {
                     return keys.size();
                 });
 
+        // Warm every mode up, then alternate measured rounds so load from elsewhere on the machine hits all alike.
+        for (Work work : modes.values()) {
+            resetTables();
+            closedLoop(threads, warmup, work);
+        }
+        Map<String, Long> done = new LinkedHashMap<>();
+        for (int round = 1; round <= rounds; round++) {
+            for (Map.Entry<String, Work> mode : modes.entrySet()) {
+                resetTables();
+                done.merge(mode.getKey(), closedLoop(threads, duration, mode.getValue()), Long::sum);
+            }
+        }
+        List<Double> rates = new ArrayList<>();
+        for (Map.Entry<String, Long> e : done.entrySet()) {
+            double perSecond = e.getValue() / (double) (rounds * duration);
+            rates.add(perSecond);
+            line(String.format(Locale.ROOT, "%-45s %,10.0f msg/s  (%,d messages in %d x %d s)", e.getKey(),
+                    perSecond, e.getValue(), rounds, duration));
+        }
+        double single = rates.get(0);
+        double batch = rates.get(1);
+        double batchIn = rates.get(2);
         long claims = count("SELECT count(*) FROM " + STORE_TABLE);
         long rows = count("SELECT count(*) FROM " + BUSINESS_TABLE);
         line(String.format(Locale.ROOT, "RESULT per-message %.0f msg/s | processBatch(%d) %.0f msg/s, ratio %.1fx"
@@ -204,16 +229,9 @@ public final class LoadHarness {
         int run() throws Exception;
     }
 
-    private double measureThroughput(String name, int threads, int warmup, int duration, Work work)
-            throws Exception {
+    private void resetTables() throws SQLException {
         execute("TRUNCATE TABLE " + STORE_TABLE);
         execute("TRUNCATE TABLE " + BUSINESS_TABLE);
-        closedLoop(threads, warmup, work);
-        long messages = closedLoop(threads, duration, work);
-        double perSecond = messages / (double) duration;
-        line(String.format(Locale.ROOT, "%-45s %,10.0f msg/s  (%,d messages in %d s)", name, perSecond, messages,
-                duration));
-        return perSecond;
     }
 
     private static long closedLoop(int threads, int seconds, Work work) throws Exception {
