@@ -25,4 +25,11 @@ class TableNameTest {
         assertThat(new TableName(Optional.of("s"), "t").render(DDL)).contains("CREATE TABLE s.t (")
                 .contains("CONSTRAINT t_pkey").contains("INDEX t_expires_at_idx ON s.t (x)");
     }
+
+    @Test
+    void aNameThatContainsTheDefaultNameIsNotRenamedTwice() {
+        assertThat(new TableName(Optional.empty(), "bench_processed_events").render(DDL)).isEqualTo(
+                "CREATE TABLE bench_processed_events (x int, CONSTRAINT bench_processed_events_pkey PRIMARY KEY (x));\n"
+                        + "CREATE INDEX bench_processed_events_expires_at_idx ON bench_processed_events (x);");
+    }
 }
