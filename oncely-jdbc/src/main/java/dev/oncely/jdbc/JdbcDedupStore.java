@@ -39,8 +39,9 @@ import org.slf4j.LoggerFactory;
  * JdbcDedupStore store = JdbcDedupStore.builder(dataSource).build();   // dialect detected from the database
  * }</pre>
  *
- * <p>Apply the DDL ({@link #ddl()}, shipped as {@code dev/oncely/jdbc/postgresql.sql}) with your migration tool,
- * or call {@link #createSchemaIfMissing()}.
+ * <p>Apply the DDL ({@link #ddl()}, shipped per database as {@code dev/oncely/jdbc/postgresql.sql},
+ * {@code mariadb.sql}, {@code mysql.sql}, {@code h2.sql}, {@code generic.sql}) with your migration tool, or call
+ * {@link #createSchemaIfMissing()}. Databases, versions and caveats: docs/databases.md.
  */
 public final class JdbcDedupStore implements DedupStore {
 
@@ -278,6 +279,13 @@ public final class JdbcDedupStore implements DedupStore {
                     + " resource " + dialect.ddlResource() + ", also printed by JdbcDedupStore#ddl()) with your"
                     + " migration tool, or call createSchemaIfMissing() on the store once at startup.", e);
         }
+        if (dialect.isTransient(e)) {
+            // inTransaction re-runs the work on these first; a caller who owns the transaction must do it.
+            return new OncelyException(action + " on " + description + " failed with a transient error: "
+                    + e.getMessage() + " (SQLState " + e.getSQLState() + ", error " + e.getErrorCode() + "). The"
+                    + " database asks for the transaction to be retried (deadlock, serialization failure or lock"
+                    + " wait timeout): roll your transaction back and run it again.", e);
+        }
         return new OncelyException(action + " on " + description + " failed: " + e.getMessage() + " (SQLState "
                 + e.getSQLState() + ")", e);
     }
@@ -464,9 +472,7 @@ public final class JdbcDedupStore implements DedupStore {
                         + " that it is up, or name the dialect with .dialect(JdbcDialect.POSTGRESQL) to build the"
                         + " store without connecting.", e);
             }
-            return JdbcDialect.forProductName(product).orElseThrow(() -> new OncelyException("Oncely has no dialect"
-                    + " for database '" + product + "'. Supported: " + java.util.Arrays.toString(JdbcDialect.values())
-                    + "; name one with .dialect(...) if yours speaks its SQL."));
+            return JdbcDialect.detect(product);
         }
     }
 }

@@ -1,5 +1,9 @@
 package dev.oncely.jdbc;
 
+import dev.oncely.OncelyException;
+import dev.oncely.jdbc.internal.GenericDialect;
+import dev.oncely.jdbc.internal.H2Dialect;
+import dev.oncely.jdbc.internal.MariaDbDialect;
 import dev.oncely.jdbc.internal.PostgresDialect;
 import dev.oncely.jdbc.internal.SqlDialect;
 import dev.oncely.jdbc.internal.TableName;
@@ -7,10 +11,25 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.function.Function;
 
-/** The databases {@link JdbcDedupStore} has a dialect for. */
+/**
+ * The databases {@link JdbcDedupStore} has a dialect for. {@link JdbcDedupStore.Builder#build()} picks one from
+ * the database product name; {@link JdbcDedupStore.Builder#dialect(JdbcDialect)} overrides it. See
+ * docs/databases.md for versions, DDL and caveats.
+ */
 public enum JdbcDialect {
-    /** PostgreSQL 9.5 or later, and databases that speak its dialect (see docs/databases.md). */
-    POSTGRESQL("PostgreSQL", PostgresDialect::new);
+    /** PostgreSQL 9.5 or later, and databases that speak its dialect (CockroachDB, YugabyteDB: untested). */
+    POSTGRESQL("PostgreSQL", PostgresDialect::new),
+    /** MariaDB 10.5 or later, InnoDB; DDL {@code dev/oncely/jdbc/mariadb.sql}. */
+    MARIADB("MariaDB", t -> new MariaDbDialect(t, true)),
+    /** MySQL 8.0 or later, InnoDB; the MariaDB dialect without RETURNING, DDL {@code dev/oncely/jdbc/mysql.sql}. */
+    MYSQL("MySQL", t -> new MariaDbDialect(t, false)),
+    /** H2 2.x, embedded; DDL {@code dev/oncely/jdbc/h2.sql}. */
+    H2("H2", H2Dialect::new),
+    /**
+     * Any other database with savepoints, in portable SQL (DDL {@code dev/oncely/jdbc/generic.sql}). Never
+     * detected: choose it with {@code .dialect(JdbcDialect.GENERIC)}.
+     */
+    GENERIC("Generic JDBC", GenericDialect::new);
 
     private final String productName;
     private final Function<TableName, SqlDialect> factory;
@@ -24,13 +43,34 @@ public enum JdbcDialect {
         return factory.apply(table);
     }
 
-    /** The dialect for a JDBC {@code DatabaseMetaData.getDatabaseProductName()}, if there is one. */
+    /**
+     * The dialect for a JDBC {@code DatabaseMetaData.getDatabaseProductName()}, if there is a dedicated one.
+     * Never returns {@link #GENERIC}.
+     */
     public static Optional<JdbcDialect> forProductName(String productName) {
-        String name = productName == null ? "" : productName.toLowerCase(Locale.ROOT);
+        String name = productName == null ? "" : productName.strip().toLowerCase(Locale.ROOT);
         if (name.contains("postgres")) {
             return Optional.of(POSTGRESQL);
         }
+        if (name.contains("mariadb")) {
+            return Optional.of(MARIADB);
+        }
+        if (name.contains("mysql")) {
+            return Optional.of(MYSQL);
+        }
+        if (name.equals("h2")) {
+            return Optional.of(H2);
+        }
         return Optional.empty();
+    }
+
+    /** {@link #forProductName}, or a failure that says how to choose a dialect. */
+    static JdbcDialect detect(String productName) {
+        return forProductName(productName).orElseThrow(() -> new OncelyException("Oncely has no dialect for"
+                + " database '" + productName + "'. Name one with .dialect(...) on JdbcDedupStore.Builder:"
+                + " .dialect(JdbcDialect.POSTGRESQL) if it speaks PostgreSQL's SQL, .dialect(JdbcDialect.MARIADB)"
+                + " for MySQL-compatible ones, or .dialect(JdbcDialect.GENERIC) for any database with savepoints"
+                + " (apply dev/oncely/jdbc/generic.sql, adapted to its types; see docs/databases.md)."));
     }
 
     @Override

@@ -2,6 +2,8 @@ package dev.oncely.jdbc.internal;
 
 import dev.oncely.internal.Validation;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** A validated table name, optionally schema-qualified, and the names derived from it in the DDL. */
 public record TableName(Optional<String> schema, String table) {
@@ -23,10 +25,20 @@ public record TableName(Optional<String> schema, String table) {
 
     /** The DDL resource rendered for this name: every processed_events becomes the configured name. */
     public String render(String ddl) {
-        // Object names (constraint, index) take the bare table name; the table itself is schema-qualified.
-        String out = ddl.replace("processed_events_", table + "_");
-        return out.replace("processed_events", qualified());
+        // One pass: object names (constraint, index: processed_events_*) take the bare table name, the table
+        // itself is schema-qualified. Two plain replaces would qualify the object names again when the table
+        // keeps its default name.
+        Matcher m = DEFAULT_NAME.matcher(ddl);
+        StringBuilder out = new StringBuilder(ddl.length() + 64);
+        while (m.find()) {
+            String replacement = m.group(1) != null ? table + m.group(1) : qualified();
+            m.appendReplacement(out, Matcher.quoteReplacement(replacement));
+        }
+        m.appendTail(out);
+        return out.toString();
     }
+
+    private static final Pattern DEFAULT_NAME = Pattern.compile("\\bprocessed_events(_\\w+)?\\b");
 
     @Override
     public String toString() {

@@ -1,0 +1,93 @@
+package dev.oncely.jdbc.internal;
+
+import dev.oncely.spi.ClaimRequest;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.time.Instant;
+import java.util.Optional;
+
+/**
+ * H2 2.x (embedded, file or in-memory). The generic savepoint-around-INSERT claim, because H2's {@code MERGE}
+ * can raise 23505 under concurrency and {@code ON CONFLICT} exists only in its PostgreSQL mode; H2 reports the
+ * duplicate as 23505 after waiting for the transaction that holds the key, like PostgreSQL. What H2 adds: one
+ * round trip for a fresh claim ({@code SELECT ... FROM FINAL TABLE (INSERT ...)} with {@code DATEADD} on the
+ * database clock) and a bounded {@code DELETE ... FETCH FIRST n ROWS ONLY}.
+ *
+ * <p>H2 waits for a lock at most its {@code LOCK_TIMEOUT} (a URL setting, default 1 to 2 seconds by version),
+ * then fails with 50200; that, a deadlock (40001) and a concurrent update (90131) are retried as transient.
+ * H2's {@code CURRENT_TIMESTAMP} is the transaction's start time, so expiry is judged at that instant.
+ */
+public final class H2Dialect extends GenericDialect {
+
+    private static final int LOCK_TIMEOUT = 50200;
+    private static final int CONCURRENT_UPDATE = 90131;
+    private static final String EXPIRES = "DATEADD(MILLISECOND, CAST(? AS BIGINT), CURRENT_TIMESTAMP)";
+
+    private final String insertSql;
+    private final String rewriteExpiredSql;
+    private final String purgeSql;
+
+    public H2Dialect(TableName table) {
+        super(table, "H2", "dev/oncely/jdbc/h2.sql");
+        String t = table.qualified();
+        this.insertSql = "SELECT processed_at FROM FINAL TABLE (INSERT INTO " + t
+                + " (consumer, event_id, processed_at, expires_at, fingerprint)"
+                + " VALUES (?, ?, CURRENT_TIMESTAMP, " + EXPIRES + ", ?))";
+        this.rewriteExpiredSql = "SELECT processed_at FROM FINAL TABLE (UPDATE " + t
+                + " SET processed_at = CURRENT_TIMESTAMP, expires_at = " + EXPIRES + ", fingerprint = ?,"
+                + " result = NULL WHERE consumer = ? AND event_id = ? AND expires_at <= CURRENT_TIMESTAMP)";
+        this.purgeSql = "DELETE FROM " + t + " WHERE expires_at <= CURRENT_TIMESTAMP FETCH FIRST ? ROWS ONLY";
+    }
+
+    @Override
+    protected Instant insert(Connection connection, ClaimRequest request) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(insertSql)) {
+            ps.setString(1, request.consumer());
+            ps.setString(2, request.key());
+            setRetention(ps, 3, request);
+            ps.setString(4, request.fingerprint().orElse(null));
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getTimestamp(1).toInstant();
+            }
+        }
+    }
+
+    @Override
+    protected Optional<Instant> rewriteExpired(Connection connection, ClaimRequest request) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(rewriteExpiredSql)) {
+            setRetention(ps, 1, request);
+            ps.setString(2, request.fingerprint().orElse(null));
+            ps.setString(3, request.consumer());
+            ps.setString(4, request.key());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(rs.getTimestamp(1).toInstant()) : Optional.empty();
+            }
+        }
+    }
+
+    @Override
+    public int purgeExpired(Connection connection, int maxRows) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(purgeSql)) {
+            ps.setInt(1, maxRows);
+            return ps.executeUpdate();
+        }
+    }
+
+    @Override
+    public boolean isTransient(SQLException e) {
+        int code = e.getErrorCode();
+        return super.isTransient(e) || code == LOCK_TIMEOUT || code == CONCURRENT_UPDATE;
+    }
+
+    private static void setRetention(PreparedStatement ps, int index, ClaimRequest request) throws SQLException {
+        if (request.retention().isPresent()) {
+            ps.setLong(index, request.retention().get().toMillis());
+        } else {
+            ps.setNull(index, Types.BIGINT);
+        }
+    }
+}

@@ -1,0 +1,238 @@
+package dev.oncely.jdbc.internal;
+
+import dev.oncely.spi.ClaimRequest;
+import dev.oncely.spi.ClaimResult;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * MariaDB and MySQL (InnoDB). The claim is a plain {@code INSERT}; a duplicate is learned from error 1062, which
+ * InnoDB rolls back as a statement only (the transaction stays usable, no savepoint is needed), then the row is
+ * read with a <em>locking</em> read.
+ *
+ * <p>Why this shape, against InnoDB's semantics:
+ * <ul>
+ *   <li>No affected-row counts are trusted: both drivers report found rows by default, so {@code ON DUPLICATE
+ *       KEY UPDATE} cannot tell "inserted" from "already there". The INSERT either succeeds (fresh) or fails
+ *       with 1062 (exists): an unambiguous signal under any driver setting.</li>
+ *   <li>An INSERT of a key another open transaction inserted waits on its lock: a commit turns it into 1062, a
+ *       rollback lets it through, as on PostgreSQL.</li>
+ *   <li>After 1062 the row is read with {@code LOCK IN SHARE MODE}, which reads the latest committed version:
+ *       a plain read under REPEATABLE READ may use a snapshot older than the row and miss it. The shared lock
+ *       is the one the duplicate-key error already holds, so concurrent duplicates do not block each other
+ *       (an exclusive {@code FOR UPDATE} here would make two duplicates deadlock upgrading their shared
+ *       locks).</li>
+ *   <li>Deadlocks remain possible (several waiters when the first claimer rolls back; two claimers rewriting
+ *       the same expired key): InnoDB rolls back the whole transaction with 1213, and {@link #isTransient}
+ *       makes {@code JdbcDedupStore} re-run it. Lock wait timeouts (1205) are retried as well.</li>
+ * </ul>
+ * Expiry uses the database clock: {@code expires_at} is a UTC DATETIME compared with {@code UTC_TIMESTAMP(6)}.
+ */
+public final class MariaDbDialect implements SqlDialect {
+
+    private static final int ER_DUP_ENTRY = 1062;
+    private static final int ER_LOCK_WAIT_TIMEOUT = 1205;
+    private static final int ER_LOCK_DEADLOCK = 1213;
+    private static final int ER_NO_SUCH_TABLE = 1146;
+    private static final int MAX_ATTEMPTS = 3;
+
+    private static final String EXPIRES = "DATE_ADD(UTC_TIMESTAMP(6), INTERVAL ? MICROSECOND)";
+
+    private final boolean mariadb;
+    private final TableName table;
+    private final String insertSql;
+    private final String readOwnSql;
+    private final String findSql;
+    private final String rewriteExpiredSql;
+    private final String saveResultSql;
+    private final String purgeSql;
+
+    /** @param mariadb true for MariaDB (10.5+: INSERT ... RETURNING), false for MySQL. */
+    public MariaDbDialect(TableName table, boolean mariadb) {
+        this.mariadb = mariadb;
+        this.table = table;
+        String t = table.qualified();
+        String insert = "INSERT INTO " + t + " (consumer, event_id, processed_at, expires_at, fingerprint)"
+                + " VALUES (?, ?, NOW(6), " + EXPIRES + ", ?)";
+        // MariaDB returns the timestamp in the same round trip; MySQL has no RETURNING, so it reads its own row.
+        this.insertSql = mariadb ? insert + " RETURNING processed_at" : insert;
+        this.readOwnSql = "SELECT processed_at FROM " + t + " WHERE consumer = ? AND event_id = ?";
+        this.findSql = "SELECT processed_at, fingerprint, result, expires_at <= UTC_TIMESTAMP(6) FROM " + t
+                + " WHERE consumer = ? AND event_id = ? LOCK IN SHARE MODE";
+        this.rewriteExpiredSql = "UPDATE " + t + " SET processed_at = NOW(6), expires_at = " + EXPIRES
+                + ", fingerprint = ?, result = NULL WHERE consumer = ? AND event_id = ?"
+                + " AND expires_at <= UTC_TIMESTAMP(6)";
+        this.saveResultSql = "UPDATE " + t + " SET result = ? WHERE consumer = ? AND event_id = ?";
+        this.purgeSql = "DELETE FROM " + t + " WHERE expires_at <= UTC_TIMESTAMP(6) ORDER BY expires_at LIMIT ?";
+    }
+
+    @Override
+    public String name() {
+        return mariadb ? "MariaDB" : "MySQL";
+    }
+
+    @Override
+    public String ddlResource() {
+        return mariadb ? "dev/oncely/jdbc/mariadb.sql" : "dev/oncely/jdbc/mysql.sql";
+    }
+
+    @Override
+    public ClaimResult claim(Connection connection, ClaimRequest request) throws SQLException {
+        SQLException lastDuplicate = null;
+        for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+            try {
+                return ClaimResult.claimed(insert(connection, request));
+            } catch (SQLException e) {
+                if (e.getErrorCode() != ER_DUP_ENTRY) {
+                    throw e;
+                }
+                lastDuplicate = e; // InnoDB rolled back this statement only; the transaction goes on.
+            }
+            Optional<Existing> existing = findLocked(connection, request);
+            if (existing.isEmpty()) {
+                continue; // the row expired and was purged between the two statements: insert again
+            }
+            if (!existing.get().expired()) {
+                return existing.get().result();
+            }
+            // Expired: we hold a shared lock on it, so nobody else can rewrite it before we do.
+            if (rewriteExpired(connection, request)) {
+                return ClaimResult.claimed(readOwn(connection, request));
+            }
+        }
+        throw new SQLException("Key '" + request.key() + "' of consumer '" + request.consumer() + "' conflicted "
+                + MAX_ATTEMPTS + " times in " + table + " but could not be claimed or read back; is something"
+                + " deleting live keys? Last error: " + lastDuplicate.getMessage(), "40001", ER_LOCK_DEADLOCK,
+                lastDuplicate);
+    }
+
+    private Instant insert(Connection connection, ClaimRequest request) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(insertSql)) {
+            ps.setString(1, request.consumer());
+            ps.setString(2, request.key());
+            setRetention(ps, 3, request.retention());
+            ps.setString(4, request.fingerprint().orElse(null));
+            if (mariadb) {
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return rs.getTimestamp(1).toInstant();
+                }
+            }
+            ps.executeUpdate();
+        }
+        return readOwn(connection, request);
+    }
+
+    private Instant readOwn(Connection connection, ClaimRequest request) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(readOwnSql)) {
+            ps.setString(1, request.consumer());
+            ps.setString(2, request.key());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new SQLException("The row just written for key '" + request.key() + "' is not visible"
+                            + " to its own transaction in " + table, "55000");
+                }
+                return rs.getTimestamp(1).toInstant();
+            }
+        }
+    }
+
+    private record Existing(ClaimResult result, boolean expired) {
+    }
+
+    private Optional<Existing> findLocked(Connection connection, ClaimRequest request) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(findSql)) {
+            ps.setString(1, request.consumer());
+            ps.setString(2, request.key());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                byte[] result = request.loadResult() ? rs.getBytes(3) : null;
+                ClaimResult duplicate = ClaimResult.duplicate(rs.getTimestamp(1).toInstant(),
+                        Optional.ofNullable(rs.getString(2)), Optional.ofNullable(result));
+                return Optional.of(new Existing(duplicate, rs.getBoolean(4)));
+            }
+        }
+    }
+
+    private boolean rewriteExpired(Connection connection, ClaimRequest request) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(rewriteExpiredSql)) {
+            setRetention(ps, 1, request.retention());
+            ps.setString(2, request.fingerprint().orElse(null));
+            ps.setString(3, request.consumer());
+            ps.setString(4, request.key());
+            // The WHERE holds the expiry test, so "found" and "changed" rows are the same here: the count is
+            // reliable whatever the driver's useAffectedRows setting.
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    /**
+     * One by one, in the order given ({@code IdempotentHandler} sorts keys, so overlapping batches take their
+     * locks in the same order). A multi-row INSERT fails as a whole on the first duplicate, and a set-based
+     * locking read first would take gap locks that make concurrent batches deadlock.
+     */
+    @Override
+    public List<ClaimResult> claimAll(Connection connection, List<ClaimRequest> requests) throws SQLException {
+        ClaimResult[] results = new ClaimResult[requests.size()];
+        for (int i = 0; i < results.length; i++) {
+            results[i] = claim(connection, requests.get(i));
+        }
+        return List.of(results);
+    }
+
+    @Override
+    public void saveResults(Connection connection, String consumer, Map<String, byte[]> resultsByKey)
+            throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(saveResultSql)) {
+            for (Map.Entry<String, byte[]> e : resultsByKey.entrySet()) {
+                ps.setBytes(1, e.getValue());
+                ps.setString(2, consumer);
+                ps.setString(3, e.getKey());
+                if (resultsByKey.size() == 1) {
+                    ps.executeUpdate();
+                    return;
+                }
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+    }
+
+    @Override
+    public int purgeExpired(Connection connection, int maxRows) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(purgeSql)) {
+            ps.setInt(1, maxRows);
+            return ps.executeUpdate();
+        }
+    }
+
+    @Override
+    public boolean isTransient(SQLException e) {
+        int code = e.getErrorCode();
+        return code == ER_LOCK_DEADLOCK || code == ER_LOCK_WAIT_TIMEOUT || "40001".equals(e.getSQLState());
+    }
+
+    @Override
+    public boolean isMissingTable(SQLException e) {
+        return e.getErrorCode() == ER_NO_SUCH_TABLE || "42S02".equals(e.getSQLState());
+    }
+
+    private static void setRetention(PreparedStatement ps, int index, Optional<Duration> retention)
+            throws SQLException {
+        if (retention.isPresent()) {
+            ps.setLong(index, Math.multiplyExact(retention.get().toMillis(), 1000L));
+        } else {
+            ps.setNull(index, Types.BIGINT);
+        }
+    }
+}

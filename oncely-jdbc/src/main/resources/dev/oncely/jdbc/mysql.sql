@@ -1,0 +1,20 @@
+-- Oncely: the dedup table for MySQL 8.0 or later, InnoDB (not tested here: see docs/databases.md).
+-- Apply it with the mysql client, your migration tool (Flyway, Liquibase), or JdbcDedupStore#createSchemaIfMissing().
+-- To use another table name, replace processed_events everywhere below, the index name included, and pass the
+-- same name to JdbcDedupStore.Builder#table.
+--
+-- utf8mb4_0900_bin (NO PAD): keys compare byte for byte, so 'Order-1', 'order-1' and 'order-1 ' stay three keys (the
+-- server's default collations would fold case and ignore trailing spaces, reporting false duplicates).
+-- processed_at is a TIMESTAMP (stored in UTC, shown in the session's time zone); expires_at is a DATETIME in UTC,
+-- written and compared with UTC_TIMESTAMP(6), so retention is not capped at 2038 and does not depend on time zones.
+CREATE TABLE IF NOT EXISTS processed_events (
+    consumer     varchar(100) NOT NULL,
+    event_id     varchar(255) NOT NULL,
+    processed_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    expires_at   datetime(6)  NULL,
+    fingerprint  varchar(64)  NULL,
+    result       longblob     NULL,
+    PRIMARY KEY (consumer, event_id),
+    -- Lets the purge find expired keys without scanning the table.
+    KEY processed_events_expires_at_idx (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_bin;

@@ -1,0 +1,39 @@
+package dev.oncely.jdbc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.oncely.testkit.TestDatabase;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The H2 store against the whole conformance suite, on an in-memory H2 (no service needed). LOCK_TIMEOUT is
+ * raised from H2's default so that claims waiting on a held key outlast the suite's slowest winner.
+ */
+class H2StoreContractTest extends JdbcStoreContractTestBase {
+
+    static final TestDatabase H2 = new TestDatabase("h2",
+            "jdbc:h2:mem:oncely_h2_contract;DB_CLOSE_DELAY=-1;LOCK_TIMEOUT=10000", "sa", "", "in-memory H2");
+
+    @Override
+    protected TestDatabase database() {
+        return H2;
+    }
+
+    /** H2 counts UTF-16 units: the longest key (255 four-byte characters) is 510 of them. */
+    @Override
+    protected String effectsDdl() {
+        return "CREATE TABLE IF NOT EXISTS " + EFFECTS_TABLE
+                + " (consumer varchar(200) NOT NULL, event_id varchar(510) NOT NULL)";
+    }
+
+    @Override
+    protected JdbcDedupStore.Builder storeBuilder(DataSource dataSource, String table) {
+        return JdbcDedupStore.builder(dataSource).table(table); // dialect detected from the product name
+    }
+
+    @Test
+    void theH2DialectIsDetected() throws Exception {
+        assertThat(((JdbcDedupStore) store()).describe()).startsWith("H2 store on ");
+    }
+}

@@ -1,0 +1,66 @@
+package dev.oncely.jdbc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.oncely.IdempotentHandler;
+import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testkit.TestDatabaseExtension;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.util.List;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** The MariaDB store against the whole conformance suite, on a real MariaDB (InnoDB, REPEATABLE READ). */
+class MariaDbStoreContractTest extends JdbcStoreContractTestBase {
+
+    @RegisterExtension
+    static final TestDatabaseExtension DB = TestDatabaseExtension.mariadb();
+
+    @Override
+    protected TestDatabase database() {
+        return DB.database();
+    }
+
+    @Override
+    protected JdbcDedupStore.Builder storeBuilder(DataSource dataSource, String table) {
+        return JdbcDedupStore.builder(dataSource).table(table); // dialect detected from the product name
+    }
+
+    /** 4-byte keys need utf8mb4; a binary no-pad collation so the effects count what the claims count. */
+    @Override
+    protected String effectsDdl() {
+        return super.effectsDdl() + " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin";
+    }
+
+    @Test
+    void theDialectIsDetectedAndTheTableIsInnoDbWithAnExactCollation() throws Exception {
+        JdbcDedupStore store = (JdbcDedupStore) store();
+        assertThat(store.describe()).startsWith("MariaDB store on ");
+        try (Connection c = dataSource().getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT engine, table_collation FROM information_schema.tables"
+                        + " WHERE table_schema = DATABASE() AND table_name = 'processed_events'")) {
+            try (ResultSet rs = ps.executeQuery()) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).isEqualTo("InnoDB");
+                assertThat(rs.getString(2)).isEqualTo("utf8mb4_nopad_bin");
+            }
+        }
+    }
+
+    @Test
+    void keysDifferingOnlyInCaseOrTrailingSpacesAreDifferentKeys() throws Exception {
+        IdempotentHandler<Msg, String> h = IdempotentHandler.<Msg, String>builder(store()).consumer("billing")
+                .key(Msg::key).handler((m, ctx) -> {
+                    recordEffect(ctx);
+                    return null;
+                }).build();
+        for (String key : List.of("order-1", "Order-1", "order-1 ", "order-1  ")) {
+            assertThat(h.process(new Msg(key, "p")).isProcessed()).as("'" + key + "'").isTrue();
+        }
+        assertThat(h.process(new Msg("order-1 ", "p")).isDuplicate()).isTrue();
+        assertThat(claimRows(DEFAULT_TABLE)).isEqualTo(4);
+    }
+}
