@@ -166,7 +166,7 @@ public final class BillingDemo {
                         + " jdbc:h2:, jdbc:postgresql: and jdbc:mariadb:");
             }
             throw new DemoException("cannot connect to " + options.url() + " (" + why + "); check that the database"
-                    + " is running and --user/--password are right");
+                    + " is running, the database exists and --user/--password are right");
         }
     }
 
