@@ -44,6 +44,11 @@ abstract class JdbcStoreContractTestBase extends DedupStoreContract {
                 + " (consumer varchar(100) NOT NULL, event_id varchar(255) NOT NULL)";
     }
 
+    /** Creates the store's table; by default from the store's own DDL resource. */
+    protected void createSchema(JdbcDedupStore store, String table) throws Exception {
+        store.createSchemaIfMissing();
+    }
+
     protected static synchronized DataSource pool(TestDatabase db) {
         return POOLS.computeIfAbsent(db.jdbcUrl() + "|" + db.user(), k -> {
             HikariConfig config = new HikariConfig();
@@ -69,7 +74,8 @@ abstract class JdbcStoreContractTestBase extends DedupStoreContract {
     protected DedupStore storeOnTable(String table) throws Exception {
         JdbcDedupStore store = stores.get(table);
         if (store == null) {
-            store = storeBuilder(dataSource(), table).build().createSchemaIfMissing();
+            store = storeBuilder(dataSource(), table).build();
+            createSchema(store, table);
             execute(effectsDdl());
             execute("TRUNCATE TABLE " + store.tableName());
             execute("TRUNCATE TABLE " + EFFECTS_TABLE);

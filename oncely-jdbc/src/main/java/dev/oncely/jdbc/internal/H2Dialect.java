@@ -16,7 +16,7 @@ import java.util.Optional;
  * round trip for a fresh claim ({@code SELECT ... FROM FINAL TABLE (INSERT ...)} with {@code DATEADD} on the
  * database clock) and a bounded {@code DELETE ... FETCH FIRST n ROWS ONLY}.
  *
- * <p>H2 waits for a lock at most its {@code LOCK_TIMEOUT} (a URL setting, default 1 to 2 seconds by version),
+ * <p>H2 waits for a lock at most its {@code LOCK_TIMEOUT} (a URL setting; 2 seconds by default in H2 2.5.252),
  * then fails with 50200; that, a deadlock (40001) and a concurrent update (90131) are retried as transient.
  * H2's {@code CURRENT_TIMESTAMP} is the transaction's start time, so expiry is judged at that instant.
  */

@@ -1,0 +1,30 @@
+package dev.oncely.jdbc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.oncely.testkit.TestDatabase;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import org.junit.jupiter.api.Test;
+
+/** The MariaDB store against the whole conformance suite with every connection at SERIALIZABLE. */
+class MariaDbSerializableStoreContractTest extends MariaDbStoreContractTest {
+
+    @Override
+    protected TestDatabase database() {
+        TestDatabase db = super.database();
+        String url = db.jdbcUrl() + (db.jdbcUrl().contains("?") ? "&" : "?")
+                + "sessionVariables=tx_isolation='SERIALIZABLE'";
+        return new TestDatabase(db.kind(), url, db.user(), db.password(), db.source() + ", SERIALIZABLE");
+    }
+
+    @Test
+    void connectionsRunAtSerializable() throws Exception {
+        try (Connection c = dataSource().getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT @@tx_isolation")) {
+            rs.next();
+            assertThat(rs.getString(1)).isEqualTo("SERIALIZABLE");
+        }
+    }
+}
