@@ -29,6 +29,7 @@ import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.Consumer;
@@ -163,14 +164,16 @@ class KafkaPollLoopTest {
         produce(topic, sent);
 
         AtomicReference<Throwable> failure = new AtomicReference<>();
+        AtomicInteger callsOfB = new AtomicInteger();
+        // A works slowly until B has handled a record, so B surely joins while there is work left.
         Consumer<String, String> first = newConsumer(run, 10, Map.of());
-        KafkaPollLoop<String, String> loopA = loop(first, handler(run, "A", new AtomicInteger(), -1, 10), topic, mode);
+        KafkaPollLoop<String, String> loopA = loop(first,
+                handler(run, "A", new AtomicInteger(), -1, () -> callsOfB.get() == 0 ? 30 : 0), topic, mode);
         Thread a = runInThread(loopA, failure, "consumer-A");
         waitFor(() -> effectRows(run) >= 40, Duration.ofSeconds(30), "consumer A to process 40 events");
 
         Consumer<String, String> second = newConsumer(run, 10, Map.of());
-        KafkaPollLoop<String, String> loopB = loop(second, handler(run, "B", new AtomicInteger(), -1, 10), topic,
-                mode);
+        KafkaPollLoop<String, String> loopB = loop(second, handler(run, "B", callsOfB, -1, () -> 0), topic, mode);
         Thread b = runInThread(loopB, failure, "consumer-B");
 
         waitFor(() -> failure.get() != null || (effectRows(run) >= events.size() && allConsumed(run, topic, mode)),
@@ -320,7 +323,7 @@ class KafkaPollLoopTest {
     private static IdempotentHandler<ConsumerRecord<String, String>, Void> handler(String run, String name,
                                                                                  AtomicInteger calls,
                                                                                  int crashOnCall) {
-        return handler(run, name, calls, crashOnCall, 0);
+        return handler(run, name, calls, crashOnCall, () -> 0);
     }
 
     /**
@@ -329,11 +332,13 @@ class KafkaPollLoopTest {
      */
     private static IdempotentHandler<ConsumerRecord<String, String>, Void> handler(String run, String name,
                                                                                  AtomicInteger calls,
-                                                                                 int crashOnCall, long delayMillis) {
+                                                                                 int crashOnCall,
+                                                                                 LongSupplier delay) {
         return IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(store)
                 .consumer(run)
                 .key(RecordKeys.header("event-id"))
                 .handler((record, ctx) -> {
+                    long delayMillis = delay.getAsLong();
                     if (delayMillis > 0) {
                         Thread.sleep(delayMillis);
                     }
