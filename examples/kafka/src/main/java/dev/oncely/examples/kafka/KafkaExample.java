@@ -61,7 +61,10 @@ public final class KafkaExample {
         config.setPassword(password);
         config.setMaximumPoolSize(4);
         try (HikariDataSource dataSource = new HikariDataSource(config)) {
-            JdbcDedupStore store = JdbcDedupStore.builder(dataSource).build().createSchemaIfMissing();
+            // A claims table of the example's own: the default database 'test' is shared with the project's tests,
+            // which empty processed_events. In your application the default table name is fine.
+            JdbcDedupStore store = JdbcDedupStore.builder(dataSource).table("oncely_example_kafka_claims").build()
+                    .createSchemaIfMissing();
             KafkaOffsetStore offsets = KafkaOffsetStore.builder(dataSource).build().createSchemaIfMissing();
             try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
                 st.execute("CREATE TABLE IF NOT EXISTS oncely_example_payments (run_id varchar(64) NOT NULL,"
