@@ -160,22 +160,29 @@ class KafkaPollLoopTest {
         String topic = run;
         createTopic(topic, 4);
         List<String> events = eventIds(run, 200);
-        List<String> sent = new ArrayList<>(events);
-        sent.addAll(events.subList(50, 70));
-        produce(topic, sent);
+        List<String> firstHalf = new ArrayList<>(events.subList(0, 100));
+        firstHalf.addAll(events.subList(50, 60)); // sent twice
+        produce(topic, firstHalf);
 
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        AtomicInteger callsOfB = new AtomicInteger();
-        // A works slowly until B has handled a record, so B surely joins while there is work left.
+        // A works slowly (10 ms a record), so B joins while A is still busy with the first half.
         Consumer<String, String> first = newConsumer(run, 10, Map.of());
-        KafkaPollLoop<String, String> loopA = loop(first,
-                handler(run, "A", new AtomicInteger(), -1, () -> callsOfB.get() == 0 ? 30 : 0), topic, mode);
+        KafkaPollLoop<String, String> loopA = loop(first, handler(run, "A", new AtomicInteger(), -1, () -> 10),
+                topic, mode);
         Thread a = runInThread(loopA, failure, "consumer-A");
         waitFor(() -> effectRows(run) >= 40, Duration.ofSeconds(30), "consumer A to process 40 events");
 
         Consumer<String, String> second = newConsumer(run, 10, Map.of());
-        KafkaPollLoop<String, String> loopB = loop(second, handler(run, "B", callsOfB, -1, () -> 0), topic, mode);
+        KafkaPollLoop<String, String> loopB = loop(second, handler(run, "B", new AtomicInteger(), -1, () -> 0),
+                topic, mode);
         Thread b = runInThread(loopB, failure, "consumer-B");
+        waitFor(() -> failure.get() != null || membersWithPartitions(run) == 2, Duration.ofSeconds(30),
+                "the group to give partitions to both consumers");
+
+        // The second half lands on every partition, so both owners have work after the rebalance.
+        List<String> secondHalf = new ArrayList<>(events.subList(100, 200));
+        secondHalf.addAll(events.subList(150, 160));
+        produce(topic, secondHalf);
 
         waitFor(() -> failure.get() != null || (effectRows(run) >= events.size() && allConsumed(run, topic, mode)),
                 Duration.ofSeconds(90), "both consumers to finish the topic");
@@ -424,6 +431,17 @@ class KafkaPollLoopTest {
                 Map<TopicPartition, Long> ends = new HashMap<>();
                 admin.listOffsets(request).all().get().forEach((tp, info) -> ends.put(tp, info.offset()));
                 return ends;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    private static long membersWithPartitions(String group) {
+        return broker.doWithAdminFunction(admin -> {
+            try {
+                return admin.describeConsumerGroups(List.of(group)).all().get().get(group).members().stream()
+                        .filter(m -> !m.assignment().topicPartitions().isEmpty()).count();
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
