@@ -290,12 +290,19 @@ class KafkaPollLoopTest {
         Properties props = new Properties();
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.getBrokersAsString());
         props.put(ProducerConfig.ACKS_CONFIG, "all");
+        // One synchronous send at a time with generous timeouts: on a loaded 2-core machine the embedded broker
+        // can time out a request, and an idempotent producer's retry then fails forever with
+        // OutOfOrderSequenceException. A plain retry may write a record twice, which is what Oncely dedups.
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false);
+        props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1);
+        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 60_000);
+        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 180_000);
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(props, new StringSerializer(),
                 new StringSerializer())) {
             for (String id : eventIds) {
                 ProducerRecord<String, String> record = new ProducerRecord<>(topic, id, "payload of " + id);
                 record.headers().add("event-id", id.getBytes(StandardCharsets.UTF_8));
-                producer.send(record);
+                producer.send(record).get(3, java.util.concurrent.TimeUnit.MINUTES);
             }
             producer.flush();
         }

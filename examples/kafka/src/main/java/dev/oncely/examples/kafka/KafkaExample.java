@@ -163,10 +163,17 @@ public final class KafkaExample {
         return new int[] {processed, duplicates};
     }
 
-    private static int produce(String bootstrap) {
+    private static int produce(String bootstrap) throws Exception {
         Properties props = new Properties();
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         props.put(ProducerConfig.ACKS_CONFIG, "all");
+        // One synchronous send at a time with generous timeouts: on a loaded 2-core machine the embedded broker
+        // can time out a request, and an idempotent producer's retry then fails forever with
+        // OutOfOrderSequenceException. A plain retry may write a record twice, which is what Oncely dedups.
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false);
+        props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1);
+        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 60_000);
+        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 180_000);
         int sent = 0;
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(props, new StringSerializer(),
                 new StringSerializer())) {
@@ -176,7 +183,7 @@ public final class KafkaExample {
                 ProducerRecord<String, String> record = new ProducerRecord<>(TOPIC, "customer-" + (event % 17),
                         Long.toString(100L + event));
                 record.headers().add("event-id", eventId.getBytes(StandardCharsets.UTF_8));
-                producer.send(record);
+                producer.send(record).get(3, java.util.concurrent.TimeUnit.MINUTES);
                 sent++;
             }
             producer.flush();
