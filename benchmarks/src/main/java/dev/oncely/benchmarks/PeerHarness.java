@@ -97,7 +97,7 @@ public final class PeerHarness {
         }
     }
 
-    record Correctness(int keys, int threads, long leaks, long errors, long duplicatesReported) {
+    record Correctness(int keys, int threads, long leaks, long errors, String firstError) {
     }
 
     private PeerHarness(Map<String, String> args) {
@@ -603,7 +603,7 @@ public final class PeerHarness {
         CyclicBarrier barrier = new CyclicBarrier(threads);
         ExecutorService exec = Executors.newFixedThreadPool(threads);
         long errors = 0;
-        long processedCalls = 0;
+        java.util.concurrent.atomic.AtomicReference<String> firstError = new java.util.concurrent.atomic.AtomicReference<>();
         try {
             List<Future<long[]>> futures = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
@@ -619,6 +619,8 @@ public final class PeerHarness {
                             v.run(batch);
                         } catch (Exception e) {
                             err++;
+                            firstError.compareAndSet(null, e.getClass().getSimpleName() + ": "
+                                    + String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
                         }
                     }
                     return new long[] {err};
@@ -644,8 +646,8 @@ public final class PeerHarness {
         }
         System.out.printf(Locale.ROOT, "duplicate storm %s: %d keys x %d threads: %d business rows for %d keys,"
                 + " %d errors%n", v.id, deliveries * v.batch, threads, rows, distinct, errors);
-        processedCalls = distinct;
-        return new Correctness(deliveries * v.batch, threads, rows - distinct, errors, processedCalls);
+        return new Correctness(deliveries * v.batch, threads, rows - distinct, errors,
+                firstError.get() == null ? "" : firstError.get());
     }
 
     // ---------------------------------------------------------------------------------------------- growth
@@ -778,15 +780,16 @@ public final class PeerHarness {
                     + " threads released together by a barrier. Leaked = business rows beyond one per key;"
                     + " errors = calls that threw to the caller (each one a rollback and a redelivery).");
             line("");
-            line("| variant | keys | threads | duplicates leaked | errors thrown |");
-            line("|---|---:|---:|---:|---:|");
+            line("| variant | keys | threads | duplicates leaked | errors thrown | first error |");
+            line("|---|---:|---:|---:|---:|---|");
             List<Variant> vs = new ArrayList<>(perMessage);
             vs.addAll(batched);
             for (Variant v : vs) {
                 Correctness c = correctness.get(v.id);
                 if (c != null) {
-                    line(String.format(Locale.ROOT, "| %s | %d | %d | %d | %d |", v.label, c.keys(), c.threads(),
-                            c.leaks(), c.errors()));
+                    String error = c.firstError().replace("|", "/");
+                    line(String.format(Locale.ROOT, "| %s | %d | %d | %d | %d | %s |", v.label, c.keys(), c.threads(),
+                            c.leaks(), c.errors(), error.length() > 140 ? error.substring(0, 137) + "..." : error));
                 }
             }
         }
