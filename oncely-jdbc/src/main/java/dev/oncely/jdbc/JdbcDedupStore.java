@@ -89,9 +89,9 @@ public final class JdbcDedupStore implements DedupStore {
                 if (!durabilityChecked) {
                     checkDurability(handle.getConnection());
                 }
+                begin(handle);
                 T result;
                 try {
-                    handle.begin();
                     result = work.execute(new JdbcTransaction(handle.getConnection(), handle));
                 } catch (Throwable failure) {
                     rollbackQuietly(handle, failure);
@@ -215,11 +215,27 @@ public final class JdbcDedupStore implements DedupStore {
 
     // ------------------------------------------------------------------------------------------------ internals
 
+    /**
+     * Begins a transaction. A pooled connection whose server side died while it was idle (a terminated backend, a
+     * restarted database) fails here: nothing was written yet, so say so instead of leaking Jdbi's exception.
+     */
+    private void begin(Handle handle) {
+        try {
+            handle.begin();
+        } catch (JdbiException e) {
+            throw new OncelyException("Could not begin a transaction on " + description + ": " + rootMessage(e)
+                    + ". The pooled connection was probably lost (database restarted, backend terminated);"
+                    + " nothing was written. Do not acknowledge the message: its redelivery is processed normally.", e);
+        }
+    }
+
     private Handle open() {
         try {
             return jdbi.open();
         } catch (JdbiException e) {
-            String hint = findCause(e, java.sql.SQLTransientConnectionException.class)
+            // A pool timeout with no connection failure behind it (HikariCP's SQLTransientConnectionException
+            // without a cause) means every connection was busy, not that the database is down.
+            String hint = poolExhausted(e)
                     ? " If the pool timed out because every connection was in use: make the pool larger than the"
                     + " number of threads calling process(), do not hold a connection of the same pool while calling"
                     + " process() (join it with processIn instead), or make handlers faster."
@@ -238,6 +254,8 @@ public final class JdbcDedupStore implements DedupStore {
         try {
             dialect.durabilityWarning(connection).ifPresent(warning -> log.warn("{}: {}", description, warning));
         } catch (SQLException e) {
+            // Checked again next time; if the connection is dead, begin() reports it.
+            durabilityChecked = false;
             log.debug("Could not check commit durability on {}: {}", description, e.toString());
         }
     }
@@ -303,10 +321,10 @@ public final class JdbcDedupStore implements DedupStore {
         }
     }
 
-    private static boolean findCause(Throwable t, Class<? extends Throwable> type) {
+    private static boolean poolExhausted(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-            if (type.isInstance(c)) {
-                return true;
+            if (c instanceof java.sql.SQLTransientConnectionException) {
+                return c.getCause() == null;
             }
         }
         return false;
