@@ -40,10 +40,11 @@ final class CrashHarness {
      * @param backendKillEvery  mean time between pg_terminate_backend of a random child backend (zero: never)
      * @param handlerFailurePermille injected handler failures per thousand handler runs
      * @param deadline          the whole run must end within this time
+     * @param progressEvery     print a progress line this often (null: never)
      */
     record Config(String name, int messages, int brokerDuplicatesPermille, int consumers, Duration duration,
                   Duration killEvery, int maxKills, Duration backendKillEvery, int handlerFailurePermille,
-                  Duration deadline, long seed) {
+                  Duration deadline, long seed, Duration progressEvery) {
     }
 
     record Result(int messages, long published, int sigkills, Map<Phase, Integer> killsByPhase,
@@ -101,6 +102,7 @@ final class CrashHarness {
             long nextBackendKill = config.backendKillEvery().isZero() ? Long.MAX_VALUE
                     : System.nanoTime() + jitter(random, config.backendKillEvery());
             long deadline = start + config.deadline().toNanos();
+            long nextProgress = start;
             while (true) {
                 long now = System.nanoTime();
                 if (now > deadline) {
@@ -129,7 +131,11 @@ final class CrashHarness {
                         }
                         continue;
                     }
-                    if (killing && now >= child.killAt) {
+                    if (child.killAt < 0 && child.phase() != Phase.STARTING) {
+                        // Consuming: the next SIGKILL comes at a random moment from now.
+                        child.killAt = now + jitter(random, config.killEvery());
+                    }
+                    if (killing && child.killAt >= 0 && now >= child.killAt) {
                         Phase phase = child.phase();
                         child.process.destroyForcibly();
                         child.process.waitFor(10, TimeUnit.SECONDS);
@@ -150,6 +156,12 @@ final class CrashHarness {
                     if (!anyAlive && remaining() == 0) {
                         break;
                     }
+                }
+                if (config.progressEvery() != null && now >= nextProgress) {
+                    System.out.printf("[%s] %d s: published %d, in broker %d, effects %d, SIGKILLs %d,"
+                                    + " backends terminated %d%n", config.name(), (now - start) / 1_000_000_000L,
+                            published, remaining(), tables.effectRows(), sigkills, backends);
+                    nextProgress = now + config.progressEvery().toNanos();
                 }
                 Thread.sleep(20);
             }
@@ -250,6 +262,7 @@ final class CrashHarness {
         final int partition;
         final File status;
         final File log;
+        final MappedByteBuffer statusBuffer;
         Process process;
         long killAt;
 
@@ -259,6 +272,9 @@ final class CrashHarness {
             this.log = workDir.resolve("consumer-" + partition + ".log").toFile();
             Files.write(status.toPath(), new byte[CrashableConsumer.STATUS_SIZE]);
             Files.deleteIfExists(log.toPath());
+            try (RandomAccessFile raf = new RandomAccessFile(status, "rw"); FileChannel ch = raf.getChannel()) {
+                statusBuffer = ch.map(FileChannel.MapMode.READ_WRITE, 0, CrashableConsumer.STATUS_SIZE);
+            }
             started.add(this);
         }
 
@@ -274,26 +290,24 @@ final class CrashHarness {
             pb.environment().put("ONCELY_CHILD_APP", application);
             pb.redirectErrorStream(true);
             pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log));
+            statusBuffer.put(0, (byte) Phase.STARTING.ordinal());
             process = pb.start();
-            killAt = System.nanoTime() + jitter(random, config.killEvery());
+            // One start in ten is killed while the JVM is still starting (before any handler runs); the others
+            // once they consume, so a slow machine does not turn the run into nothing but JVM starts.
+            killAt = random.nextInt(10) == 0 ? System.nanoTime() + random.nextInt(300) * 1_000_000L : -1;
         }
 
         boolean hasWork() {
             return Databases.count(db, "SELECT count(*) FROM " + broker + " WHERE part = " + partition) > 0;
         }
 
-        Phase phase() throws IOException {
-            try (RandomAccessFile raf = new RandomAccessFile(status, "r")) {
-                return Phase.of(raf.read());
-            }
+        Phase phase() {
+            return Phase.of(statusBuffer.get(0));
         }
 
-        void sumInto(long[] sums) throws IOException {
-            try (RandomAccessFile raf = new RandomAccessFile(status, "r"); FileChannel ch = raf.getChannel()) {
-                MappedByteBuffer buffer = ch.map(FileChannel.MapMode.READ_ONLY, 0, CrashableConsumer.STATUS_SIZE);
-                for (int offset = 8; offset < CrashableConsumer.STATUS_SIZE; offset += 8) {
-                    sums[offset] += buffer.getLong(offset);
-                }
+        void sumInto(long[] sums) {
+            for (int offset = 8; offset < CrashableConsumer.STATUS_SIZE; offset += 8) {
+                sums[offset] += statusBuffer.getLong(offset);
             }
         }
     }

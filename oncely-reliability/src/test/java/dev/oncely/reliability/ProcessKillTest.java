@@ -16,7 +16,7 @@ class ProcessKillTest {
     @Test
     void consumersKilledWithSigkillAtRandomPointsLeaveEveryEffectExactlyOnce() throws Exception {
         CrashHarness.Config config = new CrashHarness.Config("s4", 3_000, 50, 2, Duration.ofSeconds(6),
-                Duration.ofMillis(1_500), 8, Duration.ofMillis(700), 5, Duration.ofMinutes(3), 4L);
+                Duration.ofMillis(1_500), 8, Duration.ofMillis(700), 5, Duration.ofMinutes(3), 4L, null);
         CrashHarness.Result result = new CrashHarness(Databases.postgres(), config).run();
         System.out.println("scenario 4: " + result.summary());
 

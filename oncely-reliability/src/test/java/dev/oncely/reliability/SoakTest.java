@@ -36,8 +36,8 @@ class SoakTest {
         int messages = Integer.getInteger("oncely.soak.messages", 100_000);
         int consumers = Integer.getInteger("oncely.soak.consumers", 3);
         CrashHarness.Config config = new CrashHarness.Config("soak", messages, 20, consumers,
-                Duration.ofMinutes(minutes), Duration.ofMillis(2_000), -1, Duration.ofMillis(1_000), 3,
-                Duration.ofMinutes(minutes + 20L), System.nanoTime());
+                Duration.ofMinutes(minutes), Duration.ofMillis(2_000), -1, Duration.ofMillis(1_000), 5,
+                Duration.ofMinutes(minutes + 20L), System.nanoTime(), Duration.ofSeconds(30));
         Instant started = Instant.now();
         CrashHarness.Result result = new CrashHarness(db, config).run();
         String line = "soak " + started + ", " + minutes + " min of publishing, " + consumers + " consumer processes: "
