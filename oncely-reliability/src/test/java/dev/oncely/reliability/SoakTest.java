@@ -21,7 +21,10 @@ import org.junit.jupiter.api.Test;
  *   mvn -o verify -pl oncely-reliability -am -Psoak -Doncely.soak.minutes=10
  * </pre>
  *
- * It refuses the shared database {@code test}. Figures go to stdout and target/soak-result.txt.
+ * Other knobs (system properties): oncely.soak.messages (100000), oncely.soak.consumers (3),
+ * oncely.soak.killEveryMillis (2000, mean time a consumer runs before its SIGKILL), oncely.soak.backendKillEveryMillis
+ * (1000), oncely.soak.handlerFailurePermille (5), oncely.soak.minFaults (1000). It refuses the shared database
+ * {@code test}. Figures go to stdout and target/soak-result.txt.
  */
 @Tag("soak")
 class SoakTest {
@@ -35,8 +38,12 @@ class SoakTest {
         int minutes = Integer.getInteger("oncely.soak.minutes", 10);
         int messages = Integer.getInteger("oncely.soak.messages", 100_000);
         int consumers = Integer.getInteger("oncely.soak.consumers", 3);
+        long killEveryMillis = Long.getLong("oncely.soak.killEveryMillis", 2_000);
+        long backendKillEveryMillis = Long.getLong("oncely.soak.backendKillEveryMillis", 1_000);
+        int handlerFailurePermille = Integer.getInteger("oncely.soak.handlerFailurePermille", 5);
         CrashHarness.Config config = new CrashHarness.Config("soak", messages, 20, consumers,
-                Duration.ofMinutes(minutes), Duration.ofMillis(2_000), -1, Duration.ofMillis(1_000), 5,
+                Duration.ofMinutes(minutes), Duration.ofMillis(killEveryMillis), -1,
+                Duration.ofMillis(backendKillEveryMillis), handlerFailurePermille,
                 Duration.ofMinutes(minutes + 20L), System.nanoTime(), Duration.ofSeconds(30));
         Instant started = Instant.now();
         CrashHarness.Result result = new CrashHarness(db, config).run();
@@ -50,6 +57,7 @@ class SoakTest {
         assertThat(result.lostMessages()).as(line).isZero();
         assertThat(result.unknownEffects()).as(line).isZero();
         assertThat(result.claims()).as(line).isEqualTo(messages);
-        assertThat(result.faults()).as("injected faults: " + line).isGreaterThanOrEqualTo(1_000);
+        assertThat(result.faults()).as("injected faults: " + line)
+                .isGreaterThanOrEqualTo(Long.getLong("oncely.soak.minFaults", 1_000));
     }
 }
