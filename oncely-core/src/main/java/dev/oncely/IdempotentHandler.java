@@ -9,7 +9,9 @@ import dev.oncely.spi.StoreTransaction;
 import java.sql.Connection;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -126,7 +128,51 @@ public final class IdempotentHandler<M, R> {
         if (batch.inputs.isEmpty()) {
             return List.of();
         }
-        return store.inTransaction(tx -> runBatch(tx, batch));
+        return store.inTransaction(tx -> runBatch(tx, batch, false));
+    }
+
+    /**
+     * Processes a batch like {@link #processBatch(List)}, but a message whose handler throws does not fail the
+     * others: the transaction rolls back, and the batch runs again without that message's key, until it
+     * commits. The result has an outcome for every other message and the handler's own exception for each
+     * failed one; redeliver or dead-letter those yourself.
+     *
+     * <p>Cost: nothing while no handler throws. Each failing key costs one rolled-back transaction, after which
+     * the handlers of the messages processed before it in that attempt run again (their writes were rolled
+     * back; effects outside the transaction happen again, as always at least once). A payload conflict, a
+     * result codec failure or an undecodable stored result is isolated like a handler failure. A store failure
+     * (database down, claim or commit failed) still fails the whole call with its {@link OncelyException}.
+     * Only for transactions the store runs: inside your own transaction a rollback would undo your work too.
+     */
+    public BatchResult<R> processBatchIsolatingFailures(List<? extends M> messages) throws Exception {
+        Batch all = prepareBatch(messages);
+        List<Outcome<R>> byIndex = new ArrayList<>(Collections.nCopies(all.inputs.size(), null));
+        TreeMap<Integer, Exception> failures = new TreeMap<>();
+        Set<String> failedKeys = new HashSet<>();
+        Batch attempt = all;
+        while (!attempt.inputs.isEmpty()) {
+            Batch current = attempt;
+            try {
+                List<Outcome<R>> outcomes = store.inTransaction(tx -> runBatch(tx, current, true));
+                for (int i = 0; i < outcomes.size(); i++) {
+                    byIndex.set(current.inputs.get(i).index, outcomes.get(i));
+                }
+                break;
+            } catch (IsolatedFailure f) {
+                failedKeys.add(f.key);
+                for (Pending p : all.inputs) {
+                    if (p.request.key().equals(f.key)) {
+                        failures.put(p.index, f.failure);
+                    }
+                }
+                if (log.isDebugEnabled()) {
+                    log.debug("Batch of consumer '{}': key '{}' failed ({}); running the rest again", consumer,
+                            f.key, f.failure.toString());
+                }
+                attempt = all.without(failedKeys);
+            }
+        }
+        return new BatchResult<>(byIndex, failures);
     }
 
     /** {@link #processBatch(List)} inside your own open transaction, as {@link #processIn} does for one. */
@@ -137,7 +183,7 @@ public final class IdempotentHandler<M, R> {
         if (batch.inputs.isEmpty()) {
             return List.of();
         }
-        return store.inCallerTransaction(transaction, tx -> runBatch(tx, batch));
+        return store.inCallerTransaction(transaction, tx -> runBatch(tx, batch, false));
     }
 
     /** The consumer name: the scope within which a key is processed once. */
@@ -175,10 +221,12 @@ public final class IdempotentHandler<M, R> {
     private final class Pending {
         final M message;
         final ClaimRequest request;
+        final int index;
 
-        Pending(M message, ClaimRequest request) {
+        Pending(M message, ClaimRequest request, int index) {
             this.message = message;
             this.request = request;
+            this.index = index;
         }
     }
 
@@ -187,9 +235,35 @@ public final class IdempotentHandler<M, R> {
         /** Distinct keys, sorted, first occurrence's request: the lock order of the claim. */
         final List<ClaimRequest> claims;
 
-        Batch(List<Pending> inputs, List<ClaimRequest> claims) {
+        Batch(List<Pending> inputs) {
             this.inputs = inputs;
-            this.claims = claims;
+            TreeMap<String, ClaimRequest> distinct = new TreeMap<>();
+            for (Pending p : inputs) {
+                distinct.putIfAbsent(p.request.key(), p.request);
+            }
+            this.claims = new ArrayList<>(distinct.values());
+        }
+
+        Batch without(Set<String> keys) {
+            List<Pending> kept = new ArrayList<>(inputs.size());
+            for (Pending p : inputs) {
+                if (!keys.contains(p.request.key())) {
+                    kept.add(p);
+                }
+            }
+            return new Batch(kept);
+        }
+    }
+
+    /** Carries a message's failure out of the transaction so it rolls back; never reaches users. */
+    private static final class IsolatedFailure extends Exception {
+        final String key;
+        final Exception failure;
+
+        IsolatedFailure(String key, Exception failure) {
+            super(failure.getMessage(), failure, false, false);
+            this.key = key;
+            this.failure = failure;
         }
     }
 
@@ -211,13 +285,12 @@ public final class IdempotentHandler<M, R> {
             fp = Optional.of(Fingerprints.sha256Hex(payload));
         }
         return new Pending(message, new ClaimRequest(consumer, key, fp, Optional.ofNullable(retention),
-                resultCodec != null));
+                resultCodec != null), index);
     }
 
     private Batch prepareBatch(List<? extends M> messages) {
         Objects.requireNonNull(messages, "messages");
         List<Pending> inputs = new ArrayList<>(messages.size());
-        TreeMap<String, ClaimRequest> distinct = new TreeMap<>();
         for (int i = 0; i < messages.size(); i++) {
             M message = messages.get(i);
             if (message == null) {
@@ -232,9 +305,8 @@ public final class IdempotentHandler<M, R> {
                         + " Nothing of the batch was processed.", e);
             }
             inputs.add(pending);
-            distinct.putIfAbsent(pending.request.key(), pending.request);
         }
-        return new Batch(inputs, new ArrayList<>(distinct.values()));
+        return new Batch(inputs);
     }
 
     private Outcome<R> runOne(StoreTransaction tx, Pending pending) throws Exception {
@@ -253,7 +325,7 @@ public final class IdempotentHandler<M, R> {
         return Outcome.processed(request.key(), claim.processedAt(), result);
     }
 
-    private List<Outcome<R>> runBatch(StoreTransaction tx, Batch batch) throws Exception {
+    private List<Outcome<R>> runBatch(StoreTransaction tx, Batch batch, boolean isolate) throws Exception {
         List<ClaimResult> claimed = tx.claimAll(batch.claims);
         if (claimed.size() != batch.claims.size()) {
             throw new OncelyException(store.describe() + " returned " + claimed.size() + " claim results for "
@@ -272,23 +344,32 @@ public final class IdempotentHandler<M, R> {
             String key = request.key();
             Outcome<R> earlier = seenInBatch.get(key);
             Outcome<R> outcome;
-            if (earlier != null) {
-                checkFingerprint(request, firstRequests.get(key).fingerprint(), earlier.firstProcessedAt());
-                outcome = Outcome.duplicate(key, earlier.firstProcessedAt(),
-                        resultCodec == null ? null : earlier.result().orElse(null));
-            } else {
-                ClaimResult claim = byKey.get(key);
-                if (claim.claimed()) {
-                    R result = handler.handle(pending.message, new Context(tx, key));
-                    if (resultCodec != null && result != null) {
-                        toSave.put(key, encode(key, result));
-                    }
-                    outcome = Outcome.processed(key, claim.processedAt(), result);
+            try {
+                if (earlier != null) {
+                    checkFingerprint(request, firstRequests.get(key).fingerprint(), earlier.firstProcessedAt());
+                    outcome = Outcome.duplicate(key, earlier.firstProcessedAt(),
+                            resultCodec == null ? null : earlier.result().orElse(null));
                 } else {
-                    outcome = duplicateOf(request, claim);
+                    ClaimResult claim = byKey.get(key);
+                    if (claim.claimed()) {
+                        R result = handler.handle(pending.message, new Context(tx, key));
+                        if (resultCodec != null && result != null) {
+                            toSave.put(key, encode(key, result));
+                        }
+                        outcome = Outcome.processed(key, claim.processedAt(), result);
+                    } else {
+                        outcome = duplicateOf(request, claim);
+                    }
+                    seenInBatch.put(key, outcome);
+                    firstRequests.put(key, request);
                 }
-                seenInBatch.put(key, outcome);
-                firstRequests.put(key, request);
+            } catch (Exception failure) {
+                if (!isolate) {
+                    throw failure;
+                }
+                // The handler, a payload conflict or the result codec failed for this message alone; the claim
+                // and the commit are outside this block, so store failures still fail the whole call.
+                throw new IsolatedFailure(key, failure);
             }
             outcomes.add(outcome);
         }

@@ -233,4 +233,29 @@ class PostgresStoreTest {
         assertThat(JdbcDedupStore.statements("-- c\nCREATE TABLE a (x int);\n\nCREATE INDEX i ON a (x);\n"))
                 .containsExactly("CREATE TABLE a (x int)", "CREATE INDEX i ON a (x)");
     }
+
+    @Test
+    void aBatchReclaimsExpiredKeysReplaysLiveOnesAndClaimsFreshOnes() throws Exception {
+        JdbcDedupStore store = JdbcDedupStore.builder(pool).table("oncely_batch_expiry").build().createSchemaIfMissing();
+        sql("TRUNCATE oncely_batch_expiry");
+        AtomicInteger runs = new AtomicInteger();
+        IdempotentHandler<String, String> handler = IdempotentHandler.<String, String>builder(store)
+                .consumer("batch-expiry").key(k -> k).retention(java.time.Duration.ofHours(1))
+                .resultCodec(dev.oncely.ResultCodec.utf8())
+                .handler((key, ctx) -> key + "#" + runs.incrementAndGet()).build();
+        assertThat(handler.processBatch(List.of("expired", "live")))
+                .allMatch(Outcome::isProcessed);
+        sql("UPDATE oncely_batch_expiry SET expires_at = now() - interval '1 second' WHERE event_id = 'expired'");
+
+        List<Outcome<String>> outcomes = handler.processBatch(List.of("expired", "fresh", "live"));
+
+        assertThat(outcomes.get(0).isProcessed()).as("expired key is claimed again").isTrue();
+        assertThat(outcomes.get(0).result()).contains("expired#3");
+        assertThat(outcomes.get(1).isProcessed()).as("fresh key").isTrue();
+        assertThat(outcomes.get(2).isDuplicate()).as("live key").isTrue();
+        assertThat(outcomes.get(2).result()).contains("live#2");
+        assertThat(runs.get()).isEqualTo(4);
+        assertThat(count("SELECT count(*) FROM oncely_batch_expiry WHERE expires_at > now()")).isEqualTo(3);
+        sql("DROP TABLE oncely_batch_expiry");
+    }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.oncely.BatchResult;
 import dev.oncely.CallerTransaction;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.MessageHandler;
@@ -19,8 +20,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -593,6 +596,65 @@ public abstract class DedupStoreContract {
         List<Outcome<String>> redelivered = recording(store, "billing").processBatch(batch);
         assertThat(redelivered).allMatch(Outcome::isProcessed);
         assertThat(totalEffects()).isEqualTo(4);
+    }
+
+    @Test
+    void aFailingMessageCanBeIsolatedFromItsBatch() throws Exception {
+        DedupStore store = store();
+        Boom boom = new Boom("message c is poison");
+        Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
+        IdempotentHandler<Msg, String> h = builder(store, "billing")
+                .fingerprint(m -> m.payload().getBytes(StandardCharsets.UTF_8))
+                .handler((m, ctx) -> {
+                    runs.computeIfAbsent(m.key(), k -> new AtomicInteger()).incrementAndGet();
+                    if (m.key().equals("c")) {
+                        throw boom;
+                    }
+                    recordEffect(ctx);
+                    return "done-" + m.key();
+                }).build();
+        h.process(new Msg("seen", "original"));
+
+        List<Msg> batch = List.of(Msg.of("a"), Msg.of("b"), Msg.of("c"), Msg.of("b"), Msg.of("c"),
+                new Msg("seen", "tampered"), Msg.of("d"));
+        BatchResult<String> result = h.processBatchIsolatingFailures(batch);
+
+        assertThat(result.size()).isEqualTo(7);
+        assertThat(result.failures().keySet()).containsExactly(2, 4, 5);
+        assertThat(result.failure(2)).containsSame(boom);
+        assertThat(result.failure(4)).as("every occurrence of the failing key").containsSame(boom);
+        assertThat(result.failure(5).orElseThrow()).isInstanceOf(PayloadConflictException.class);
+        assertThat(result.outcome(0).orElseThrow().isProcessed()).isTrue();
+        assertThat(result.outcome(1).orElseThrow().isProcessed()).isTrue();
+        assertThat(result.outcome(3).orElseThrow().isDuplicate()).isTrue();
+        assertThat(result.outcome(6).orElseThrow().result()).contains("done-d");
+        assertThat(result.outcome(2)).isEmpty();
+        assertThat(result.outcomes()).extracting(Outcome::key).containsExactly("a", "b", "b", "d");
+        assertThat(runs.get("c")).as("the failing handler ran once, not once per attempt").hasValue(1);
+        assertThat(claimRows(DEFAULT_TABLE)).as("seen, a, b, d; no claim for c").isEqualTo(4);
+        if (capabilities().transactionalEffects()) {
+            for (String key : List.of("a", "b", "d")) {
+                assertThat(effects("billing", key)).as(key).isEqualTo(1);
+            }
+            assertThat(effects("billing", "c")).isZero();
+        }
+        assertThat(recording(store, "billing").process(Msg.of("c")).isProcessed()).as("c was never claimed").isTrue();
+    }
+
+    @Test
+    void aBatchWhoseMessagesAllFailCommitsNothing() throws Exception {
+        Boom boom = new Boom("down");
+        IdempotentHandler<Msg, String> h = builder(store(), "billing").handler((m, ctx) -> {
+            throw boom;
+        }).build();
+
+        BatchResult<String> result = h.processBatchIsolatingFailures(List.of(Msg.of("x"), Msg.of("y")));
+
+        assertThat(result.failures()).hasSize(2).containsValues(boom);
+        assertThat(result.outcomes()).isEmpty();
+        assertThat(result.hasFailures()).isTrue();
+        assertThat(claimRows(DEFAULT_TABLE)).isZero();
+        assertThat(h.processBatchIsolatingFailures(List.of()).size()).isZero();
     }
 
     @Test

@@ -3,11 +3,7 @@ package dev.oncely.testkit;
 import dev.oncely.ProcessingContext;
 import dev.oncely.inmemory.InMemoryDedupStore;
 import dev.oncely.spi.DedupStore;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -15,30 +11,6 @@ import org.junit.jupiter.api.BeforeEach;
 
 /** The in-memory store against the whole conformance suite, with a clock the test moves. */
 class InMemoryDedupStoreContractTest extends DedupStoreContract {
-
-    /** A clock tests move forward. */
-    static final class MutableClock extends Clock {
-        private volatile Instant now = Instant.parse("2026-01-01T00:00:00Z");
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-    }
 
     private final MutableClock clock = new MutableClock();
     private final Map<String, InMemoryDedupStore> stores = new ConcurrentHashMap<>();

@@ -17,11 +17,16 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * PostgreSQL: the claim is one {@code INSERT ... ON CONFLICT ON CONSTRAINT ... DO UPDATE ... WHERE expired
- * RETURNING}. A fresh or expired key returns a row; a live key returns none, and no error is raised, so the
- * transaction stays usable. Under READ COMMITTED a claim of a key another open transaction inserted waits for
- * it: a commit makes it a duplicate, a rollback lets the insert through. Naming the constraint rather than the
- * columns keeps {@code ON CONFLICT} from raising 23505 while an index is rebuilt concurrently.
+ * PostgreSQL: the claim is one statement, {@code INSERT ... ON CONFLICT ON CONSTRAINT ... DO NOTHING RETURNING}
+ * in a CTE, joined by {@code UNION ALL} with a read of the row that was already there. A fresh key returns the
+ * inserted row; a live key returns the existing row (its time, fingerprint and, if asked, result) in the same
+ * round trip, without locking or writing it, so a duplicate costs one read and its transaction commits without a
+ * WAL flush. No error is raised, so the transaction stays usable. An expired key is reclaimed by a second
+ * statement, {@code INSERT ... ON CONFLICT ... DO UPDATE ... WHERE expired RETURNING}. Under READ COMMITTED a claim
+ * of a key another open transaction inserted waits for it: a commit makes it a duplicate (read back by a fresh
+ * statement, because the claim's own snapshot predates that commit), a rollback lets the insert through. Naming
+ * the constraint rather than the columns keeps {@code ON CONFLICT} from raising 23505 while an index is rebuilt
+ * concurrently.
  */
 public final class PostgresDialect implements SqlDialect {
 
@@ -29,7 +34,9 @@ public final class PostgresDialect implements SqlDialect {
 
     private final TableName table;
     private final String claimSql;
+    private final String reclaimSql;
     private final String claimAllSql;
+    private final String reclaimAllSql;
     private final String findSql;
     private final String findAllSql;
     private final String saveResultSql;
@@ -43,11 +50,26 @@ public final class PostgresDialect implements SqlDialect {
                 + " SET processed_at = EXCLUDED.processed_at, expires_at = EXCLUDED.expires_at,"
                 + " fingerprint = EXCLUDED.fingerprint, result = NULL"
                 + " WHERE e.expires_at <= now()";
-        this.claimSql = "INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at, fingerprint)"
+        String existing = " UNION ALL SELECT e.event_id, false, e.processed_at, e.fingerprint,"
+                + " CASE WHEN ?::boolean THEN e.result END, e.expires_at <= now() FROM " + t + " e";
+        // Fresh or live key: one round trip. The existing row comes from the statement's snapshot, so a row the
+        // INSERT waited for (committed concurrently) is in neither branch and is read back by findSql.
+        this.claimSql = "WITH ins AS (INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at,"
+                + " fingerprint) VALUES (?, ?, now(), now() + (?::bigint * interval '1 millisecond'), ?)"
+                + " ON CONFLICT ON CONSTRAINT " + pk + " DO NOTHING RETURNING event_id, processed_at)"
+                + " SELECT event_id, true, processed_at, NULL::varchar, NULL::bytea, false FROM ins"
+                + existing + " WHERE e.consumer = ? AND e.event_id = ?";
+        this.reclaimSql = "INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at, fingerprint)"
                 + " VALUES (?, ?, now(), now() + (?::bigint * interval '1 millisecond'), ?)"
                 + onConflict + " RETURNING processed_at";
         // Keys arrive distinct and sorted; WITH ORDINALITY keeps that order so overlapping batches lock alike.
-        this.claimAllSql = "INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at, fingerprint)"
+        this.claimAllSql = "WITH ins AS (INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at,"
+                + " fingerprint) SELECT ?, k.event_id, now(), now() + (?::bigint * interval '1 millisecond'),"
+                + " k.fingerprint FROM unnest(?::varchar[], ?::varchar[]) WITH ORDINALITY AS k(event_id, fingerprint, ord)"
+                + " ORDER BY k.ord ON CONFLICT ON CONSTRAINT " + pk + " DO NOTHING RETURNING event_id, processed_at)"
+                + " SELECT event_id, true, processed_at, NULL::varchar, NULL::bytea, false FROM ins"
+                + existing + " WHERE e.consumer = ? AND e.event_id = ANY(?::varchar[])";
+        this.reclaimAllSql = "INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at, fingerprint)"
                 + " SELECT ?, k.event_id, now(), now() + (?::bigint * interval '1 millisecond'), k.fingerprint"
                 + " FROM unnest(?::varchar[], ?::varchar[]) WITH ORDINALITY AS k(event_id, fingerprint, ord)"
                 + " ORDER BY k.ord"
@@ -73,22 +95,51 @@ public final class PostgresDialect implements SqlDialect {
     @Override
     public ClaimResult claim(Connection connection, ClaimRequest request) throws SQLException {
         for (int attempt = 1; ; attempt++) {
+            ClaimResult live = null;
+            boolean expired = false;
             try (PreparedStatement ps = connection.prepareStatement(claimSql)) {
                 ps.setString(1, request.consumer());
                 ps.setString(2, request.key());
                 setRetention(ps, 3, request.retention());
                 ps.setString(4, request.fingerprint().orElse(null));
+                ps.setBoolean(5, request.loadResult());
+                ps.setString(6, request.consumer());
+                ps.setString(7, request.key());
                 try (ResultSet rs = ps.executeQuery()) {
-                    if (rs.next()) {
-                        return ClaimResult.claimed(rs.getTimestamp(1).toInstant());
+                    while (rs.next()) {
+                        if (rs.getBoolean(2)) {
+                            return ClaimResult.claimed(rs.getTimestamp(3).toInstant());
+                        }
+                        if (rs.getBoolean(6)) {
+                            expired = true;
+                        } else {
+                            live = duplicate(rs, 3, true);
+                        }
                     }
                 }
             }
+            if (live != null) {
+                return live;
+            }
+            if (expired) {
+                try (PreparedStatement ps = connection.prepareStatement(reclaimSql)) {
+                    ps.setString(1, request.consumer());
+                    ps.setString(2, request.key());
+                    setRetention(ps, 3, request.retention());
+                    ps.setString(4, request.fingerprint().orElse(null));
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (rs.next()) {
+                            return ClaimResult.claimed(rs.getTimestamp(1).toInstant());
+                        }
+                    }
+                }
+            }
+            // Committed by another transaction after this claim's snapshot, or reclaimed by one: read it back.
             Optional<ClaimResult> existing = find(connection, request);
             if (existing.isPresent()) {
                 return existing.get();
             }
-            // The row that conflicted expired and was purged between the two statements: claim again.
+            // The row that conflicted expired and was purged between the statements: claim again.
             if (attempt >= MAX_DUPLICATE_LOOKUPS) {
                 throw new SQLException("Key '" + request.key() + "' conflicted " + attempt + " times but could not"
                         + " be read back from " + table + "; is something deleting live keys?", "55000");
@@ -132,20 +183,56 @@ public final class PostgresDialect implements SqlDialect {
             fingerprints[i] = requests.get(i).fingerprint().orElse(null);
         }
         Map<String, ClaimResult> found = new HashMap<>(keys.length * 2);
-        Array keyArray = connection.createArrayOf("varchar", keys);
-        Array fingerprintArray = connection.createArrayOf("varchar", fingerprints);
+        List<Integer> expired = new ArrayList<>();
+        Map<String, Integer> index = new HashMap<>(keys.length * 2);
+        for (int i = 0; i < keys.length; i++) {
+            index.put(keys[i], i);
+        }
         try (PreparedStatement ps = connection.prepareStatement(claimAllSql)) {
             ps.setString(1, first.consumer());
             setRetention(ps, 2, first.retention());
-            ps.setArray(3, keyArray);
-            ps.setArray(4, fingerprintArray);
+            ps.setArray(3, connection.createArrayOf("varchar", keys));
+            ps.setArray(4, connection.createArrayOf("varchar", fingerprints));
+            ps.setBoolean(5, first.loadResult());
+            ps.setString(6, first.consumer());
+            ps.setArray(7, connection.createArrayOf("varchar", keys));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    found.put(rs.getString(1), ClaimResult.claimed(rs.getTimestamp(2).toInstant()));
+                    String key = rs.getString(1);
+                    if (rs.getBoolean(2)) {
+                        found.put(key, ClaimResult.claimed(rs.getTimestamp(3).toInstant()));
+                    } else if (rs.getBoolean(6)) {
+                        expired.add(index.get(key));
+                    } else {
+                        found.putIfAbsent(key, duplicate(rs, 3, true));
+                    }
+                }
+            }
+        }
+        expired.removeIf(i -> found.containsKey(keys[i]));
+        if (!expired.isEmpty()) {
+            // Rare: keys whose claim expired but whose row is still there. Reclaim them in the sorted order.
+            expired.sort(null);
+            String[] expiredKeys = new String[expired.size()];
+            String[] expiredFingerprints = new String[expired.size()];
+            for (int i = 0; i < expiredKeys.length; i++) {
+                expiredKeys[i] = keys[expired.get(i)];
+                expiredFingerprints[i] = fingerprints[expired.get(i)];
+            }
+            try (PreparedStatement ps = connection.prepareStatement(reclaimAllSql)) {
+                ps.setString(1, first.consumer());
+                setRetention(ps, 2, first.retention());
+                ps.setArray(3, connection.createArrayOf("varchar", expiredKeys));
+                ps.setArray(4, connection.createArrayOf("varchar", expiredFingerprints));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        found.put(rs.getString(1), ClaimResult.claimed(rs.getTimestamp(2).toInstant()));
+                    }
                 }
             }
         }
         if (found.size() < keys.length) {
+            // Committed by other transactions after the claim's snapshot, or reclaimed by them: read them back.
             boolean loadResult = first.loadResult();
             List<String> missing = new ArrayList<>(keys.length - found.size());
             for (String k : keys) {

@@ -6,7 +6,7 @@ import dev.oncely.Outcome;
 import dev.oncely.jdbc.JdbcDedupStore;
 import org.jdbi.v3.core.Handle;
 
-/** The README's quickstart. Run: mvn -q -pl examples/quickstart -am exec:java (needs PostgreSQL). */
+/** The README's quickstart. Run: mvn -q -pl examples/quickstart -am compile exec:java (needs PostgreSQL). */
 public final class Quickstart {
 
     public static void main(String[] args) throws Exception {

@@ -29,8 +29,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * several channels with Oncely on PostgreSQL, and prints how many rows the business table got: one per order.
  *
  * <pre>
- * mvn -q -pl examples/rabbitmq -am compile -Prun
- * mvn -q -pl examples/rabbitmq -am compile -Prun -Dexec.args="--jdbc-url jdbc:postgresql://host:5432/db --user me"
+ * mvn -q -pl examples/rabbitmq -am compile exec:java
+ * mvn -q -pl examples/rabbitmq -am compile exec:java -Dexec.args="--jdbc-url jdbc:postgresql://host:5432/db --user me"
  * </pre>
  * Options: --jdbc-url (default jdbc:postgresql://127.0.0.1:5432/test), --user (postgres), --password (empty),
  * --amqp-uri (amqp://guest:guest@127.0.0.1:5672), --orders (200), --duplicates (percent, 20), --channels (3).

@@ -4,13 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.oncely.inmemory.InMemoryDedupStore;
+import dev.oncely.testkit.MutableClock;
 import dev.oncely.spi.DedupStore;
 import dev.oncely.spi.TransactionWork;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -22,29 +19,6 @@ import org.junit.jupiter.api.Test;
  * triggered with {@link RetentionPurger#purgeNow()}, or awaited through the counters with a bounded deadline.
  */
 class RetentionPurgerTest {
-
-    static final class MutableClock extends Clock {
-        private volatile Instant now = Instant.parse("2026-01-01T00:00:00Z");
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-    }
 
     private final MutableClock clock = new MutableClock();
     private final InMemoryDedupStore store = InMemoryDedupStore.builder().clock(clock).build();

@@ -1,0 +1,246 @@
+package dev.oncely.kafka;
+
+import dev.oncely.OncelyException;
+import dev.oncely.internal.Validation;
+import dev.oncely.jdbc.JdbcDialect;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.TreeSet;
+import javax.sql.DataSource;
+import org.apache.kafka.common.TopicPartition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Consumed Kafka offsets kept in the database ({@code oncely_kafka_offsets}), for
+ * {@link KafkaPollLoop.Builder#offsetsInDatabase(KafkaOffsetStore)}: Kafka's documented "storing offsets outside
+ * Kafka", done in the same transaction as the dedup claims and the business writes.
+ *
+ * <p>Use the same {@link DataSource} (the same database) as the {@code JdbcDedupStore} of the handler: the loop
+ * opens one connection per partition batch from it and runs the offset update, the claims and your handler's
+ * writes in that one transaction.
+ *
+ * <p>DDL: {@link #ddl()}, shipped as {@value #POSTGRESQL_DDL_RESOURCE}; apply it with your migration tool or
+ * call {@link #createSchemaIfMissing()}. PostgreSQL only for now.
+ */
+public final class KafkaOffsetStore {
+
+    /** The classpath resource holding the PostgreSQL DDL. */
+    public static final String POSTGRESQL_DDL_RESOURCE = "dev/oncely/kafka/postgresql-offsets.sql";
+    /** The default table name. */
+    public static final String DEFAULT_TABLE = "oncely_kafka_offsets";
+    private static final int MAX_TABLE_LENGTH = 58; // room for the _pkey suffix within PostgreSQL's 63
+
+    private static final Logger log = LoggerFactory.getLogger(KafkaOffsetStore.class);
+
+    private final DataSource dataSource;
+    private final String table;
+    private final String advanceSql;
+    private final String insertSql;
+    private final String selectSql;
+
+    private KafkaOffsetStore(DataSource dataSource, String table) {
+        this.dataSource = dataSource;
+        this.table = table;
+        this.advanceSql = "UPDATE " + table + " SET next_offset = ?, updated_at = now()"
+                + " WHERE group_id = ? AND topic = ? AND partition_id = ? AND next_offset = ?";
+        this.insertSql = "INSERT INTO " + table + " (group_id, topic, partition_id, next_offset) VALUES (?, ?, ?, ?)"
+                + " ON CONFLICT (group_id, topic, partition_id) DO NOTHING";
+        this.selectSql = "SELECT partition_id, next_offset FROM " + table + " WHERE group_id = ? AND topic = ?";
+    }
+
+    /** Starts a builder on the database of your {@code JdbcDedupStore}. */
+    public static Builder builder(DataSource dataSource) {
+        if (dataSource == null) {
+            throw new IllegalArgumentException("dataSource is null: pass the connection pool of the database your"
+                    + " JdbcDedupStore and business tables are in.");
+        }
+        return new Builder(dataSource);
+    }
+
+    /** The data source offsets, claims and business writes share. */
+    public DataSource dataSource() {
+        return dataSource;
+    }
+
+    /** The table name. */
+    public String tableName() {
+        return table;
+    }
+
+    /**
+     * The stored next offsets of {@code group} for the given partitions; partitions without a row are absent.
+     * Reads on a connection of its own (it only reads committed rows).
+     *
+     * @throws OncelyException if the database fails
+     */
+    public Map<TopicPartition, Long> read(String group, Collection<TopicPartition> partitions) {
+        Objects.requireNonNull(group, "group");
+        Map<TopicPartition, Long> found = new HashMap<>();
+        if (partitions.isEmpty()) {
+            return found;
+        }
+        Set<String> topics = new TreeSet<>();
+        partitions.forEach(tp -> topics.add(tp.topic()));
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(selectSql)) {
+            for (String topic : topics) {
+                ps.setString(1, group);
+                ps.setString(2, topic);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        TopicPartition tp = new TopicPartition(topic, rs.getInt(1));
+                        if (partitions.contains(tp)) {
+                            found.put(tp, rs.getLong(2));
+                        }
+                    }
+                }
+            }
+            return found;
+        } catch (SQLException e) {
+            throw new OncelyException("Reading the stored Kafka offsets of group '" + group + "' from " + table
+                    + " failed: " + e.getMessage() + ". Check that the table exists (DDL: classpath resource "
+                    + POSTGRESQL_DDL_RESOURCE + ") and the database is reachable.", e);
+        }
+    }
+
+    /** The stored next offset of one partition, if the group has a row for it. */
+    public OptionalLong read(String group, TopicPartition partition) {
+        Long value = read(group, Set.of(partition)).get(partition);
+        return value == null ? OptionalLong.empty() : OptionalLong.of(value);
+    }
+
+    /**
+     * The fence: moves the stored next offset of {@code partition} from {@code expected} to {@code next} on the
+     * caller's open transaction, and says whether it did. With no {@code expected} (the group had no row when
+     * the partition was assigned) it inserts the row, unless another consumer inserted it meanwhile.
+     *
+     * <p>{@code false} means another consumer has moved the offset since this one read it: this consumer lost
+     * the partition (or a consumer that had lost it committed late). Roll the transaction back. Under READ
+     * COMMITTED a concurrent update of the same row makes this statement wait for that transaction and then
+     * re-check the condition against the committed value, so two consumers can never both advance from the same
+     * offset.
+     *
+     * @throws SQLException as the driver reports it; roll back
+     */
+    public boolean advance(Connection transaction, String group, TopicPartition partition, OptionalLong expected,
+                           long next) throws SQLException {
+        if (expected.isPresent()) {
+            try (PreparedStatement ps = transaction.prepareStatement(advanceSql)) {
+                ps.setLong(1, next);
+                ps.setString(2, group);
+                ps.setString(3, partition.topic());
+                ps.setInt(4, partition.partition());
+                ps.setLong(5, expected.getAsLong());
+                return ps.executeUpdate() == 1;
+            }
+        }
+        try (PreparedStatement ps = transaction.prepareStatement(insertSql)) {
+            ps.setString(1, group);
+            ps.setString(2, partition.topic());
+            ps.setInt(3, partition.partition());
+            ps.setLong(4, next);
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    /** The DDL for this store's table name. */
+    public String ddl() {
+        String text = readResource(POSTGRESQL_DDL_RESOURCE);
+        return text.replace(DEFAULT_TABLE, table);
+    }
+
+    /** Creates the table if it does not exist (the DDL of {@link #ddl()}). Idempotent. Returns this store. */
+    public KafkaOffsetStore createSchemaIfMissing() {
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            StringBuilder sql = new StringBuilder();
+            for (String line : ddl().split("\n")) {
+                if (!line.strip().startsWith("--")) {
+                    sql.append(line).append('\n');
+                }
+            }
+            for (String statement : sql.toString().split(";")) {
+                if (!statement.isBlank()) {
+                    st.execute(statement);
+                }
+            }
+            log.info("Oncely Kafka offsets table {} is in place", table);
+            return this;
+        } catch (SQLException e) {
+            throw new OncelyException("Creating " + table + " failed: " + e.getMessage() + ". Apply the DDL"
+                    + " yourself (classpath resource " + POSTGRESQL_DDL_RESOURCE + ") with a user allowed to create"
+                    + " tables.", e);
+        }
+    }
+
+    private static String readResource(String name) {
+        try (InputStream in = KafkaOffsetStore.class.getClassLoader().getResourceAsStream(name)) {
+            if (in == null) {
+                throw new IllegalStateException("Resource " + name + " is missing from the oncely-kafka jar.");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "KafkaOffsetStore[" + table + "]";
+    }
+
+    /** Builds a {@link KafkaOffsetStore}; {@link #build()} checks the database is one it has SQL for. */
+    public static final class Builder {
+        private final DataSource dataSource;
+        private String table = DEFAULT_TABLE;
+        private JdbcDialect dialect;
+
+        private Builder(DataSource dataSource) {
+            this.dataSource = dataSource;
+        }
+
+        /** Another table name (letters, digits, underscores); apply the DDL with the same name. */
+        public Builder table(String table) {
+            this.table = Validation.checkIdentifier("Table name", table, MAX_TABLE_LENGTH);
+            return this;
+        }
+
+        /** Skips detecting the database from its product name (which opens a connection at build()). */
+        public Builder dialect(JdbcDialect dialect) {
+            this.dialect = Objects.requireNonNull(dialect, "dialect");
+            return this;
+        }
+
+        public KafkaOffsetStore build() {
+            JdbcDialect chosen = dialect;
+            if (chosen == null) {
+                String product;
+                try (Connection c = dataSource.getConnection()) {
+                    product = c.getMetaData().getDatabaseProductName();
+                } catch (SQLException e) {
+                    throw new OncelyException("Could not open a connection to detect the database of the Kafka"
+                            + " offsets table: " + e.getMessage() + ". Check the data source, or name the dialect"
+                            + " with dialect(JdbcDialect.POSTGRESQL).", e);
+                }
+                chosen = JdbcDialect.forProductName(product).orElseThrow(() -> new IllegalArgumentException(
+                        "The Kafka offsets table has SQL for PostgreSQL only, and the data source is '" + product
+                                + "'. Use PostgreSQL, or use KafkaPollLoop without offsetsInDatabase (offsets in"
+                                + " Kafka, duplicates caught by the claims)."));
+            }
+            log.debug("Kafka offsets store on {} ({})", table, chosen);
+            return new KafkaOffsetStore(dataSource, table);
+        }
+    }
+}
