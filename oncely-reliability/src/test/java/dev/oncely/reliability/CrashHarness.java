@@ -47,18 +47,18 @@ final class CrashHarness {
                   Duration deadline, long seed, Duration progressEvery) {
     }
 
-    record Result(int messages, long published, int sigkills, Map<Phase, Integer> killsByPhase,
+    record Result(int messages, long published, int sigkills, Map<Phase, Integer> killsByPhase, int stallRestarts,
                   int backendsTerminated, long handlerFailures, long storeErrors, long starts, long duplicateEffects,
                   long lostMessages, long unknownEffects, long claims, long acked, long duplicateOutcomes,
                   Duration elapsed) {
 
         String summary() {
             return String.format("%d unique messages (%d deliveries published incl. broker duplicates),"
-                            + " %d SIGKILLs by phase %s, %d backends terminated, %d injected handler failures,"
+                            + " %d SIGKILLs by phase %s, %d restarts of stalled consumers, %d backends terminated, %d injected handler failures,"
                             + " %d store errors seen by consumers, %d process starts, %d acks, %d duplicate"
                             + " outcomes; result: %d duplicate effects, %d lost messages, %d unexpected effects;"
                             + " %d claims; %d s",
-                    messages, published, sigkills, killsByPhase, backendsTerminated, handlerFailures, storeErrors,
+                    messages, published, sigkills, killsByPhase, stallRestarts, backendsTerminated, handlerFailures, storeErrors,
                     starts, acked, duplicateOutcomes, duplicateEffects, lostMessages, unknownEffects, claims,
                     elapsed.toSeconds());
         }
@@ -67,6 +67,8 @@ final class CrashHarness {
             return sigkills + backendsTerminated + handlerFailures;
         }
     }
+
+    private static final long STALL_NANOS = TimeUnit.SECONDS.toNanos(30);
 
     private final TestDatabase db;
     private final Config config;
@@ -98,6 +100,7 @@ final class CrashHarness {
             int nextMessage = 0;
             int sigkills = 0;
             int backends = 0;
+            int stallRestarts = 0;
             Map<Phase, Integer> byPhase = new EnumMap<>(Phase.class);
             long nextBackendKill = config.backendKillEvery().isZero() ? Long.MAX_VALUE
                     : System.nanoTime() + jitter(random, config.backendKillEvery());
@@ -129,6 +132,20 @@ final class CrashHarness {
                         if (!allPublished || child.hasWork()) {
                             child.start(random);
                         }
+                        continue;
+                    }
+                    long acked = child.acked();
+                    if (acked != child.lastAcked) {
+                        child.lastAcked = acked;
+                        child.lastProgress = now;
+                    } else if (now - child.lastProgress > STALL_NANOS && child.hasWork()) {
+                        // A consumer alive but acknowledging nothing for 30 s while its partition has messages is
+                        // wedged (seen: a HikariCP pool whose first connection was terminated during its set-up
+                        // never made another); a real deployment's health check restarts it, and so does this.
+                        child.process.destroyForcibly();
+                        child.process.waitFor(10, TimeUnit.SECONDS);
+                        stallRestarts++;
+                        child.start(random);
                         continue;
                     }
                     if (child.killAt < 0 && child.phase() != Phase.STARTING) {
@@ -178,7 +195,7 @@ final class CrashHarness {
                 }
             }
             long unknown = effects.keySet().stream().filter(k -> !k.startsWith("m-")).count();
-            return new Result(config.messages(), published, sigkills, byPhase, backends,
+            return new Result(config.messages(), published, sigkills, byPhase, stallRestarts, backends,
                     sums[CrashableConsumer.HANDLER_FAILURES], sums[CrashableConsumer.STORE_ERRORS],
                     sums[CrashableConsumer.STARTS], duplicateEffects, lost, unknown, tables.claimRows(),
                     sums[CrashableConsumer.ACKED], sums[CrashableConsumer.DUPLICATES],
@@ -265,6 +282,8 @@ final class CrashHarness {
         final MappedByteBuffer statusBuffer;
         Process process;
         long killAt;
+        long lastAcked = -1;
+        long lastProgress;
 
         Child(int partition) throws IOException {
             this.partition = partition;
@@ -294,11 +313,16 @@ final class CrashHarness {
             process = pb.start();
             // One start in ten is killed while the JVM is still starting (before any handler runs); the others
             // once they consume, so a slow machine does not turn the run into nothing but JVM starts.
+            lastProgress = System.nanoTime();
             killAt = random.nextInt(10) == 0 ? System.nanoTime() + random.nextInt(300) * 1_000_000L : -1;
         }
 
         boolean hasWork() {
             return Databases.count(db, "SELECT count(*) FROM " + broker + " WHERE part = " + partition) > 0;
+        }
+
+        long acked() {
+            return statusBuffer.getLong(CrashableConsumer.ACKED);
         }
 
         Phase phase() {
