@@ -1,6 +1,7 @@
 package dev.oncely.jdbc;
 
 import dev.oncely.CallerTransaction;
+import dev.oncely.CommitOutcomeUnknownException;
 import dev.oncely.OncelyException;
 import dev.oncely.jdbc.internal.SqlDialect;
 import dev.oncely.jdbc.internal.TableName;
@@ -52,6 +53,7 @@ public final class JdbcDedupStore implements DedupStore {
     private final TableName table;
     private final int maxRetries;
     private final String description;
+    private volatile boolean durabilityChecked;
 
     private JdbcDedupStore(Jdbi jdbi, SqlDialect dialect, TableName table, int maxRetries) {
         this.jdbi = jdbi;
@@ -84,9 +86,12 @@ public final class JdbcDedupStore implements DedupStore {
         for (int attempt = 1; ; attempt++) {
             Handle handle = open();
             try {
+                if (!durabilityChecked) {
+                    checkDurability(handle.getConnection());
+                }
+                begin(handle);
                 T result;
                 try {
-                    handle.begin();
                     result = work.execute(new JdbcTransaction(handle.getConnection(), handle));
                 } catch (Throwable failure) {
                     rollbackQuietly(handle, failure);
@@ -105,6 +110,13 @@ public final class JdbcDedupStore implements DedupStore {
                         // The database refused the commit and rolled back: nothing was written, so retrying is safe.
                         backOff(attempt, e);
                         continue;
+                    }
+                    if (isConnectionLoss(sql, handle)) {
+                        throw new CommitOutcomeUnknownException("Commit outcome unknown on " + description
+                                + ": the connection was lost during the commit (" + rootMessage(e) + "), so the"
+                                + " claim and the business writes either both committed or both did not. Do not"
+                                + " acknowledge the message: its redelivery is then processed once or reported as a"
+                                + " duplicate.", e);
                     }
                     throw new OncelyException("Commit failed on " + description + ": " + rootMessage(e)
                             + ". If the connection was lost during the commit, its outcome is unknown: the claim and"
@@ -203,12 +215,48 @@ public final class JdbcDedupStore implements DedupStore {
 
     // ------------------------------------------------------------------------------------------------ internals
 
+    /**
+     * Begins a transaction. A pooled connection whose server side died while it was idle (a terminated backend, a
+     * restarted database) fails here: nothing was written yet, so say so instead of leaking Jdbi's exception.
+     */
+    private void begin(Handle handle) {
+        try {
+            handle.begin();
+        } catch (JdbiException e) {
+            throw new OncelyException("Could not begin a transaction on " + description + ": " + rootMessage(e)
+                    + ". The pooled connection was probably lost (database restarted, backend terminated);"
+                    + " nothing was written. Do not acknowledge the message: its redelivery is processed normally.", e);
+        }
+    }
+
     private Handle open() {
         try {
             return jdbi.open();
         } catch (JdbiException e) {
+            // A pool timeout with no connection failure behind it (HikariCP's SQLTransientConnectionException
+            // without a cause) means every connection was busy, not that the database is down.
+            String hint = poolExhausted(e)
+                    ? " If the pool timed out because every connection was in use: make the pool larger than the"
+                    + " number of threads calling process(), do not hold a connection of the same pool while calling"
+                    + " process() (join it with processIn instead), or make handlers faster."
+                    : "";
             throw new OncelyException("Could not get a connection for " + description + ": " + rootMessage(e)
-                    + ". Check that the database is up and the pool's URL and credentials are right.", e);
+                    + ". Check that the database is up and the pool's URL and credentials are right." + hint, e);
+        }
+    }
+
+    /**
+     * Once per store: warns if the database acknowledges commits before they are durable (PostgreSQL's
+     * synchronous_commit=off), because a message acknowledged after such a commit is lost if the server crashes.
+     */
+    private void checkDurability(Connection connection) {
+        durabilityChecked = true;
+        try {
+            dialect.durabilityWarning(connection).ifPresent(warning -> log.warn("{}: {}", description, warning));
+        } catch (SQLException e) {
+            // Checked again next time; if the connection is dead, begin() reports it.
+            durabilityChecked = false;
+            log.debug("Could not check commit durability on {}: {}", description, e.toString());
         }
     }
 
@@ -256,6 +304,32 @@ public final class JdbcDedupStore implements DedupStore {
         }
     }
 
+    /**
+     * Whether a failed commit failed because the connection went away (SQLState class 08, PostgreSQL's 57P
+     * "operator intervention", or a connection no longer valid) rather than because the database refused it.
+     */
+    private static boolean isConnectionLoss(SQLException sql, Handle handle) {
+        String state = sql == null ? null : sql.getSQLState();
+        if (state != null && (state.startsWith("08") || state.startsWith("57P"))) {
+            return true;
+        }
+        try {
+            Connection connection = handle.getConnection();
+            return connection.isClosed() || !connection.isValid(1);
+        } catch (SQLException | RuntimeException e) {
+            return true;
+        }
+    }
+
+    private static boolean poolExhausted(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof java.sql.SQLTransientConnectionException) {
+                return c.getCause() == null;
+            }
+        }
+        return false;
+    }
+
     private static SQLException findSql(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause()) {
             if (c instanceof SQLException sql) {
@@ -278,6 +352,13 @@ public final class JdbcDedupStore implements DedupStore {
             return new OncelyException("Table " + table.qualified() + " does not exist. Apply Oncely's DDL (classpath"
                     + " resource " + dialect.ddlResource() + ", also printed by JdbcDedupStore#ddl()) with your"
                     + " migration tool, or call createSchemaIfMissing() on the store once at startup.", e);
+        }
+        if (dialect.isMissingColumn(e)) {
+            return new OncelyException(action + " on " + description + " failed: " + e.getMessage() + " (SQLState "
+                    + e.getSQLState() + "). Table " + table.qualified() + " lacks a column this version of Oncely"
+                    + " writes: it was created by an older version. Apply the changes listed in docs/upgrading.md,"
+                    + " or compare it with the DDL (classpath resource " + dialect.ddlResource() + ", also printed by"
+                    + " JdbcDedupStore#ddl()).", e);
         }
         if (dialect.isTransient(e)) {
             // inTransaction re-runs the work on these first; a caller who owns the transaction must do it.

@@ -286,6 +286,21 @@ public final class PostgresDialect implements SqlDialect {
     }
 
     @Override
+    public Optional<String> durabilityWarning(Connection connection) throws SQLException {
+        try (java.sql.Statement st = connection.createStatement();
+             ResultSet rs = st.executeQuery("SHOW synchronous_commit")) {
+            if (rs.next() && "off".equalsIgnoreCase(rs.getString(1))) {
+                return Optional.of("the database reports synchronous_commit=off: a COMMIT returns before it is"
+                        + " flushed to disk, so if the PostgreSQL server crashes, transactions it confirmed can"
+                        + " vanish, claim and effects alike, while their messages were already acknowledged to the"
+                        + " broker: those messages are lost. Set synchronous_commit to on (or local/remote_write)"
+                        + " for the role or database Oncely uses (ALTER ROLE ... SET synchronous_commit = on).");
+            }
+        }
+        return Optional.empty();
+    }
+
+    @Override
     public boolean isTransient(SQLException e) {
         String state = e.getSQLState();
         return "40001".equals(state) || "40P01".equals(state);

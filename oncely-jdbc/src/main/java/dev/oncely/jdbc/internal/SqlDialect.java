@@ -33,4 +33,21 @@ public interface SqlDialect {
 
     /** Whether the error says the dedup table does not exist. */
     boolean isMissingTable(SQLException e);
+
+    /**
+     * Whether the error says a column does not exist: the table was created by an older version. Standard
+     * SQLState 42S22 (MariaDB/MySQL), PostgreSQL's 42703, H2's 42122.
+     */
+    default boolean isMissingColumn(SQLException e) {
+        String state = e.getSQLState();
+        return "42S22".equals(state) || "42703".equals(state) || "42122".equals(state);
+    }
+
+    /**
+     * A warning to log once if the database acknowledges commits before they are durable, checked on a connection
+     * of the store's own transactions. Default: none.
+     */
+    default java.util.Optional<String> durabilityWarning(Connection connection) throws SQLException {
+        return java.util.Optional.empty();
+    }
 }
