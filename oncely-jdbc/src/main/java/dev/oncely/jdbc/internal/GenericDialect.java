@@ -95,12 +95,12 @@ public class GenericDialect implements SqlDialect {
                 release(connection, savepoint);
                 lastConflict = e;
             }
-            Optional<Existing> existing = find(connection, request);
+            Optional<JdbcStatements.StoredClaim> existing = JdbcStatements.findStored(connection, findSql, request);
             if (existing.isEmpty()) {
                 continue; // purged after expiry, or committed after our snapshot: try again, then give up
             }
             if (!existing.get().expired()) {
-                return existing.get().result();
+                return existing.get().claim();
             }
             Optional<Instant> rewritten = rewriteExpired(connection, request);
             if (rewritten.isPresent()) {
@@ -169,25 +169,6 @@ public class GenericDialect implements SqlDialect {
         return state != null && state.startsWith("23");
     }
 
-    protected record Existing(ClaimResult result, boolean expired) {
-    }
-
-    private Optional<Existing> find(Connection connection, ClaimRequest request) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(findSql)) {
-            ps.setString(1, request.consumer());
-            ps.setString(2, request.key());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return Optional.empty();
-                }
-                byte[] result = request.loadResult() ? rs.getBytes(3) : null;
-                ClaimResult duplicate = ClaimResult.duplicate(rs.getTimestamp(1).toInstant(),
-                        Optional.ofNullable(rs.getString(2)), Optional.ofNullable(result));
-                return Optional.of(new Existing(duplicate, rs.getInt(4) == 1));
-            }
-        }
-    }
-
     private static void release(Connection connection, Savepoint savepoint) throws SQLException {
         try {
             connection.releaseSavepoint(savepoint);
@@ -209,14 +190,7 @@ public class GenericDialect implements SqlDialect {
     @Override
     public void saveResults(Connection connection, String consumer, Map<String, byte[]> resultsByKey)
             throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(saveResultSql)) {
-            for (Map.Entry<String, byte[]> e : resultsByKey.entrySet()) {
-                ps.setBytes(1, e.getValue());
-                ps.setString(2, consumer);
-                ps.setString(3, e.getKey());
-                ps.executeUpdate();
-            }
-        }
+        JdbcStatements.saveResults(connection, saveResultSql, consumer, resultsByKey);
     }
 
     /**

@@ -5,8 +5,8 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Types;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.Optional;
 
 /**
@@ -47,7 +47,7 @@ public final class H2Dialect extends GenericDialect {
         try (PreparedStatement ps = connection.prepareStatement(insertSql)) {
             ps.setString(1, request.consumer());
             ps.setString(2, request.key());
-            setRetention(ps, 3, request);
+            JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MILLIS);
             ps.setString(4, request.fingerprint().orElse(null));
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
@@ -59,7 +59,7 @@ public final class H2Dialect extends GenericDialect {
     @Override
     protected Optional<Instant> rewriteExpired(Connection connection, ClaimRequest request) throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement(rewriteExpiredSql)) {
-            setRetention(ps, 1, request);
+            JdbcStatements.bindRetention(ps, 1, request.retention(), ChronoUnit.MILLIS);
             ps.setString(2, request.fingerprint().orElse(null));
             ps.setString(3, request.consumer());
             ps.setString(4, request.key());
@@ -71,10 +71,7 @@ public final class H2Dialect extends GenericDialect {
 
     @Override
     public int purgeExpired(Connection connection, int maxRows) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(purgeSql)) {
-            ps.setInt(1, maxRows);
-            return ps.executeUpdate();
-        }
+        return JdbcStatements.deleteAtMost(connection, purgeSql, maxRows);
     }
 
     @Override
@@ -83,11 +80,4 @@ public final class H2Dialect extends GenericDialect {
         return super.isTransient(e) || code == LOCK_TIMEOUT || code == CONCURRENT_UPDATE;
     }
 
-    private static void setRetention(PreparedStatement ps, int index, ClaimRequest request) throws SQLException {
-        if (request.retention().isPresent()) {
-            ps.setLong(index, request.retention().get().toMillis());
-        } else {
-            ps.setNull(index, Types.BIGINT);
-        }
-    }
 }

@@ -6,8 +6,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Types;
-import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -96,12 +95,12 @@ public final class MariaDbDialect implements SqlDialect {
                 }
                 lastDuplicate = e; // InnoDB rolled back this statement only; the transaction goes on.
             }
-            Optional<Existing> existing = findLocked(connection, request);
+            Optional<JdbcStatements.StoredClaim> existing = JdbcStatements.findStored(connection, findSql, request);
             if (existing.isEmpty()) {
                 continue; // the row expired and was purged between the two statements: insert again
             }
             if (!existing.get().expired()) {
-                return existing.get().result();
+                return existing.get().claim();
             }
             // Expired: we hold a shared lock on it, so nobody else can rewrite it before we do.
             if (rewriteExpired(connection, request)) {
@@ -118,7 +117,7 @@ public final class MariaDbDialect implements SqlDialect {
         try (PreparedStatement ps = connection.prepareStatement(insertSql)) {
             ps.setString(1, request.consumer());
             ps.setString(2, request.key());
-            setRetention(ps, 3, request.retention());
+            JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MICROS);
             ps.setString(4, request.fingerprint().orElse(null));
             if (mariadb) {
                 try (ResultSet rs = ps.executeQuery()) {
@@ -145,28 +144,9 @@ public final class MariaDbDialect implements SqlDialect {
         }
     }
 
-    private record Existing(ClaimResult result, boolean expired) {
-    }
-
-    private Optional<Existing> findLocked(Connection connection, ClaimRequest request) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(findSql)) {
-            ps.setString(1, request.consumer());
-            ps.setString(2, request.key());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return Optional.empty();
-                }
-                byte[] result = request.loadResult() ? rs.getBytes(3) : null;
-                ClaimResult duplicate = ClaimResult.duplicate(rs.getTimestamp(1).toInstant(),
-                        Optional.ofNullable(rs.getString(2)), Optional.ofNullable(result));
-                return Optional.of(new Existing(duplicate, rs.getBoolean(4)));
-            }
-        }
-    }
-
     private boolean rewriteExpired(Connection connection, ClaimRequest request) throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement(rewriteExpiredSql)) {
-            setRetention(ps, 1, request.retention());
+            JdbcStatements.bindRetention(ps, 1, request.retention(), ChronoUnit.MICROS);
             ps.setString(2, request.fingerprint().orElse(null));
             ps.setString(3, request.consumer());
             ps.setString(4, request.key());
@@ -193,27 +173,12 @@ public final class MariaDbDialect implements SqlDialect {
     @Override
     public void saveResults(Connection connection, String consumer, Map<String, byte[]> resultsByKey)
             throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(saveResultSql)) {
-            for (Map.Entry<String, byte[]> e : resultsByKey.entrySet()) {
-                ps.setBytes(1, e.getValue());
-                ps.setString(2, consumer);
-                ps.setString(3, e.getKey());
-                if (resultsByKey.size() == 1) {
-                    ps.executeUpdate();
-                    return;
-                }
-                ps.addBatch();
-            }
-            ps.executeBatch();
-        }
+        JdbcStatements.saveResults(connection, saveResultSql, consumer, resultsByKey);
     }
 
     @Override
     public int purgeExpired(Connection connection, int maxRows) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(purgeSql)) {
-            ps.setInt(1, maxRows);
-            return ps.executeUpdate();
-        }
+        return JdbcStatements.deleteAtMost(connection, purgeSql, maxRows);
     }
 
     @Override
@@ -227,12 +192,4 @@ public final class MariaDbDialect implements SqlDialect {
         return e.getErrorCode() == ER_NO_SUCH_TABLE || "42S02".equals(e.getSQLState());
     }
 
-    private static void setRetention(PreparedStatement ps, int index, Optional<Duration> retention)
-            throws SQLException {
-        if (retention.isPresent()) {
-            ps.setLong(index, Math.multiplyExact(retention.get().toMillis(), 1000L));
-        } else {
-            ps.setNull(index, Types.BIGINT);
-        }
-    }
 }

@@ -9,7 +9,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.sql.Types;
-import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -100,7 +100,7 @@ public final class PostgresDialect implements SqlDialect {
             try (PreparedStatement ps = connection.prepareStatement(claimSql)) {
                 ps.setString(1, request.consumer());
                 ps.setString(2, request.key());
-                setRetention(ps, 3, request.retention());
+                JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MILLIS);
                 ps.setString(4, request.fingerprint().orElse(null));
                 ps.setBoolean(5, request.loadResult());
                 ps.setString(6, request.consumer());
@@ -113,7 +113,7 @@ public final class PostgresDialect implements SqlDialect {
                         if (rs.getBoolean(6)) {
                             expired = true;
                         } else {
-                            live = duplicate(rs, 3, true);
+                            live = JdbcStatements.storedClaim(rs, 3, true);
                         }
                     }
                 }
@@ -125,7 +125,7 @@ public final class PostgresDialect implements SqlDialect {
                 try (PreparedStatement ps = connection.prepareStatement(reclaimSql)) {
                     ps.setString(1, request.consumer());
                     ps.setString(2, request.key());
-                    setRetention(ps, 3, request.retention());
+                    JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MILLIS);
                     ps.setString(4, request.fingerprint().orElse(null));
                     try (ResultSet rs = ps.executeQuery()) {
                         if (rs.next()) {
@@ -155,7 +155,7 @@ public final class PostgresDialect implements SqlDialect {
                 if (!rs.next()) {
                     return Optional.empty();
                 }
-                return Optional.of(duplicate(rs, 1, request.loadResult()));
+                return Optional.of(JdbcStatements.storedClaim(rs, 1, request.loadResult()));
             }
         }
     }
@@ -190,7 +190,7 @@ public final class PostgresDialect implements SqlDialect {
         }
         try (PreparedStatement ps = connection.prepareStatement(claimAllSql)) {
             ps.setString(1, first.consumer());
-            setRetention(ps, 2, first.retention());
+            JdbcStatements.bindRetention(ps, 2, first.retention(), ChronoUnit.MILLIS);
             ps.setArray(3, connection.createArrayOf("varchar", keys));
             ps.setArray(4, connection.createArrayOf("varchar", fingerprints));
             ps.setBoolean(5, first.loadResult());
@@ -204,7 +204,7 @@ public final class PostgresDialect implements SqlDialect {
                     } else if (rs.getBoolean(6)) {
                         expired.add(index.get(key));
                     } else {
-                        found.putIfAbsent(key, duplicate(rs, 3, true));
+                        found.putIfAbsent(key, JdbcStatements.storedClaim(rs, 3, true));
                     }
                 }
             }
@@ -221,7 +221,7 @@ public final class PostgresDialect implements SqlDialect {
             }
             try (PreparedStatement ps = connection.prepareStatement(reclaimAllSql)) {
                 ps.setString(1, first.consumer());
-                setRetention(ps, 2, first.retention());
+                JdbcStatements.bindRetention(ps, 2, first.retention(), ChronoUnit.MILLIS);
                 ps.setArray(3, connection.createArrayOf("varchar", expiredKeys));
                 ps.setArray(4, connection.createArrayOf("varchar", expiredFingerprints));
                 try (ResultSet rs = ps.executeQuery()) {
@@ -245,7 +245,7 @@ public final class PostgresDialect implements SqlDialect {
                 ps.setArray(2, connection.createArrayOf("varchar", missing.toArray()));
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        found.put(rs.getString(1), duplicate(rs, 2, loadResult));
+                        found.put(rs.getString(1), JdbcStatements.storedClaim(rs, 2, loadResult));
                     }
                 }
             }
@@ -262,27 +262,12 @@ public final class PostgresDialect implements SqlDialect {
     @Override
     public void saveResults(Connection connection, String consumer, Map<String, byte[]> resultsByKey)
             throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(saveResultSql)) {
-            if (resultsByKey.size() == 1) {
-                Map.Entry<String, byte[]> e = resultsByKey.entrySet().iterator().next();
-                bindResult(ps, consumer, e.getKey(), e.getValue());
-                ps.executeUpdate();
-                return;
-            }
-            for (Map.Entry<String, byte[]> e : resultsByKey.entrySet()) {
-                bindResult(ps, consumer, e.getKey(), e.getValue());
-                ps.addBatch();
-            }
-            ps.executeBatch();
-        }
+        JdbcStatements.saveResults(connection, saveResultSql, consumer, resultsByKey);
     }
 
     @Override
     public int purgeExpired(Connection connection, int maxRows) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(purgeSql)) {
-            ps.setInt(1, maxRows);
-            return ps.executeUpdate();
-        }
+        return JdbcStatements.deleteAtMost(connection, purgeSql, maxRows);
     }
 
     @Override
@@ -309,30 +294,6 @@ public final class PostgresDialect implements SqlDialect {
     @Override
     public boolean isMissingTable(SQLException e) {
         return "42P01".equals(e.getSQLState());
-    }
-
-    private static void bindResult(PreparedStatement ps, String consumer, String key, byte[] result)
-            throws SQLException {
-        ps.setBytes(1, result);
-        ps.setString(2, consumer);
-        ps.setString(3, key);
-    }
-
-    private static void setRetention(PreparedStatement ps, int index, Optional<Duration> retention)
-            throws SQLException {
-        if (retention.isPresent()) {
-            ps.setLong(index, retention.get().toMillis());
-        } else {
-            ps.setNull(index, Types.BIGINT);
-        }
-    }
-
-    private static ClaimResult duplicate(ResultSet rs, int column, boolean loadResult) throws SQLException {
-        Timestamp processedAt = rs.getTimestamp(column);
-        String fingerprint = rs.getString(column + 1);
-        byte[] result = loadResult ? rs.getBytes(column + 2) : null;
-        return ClaimResult.duplicate(processedAt.toInstant(), Optional.ofNullable(fingerprint),
-                Optional.ofNullable(result));
     }
 
 }

@@ -1,0 +1,92 @@
+package dev.oncely.jdbc.internal;
+
+import dev.oncely.spi.ClaimRequest;
+import dev.oncely.spi.ClaimResult;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.time.Duration;
+import java.time.temporal.ChronoUnit;
+import java.util.Map;
+import java.util.Optional;
+
+/** JDBC steps every dialect takes the same way. */
+final class JdbcStatements {
+
+    private JdbcStatements() {
+    }
+
+    /** Binds a retention as a BIGINT count of {@code unit} (what the dialect's interval arithmetic takes), or NULL. */
+    static void bindRetention(PreparedStatement ps, int index, Optional<Duration> retention, ChronoUnit unit)
+            throws SQLException {
+        if (retention.isEmpty()) {
+            ps.setNull(index, Types.BIGINT);
+        } else if (unit == ChronoUnit.MICROS) {
+            ps.setLong(index, Math.multiplyExact(retention.get().toMillis(), 1000L));
+        } else if (unit == ChronoUnit.MILLIS) {
+            ps.setLong(index, retention.get().toMillis());
+        } else {
+            throw new IllegalArgumentException("unsupported retention unit " + unit);
+        }
+    }
+
+    /**
+     * Runs {@code UPDATE ... SET result = ? WHERE consumer = ? AND event_id = ?} for each result: one statement for
+     * one result, one JDBC batch (one round trip with most drivers) for several.
+     */
+    static void saveResults(Connection connection, String updateSql, String consumer, Map<String, byte[]> results)
+            throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(updateSql)) {
+            for (Map.Entry<String, byte[]> e : results.entrySet()) {
+                ps.setBytes(1, e.getValue());
+                ps.setString(2, consumer);
+                ps.setString(3, e.getKey());
+                if (results.size() == 1) {
+                    ps.executeUpdate();
+                    return;
+                }
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+    }
+
+    /** Runs a DELETE whose only parameter is its row limit; returns the rows deleted. */
+    static int deleteAtMost(Connection connection, String sql, int maxRows) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(sql)) {
+            ps.setInt(1, maxRows);
+            return ps.executeUpdate();
+        }
+    }
+
+    /** Reads a stored claim from columns {@code column} (processed_at), +1 (fingerprint) and +2 (result). */
+    static ClaimResult storedClaim(ResultSet rs, int column, boolean loadResult) throws SQLException {
+        byte[] result = loadResult ? rs.getBytes(column + 2) : null;
+        return ClaimResult.duplicate(rs.getTimestamp(column).toInstant(), Optional.ofNullable(rs.getString(column + 1)),
+                Optional.ofNullable(result));
+    }
+
+    /** A stored claim, and whether its retention has expired by the database clock. */
+    record StoredClaim(ClaimResult claim, boolean expired) {
+    }
+
+    /**
+     * Reads the stored claim of a request's key with {@code sql}, which takes consumer and key and selects
+     * processed_at, fingerprint, result, and 1 when the claim has expired (0 or NULL otherwise).
+     */
+    static Optional<StoredClaim> findStored(Connection connection, String sql, ClaimRequest request)
+            throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(sql)) {
+            ps.setString(1, request.consumer());
+            ps.setString(2, request.key());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                return Optional.of(new StoredClaim(storedClaim(rs, 1, request.loadResult()), rs.getInt(4) == 1));
+            }
+        }
+    }
+}
