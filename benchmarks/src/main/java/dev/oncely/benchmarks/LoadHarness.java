@@ -21,11 +21,11 @@ import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -78,7 +78,7 @@ public final class LoadHarness {
     }
 
     public static void main(String[] argv) throws Exception {
-        Map<String, String> args = parse(argv);
+        Map<String, String> args = BenchArgs.parse(argv, Set.of("keep"), "--keys 1000000");
         LoadHarness harness = new LoadHarness(args);
         try {
             harness.run();
@@ -454,31 +454,4 @@ public final class LoadHarness {
         return Long.parseLong(arg(name, Long.toString(fallback)).replace("_", ""));
     }
 
-    private static Map<String, String> parse(String[] argv) {
-        Map<String, String> args = new HashMap<>();
-        List<String> tokens = new ArrayList<>();
-        for (String a : argv) {
-            for (String t : a.trim().split("\\s+")) {
-                if (!t.isEmpty()) {
-                    tokens.add(t);
-                }
-            }
-        }
-        for (int i = 0; i < tokens.size(); i++) {
-            String t = tokens.get(i);
-            if (!t.startsWith("--")) {
-                throw new IllegalArgumentException("Unexpected argument '" + t + "': flags look like --keys 1000000");
-            }
-            String name = t.substring(2);
-            if (name.equals("keep")) {
-                args.put(name, "true");
-            } else {
-                if (i + 1 >= tokens.size()) {
-                    throw new IllegalArgumentException("Flag --" + name + " needs a value");
-                }
-                args.put(name, tokens.get(++i));
-            }
-        }
-        return args;
-    }
 }

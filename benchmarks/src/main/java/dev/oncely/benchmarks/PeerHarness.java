@@ -26,6 +26,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
@@ -124,7 +125,7 @@ public final class PeerHarness {
     }
 
     public static void main(String[] argv) throws Exception {
-        PeerHarness harness = new PeerHarness(parse(argv));
+        PeerHarness harness = new PeerHarness(BenchArgs.parse(argv, Set.of("keep", "quick"), "--duration 3"));
         try {
             harness.run();
         } finally {
@@ -902,34 +903,6 @@ public final class PeerHarness {
             rs.next();
             return rs.getString(1);
         }
-    }
-
-    static Map<String, String> parse(String[] argv) {
-        Map<String, String> args = new LinkedHashMap<>();
-        List<String> tokens = new ArrayList<>();
-        for (String a : argv) {
-            for (String t : a.trim().split("\\s+")) {
-                if (!t.isEmpty()) {
-                    tokens.add(t);
-                }
-            }
-        }
-        for (int i = 0; i < tokens.size(); i++) {
-            String t = tokens.get(i);
-            if (!t.startsWith("--")) {
-                throw new IllegalArgumentException("Unexpected argument '" + t + "': flags look like --duration 3");
-            }
-            String name = t.substring(2);
-            if (name.equals("keep") || name.equals("quick")) {
-                args.put(name, "true");
-            } else {
-                if (i + 1 >= tokens.size()) {
-                    throw new IllegalArgumentException("Flag --" + name + " needs a value");
-                }
-                args.put(name, tokens.get(++i));
-            }
-        }
-        return args;
     }
 
     private void line(String s) {
