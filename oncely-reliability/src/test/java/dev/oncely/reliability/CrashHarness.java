@@ -129,7 +129,10 @@ final class CrashHarness {
                             throw new AssertionError("Consumer " + child.partition + " exited with " + code
                                     + " without being killed; see " + child.log);
                         }
-                        if (!allPublished || child.hasWork()) {
+                        // While kills remain planned, keep consumers running even with nothing to do: on a fast
+                        // machine they can drain the broker before the last planned SIGKILL, and the run would then
+                        // wait for kills that cannot happen (killing an idle consumer is a fault while fetching).
+                        if (!allPublished || child.hasWork() || killing) {
                             child.start(random);
                         }
                         continue;
