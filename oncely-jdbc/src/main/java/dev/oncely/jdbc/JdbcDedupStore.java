@@ -104,14 +104,13 @@ public final class JdbcDedupStore implements DedupStore {
                 try {
                     handle.commit();
                 } catch (JdbiException e) {
-                    SQLException sql = findSql(e);
                     rollbackQuietly(handle, e);
-                    if (sql != null && dialect.isTransient(sql) && attempt <= maxRetries) {
+                    if (attempt <= maxRetries && isTransient(e)) {
                         // The database refused the commit and rolled back: nothing was written, so retrying is safe.
                         backOff(attempt, e);
                         continue;
                     }
-                    if (isConnectionLoss(sql, handle)) {
+                    if (isConnectionLoss(findSql(e), handle)) {
                         throw new CommitOutcomeUnknownException("Commit outcome unknown on " + description
                                 + ": the connection was lost during the commit (" + rootMessage(e) + "), so the"
                                 + " claim and the business writes either both committed or both did not. Do not"
