@@ -125,17 +125,8 @@ public final class LoadHarness {
                 + rounds + " alternating rounds of " + duration + " s per mode; the handler inserts one row per"
                 + " message into " + BUSINESS_TABLE);
 
-        IdempotentHandler<String, Void> perRow = IdempotentHandler.<String, Void>builder(store)
-                .consumer("bench").key(k -> k).handler((key, ctx) -> {
-                    try (PreparedStatement ps = ctx.connection().prepareStatement("INSERT INTO " + BUSINESS_TABLE
-                            + " (consumer, event_id, amount) VALUES (?, ?, ?)")) {
-                        ps.setString(1, ctx.consumer());
-                        ps.setString(2, key);
-                        ps.setLong(3, key.length());
-                        ps.executeUpdate();
-                    }
-                    return null;
-                }).build();
+        IdempotentHandler<String, Void> perRow = rowWriting(IdempotentHandler.<String, Void>builder(store)
+                .consumer("bench"));
 
         AtomicLong seq = new AtomicLong();
         Map<String, Work> modes = new LinkedHashMap<>();
@@ -299,17 +290,8 @@ public final class LoadHarness {
                 text("SELECT pg_size_pretty(pg_total_relation_size('" + STORE_TABLE + "'))")));
 
         AtomicLong seq = new AtomicLong();
-        IdempotentHandler<String, Void> live = IdempotentHandler.<String, Void>builder(store)
-                .consumer("live").key(k -> k).retention(Duration.ofDays(7)).handler((key, ctx) -> {
-                    try (PreparedStatement ps = ctx.connection().prepareStatement("INSERT INTO " + BUSINESS_TABLE
-                            + " (consumer, event_id, amount) VALUES (?, ?, ?)")) {
-                        ps.setString(1, ctx.consumer());
-                        ps.setString(2, key);
-                        ps.setLong(3, key.length());
-                        ps.executeUpdate();
-                    }
-                    return null;
-                }).build();
+        IdempotentHandler<String, Void> live = rowWriting(IdempotentHandler.<String, Void>builder(store)
+                .consumer("live").retention(Duration.ofDays(7)));
         Work one = () -> {
             if (!live.process("live-" + seq.incrementAndGet()).isProcessed()) {
                 throw new IllegalStateException("a fresh key came back as a duplicate");
@@ -430,6 +412,20 @@ public final class LoadHarness {
         return text("SELECT 'PostgreSQL ' || current_setting('server_version') || ', shared_buffers '"
                 + " || current_setting('shared_buffers') || ', synchronous_commit ' || current_setting('synchronous_commit')"
                 + " || ', autovacuum ' || current_setting('autovacuum')");
+    }
+
+    /** A handler keyed by the message itself that writes one business row per message in the claim's transaction. */
+    private static IdempotentHandler<String, Void> rowWriting(IdempotentHandler.Builder<String, Void> builder) {
+        return builder.key(k -> k).handler((key, ctx) -> {
+            try (PreparedStatement ps = ctx.connection().prepareStatement("INSERT INTO " + BUSINESS_TABLE
+                    + " (consumer, event_id, amount) VALUES (?, ?, ?)")) {
+                ps.setString(1, ctx.consumer());
+                ps.setString(2, key);
+                ps.setLong(3, key.length());
+                ps.executeUpdate();
+            }
+            return null;
+        }).build();
     }
 
     private void execute(String sql) throws SQLException {
