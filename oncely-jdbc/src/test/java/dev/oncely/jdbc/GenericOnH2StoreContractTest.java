@@ -9,19 +9,16 @@ import org.junit.jupiter.api.Test;
 /** The generic (savepoint) dialect against the whole conformance suite, on an in-memory H2. */
 class GenericOnH2StoreContractTest extends JdbcStoreContractTestBase {
 
-    static final TestDatabase H2 = new TestDatabase("h2",
-            "jdbc:h2:mem:oncely_generic_contract;DB_CLOSE_DELAY=-1;LOCK_TIMEOUT=10000", "sa", "", "in-memory H2");
+    static final TestDatabase H2 = H2StoreContractTest.inMemoryH2("oncely_generic_contract");
 
     @Override
     protected TestDatabase database() {
         return H2;
     }
 
-    /** H2 counts UTF-16 units: the longest key (255 four-byte characters) is 510 of them. */
     @Override
     protected String effectsDdl() {
-        return "CREATE TABLE IF NOT EXISTS " + EFFECTS_TABLE
-                + " (consumer varchar(200) NOT NULL, event_id varchar(510) NOT NULL)";
+        return H2StoreContractTest.H2_EFFECTS_DDL;
     }
 
     @Override

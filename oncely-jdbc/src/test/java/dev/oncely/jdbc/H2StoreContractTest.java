@@ -12,19 +12,26 @@ import org.junit.jupiter.api.Test;
  */
 class H2StoreContractTest extends JdbcStoreContractTestBase {
 
-    static final TestDatabase H2 = new TestDatabase("h2",
-            "jdbc:h2:mem:oncely_h2_contract;DB_CLOSE_DELAY=-1;LOCK_TIMEOUT=10000", "sa", "", "in-memory H2");
+    static final TestDatabase H2 = inMemoryH2("oncely_h2_contract");
+
+    /** H2 counts UTF-16 units: the longest key (255 four-byte characters) is 510 of them. */
+    static final String H2_EFFECTS_DDL = "CREATE TABLE IF NOT EXISTS " + EFFECTS_TABLE
+            + " (consumer varchar(200) NOT NULL, event_id varchar(510) NOT NULL)";
+
+    /** An in-memory H2 kept for the JVM's life, with LOCK_TIMEOUT above the suite's slowest winner. */
+    static TestDatabase inMemoryH2(String name) {
+        return new TestDatabase("h2", "jdbc:h2:mem:" + name + ";DB_CLOSE_DELAY=-1;LOCK_TIMEOUT=10000", "sa", "",
+                "in-memory H2");
+    }
 
     @Override
     protected TestDatabase database() {
         return H2;
     }
 
-    /** H2 counts UTF-16 units: the longest key (255 four-byte characters) is 510 of them. */
     @Override
     protected String effectsDdl() {
-        return "CREATE TABLE IF NOT EXISTS " + EFFECTS_TABLE
-                + " (consumer varchar(200) NOT NULL, event_id varchar(510) NOT NULL)";
+        return H2_EFFECTS_DDL;
     }
 
     @Override
