@@ -3,6 +3,7 @@ package dev.oncely.jdbc;
 import dev.oncely.CallerTransaction;
 import dev.oncely.CommitOutcomeUnknownException;
 import dev.oncely.OncelyException;
+import dev.oncely.jdbc.internal.PostgresPartitionedDialect;
 import dev.oncely.jdbc.internal.SqlDialect;
 import dev.oncely.jdbc.internal.TableName;
 import dev.oncely.spi.ClaimRequest;
@@ -53,6 +54,8 @@ public final class JdbcDedupStore implements DedupStore {
     private final TableName table;
     private final int maxRetries;
     private final String description;
+    /** Nanoseconds a claiming transaction may stay open (time-partitioned layout), or 0 for no limit. */
+    private final long maxTransactionNanos;
     private volatile boolean durabilityChecked;
 
     private JdbcDedupStore(Jdbi jdbi, SqlDialect dialect, TableName table, int maxRetries) {
@@ -61,6 +64,7 @@ public final class JdbcDedupStore implements DedupStore {
         this.table = table;
         this.maxRetries = maxRetries;
         this.description = dialect.name() + " store on " + table.qualified();
+        this.maxTransactionNanos = dialect.maxTransactionDuration().map(Duration::toNanos).orElse(0L);
     }
 
     /** A store on a pooled {@link DataSource}. */
@@ -90,9 +94,12 @@ public final class JdbcDedupStore implements DedupStore {
                     checkDurability(handle.getConnection());
                 }
                 begin(handle);
+                long started = System.nanoTime();
                 T result;
                 try {
-                    result = work.execute(new JdbcTransaction(handle.getConnection(), handle));
+                    JdbcTransaction tx = new JdbcTransaction(handle.getConnection(), handle);
+                    result = work.execute(tx);
+                    checkDuration(tx, started, "rolled back");
                 } catch (Throwable failure) {
                     rollbackQuietly(handle, failure);
                     if (attempt <= maxRetries && isTransient(failure)) {
@@ -152,8 +159,11 @@ public final class JdbcDedupStore implements DedupStore {
                     + " call processIn inside it.");
         }
         JdbcTransaction tx = new JdbcTransaction(connection, handle.orElse(null));
+        long started = System.nanoTime();
         try {
-            return work.execute(tx);
+            T result = work.execute(tx);
+            checkDuration(tx, started, "must be rolled back (roll your transaction back)");
+            return result;
         } finally {
             tx.closeLazyHandle();
         }
@@ -168,6 +178,26 @@ public final class JdbcDedupStore implements DedupStore {
             return dialect.purgeExpired(handle.getConnection(), maxRows);
         } catch (SQLException e) {
             throw translate("Purging expired keys", e);
+        }
+    }
+
+    /**
+     * Time-partitioned layout only: creates the partitions ahead of the database clock and drops at most one
+     * partition whose keys have all expired; returns about how many keys it dropped. Every
+     * {@link dev.oncely.RetentionPurger} run and {@link #createSchemaIfMissing()} call it, so most applications
+     * never do; call it yourself (at least once per partition length) if you run no purger.
+     *
+     * @throws OncelyException if this store is not time-partitioned, or maintenance failed
+     */
+    public long maintainPartitions() {
+        if (!(dialect instanceof PostgresPartitionedDialect partitioned)) {
+            throw new OncelyException(description + " is not time-partitioned: there are no partitions to maintain."
+                    + " Build it with .timePartitioned(partitionLength, overlap) to use that layout.");
+        }
+        try (Handle handle = open()) {
+            return partitioned.maintain(handle.getConnection(), true);
+        } catch (SQLException e) {
+            throw translate("Maintaining the partitions", e);
         }
     }
 
@@ -193,6 +223,7 @@ public final class JdbcDedupStore implements DedupStore {
                     st.execute(sql);
                 }
             }
+            dialect.afterSchemaCreated(connection);
             log.info("Oncely table {} is in place ({})", table.qualified(), dialect.name());
             return this;
         } catch (SQLException e) {
@@ -256,6 +287,25 @@ public final class JdbcDedupStore implements DedupStore {
             // Checked again next time; if the connection is dead, begin() reports it.
             durabilityChecked = false;
             log.debug("Could not check commit durability on {}: {}", description, e.toString());
+        }
+    }
+
+    /**
+     * Time-partitioned layout: a claiming transaction open longer than half the overlap could let a later claim of
+     * the same key in the next partition miss it, so it must not commit.
+     */
+    private void checkDuration(JdbcTransaction tx, long started, String consequence) {
+        if (maxTransactionNanos == 0 || !tx.claimedAny) {
+            return; // a transaction that only found duplicates wrote no claim another one could miss
+        }
+        long elapsed = System.nanoTime() - started;
+        if (elapsed > maxTransactionNanos) {
+            throw new OncelyException("The transaction on " + description + " was open for "
+                    + Duration.ofNanos(elapsed).toMillis() + " ms, longer than half the partition overlap ("
+                    + Duration.ofNanos(maxTransactionNanos).toMillis() + " ms), the longest a claiming transaction"
+                    + " may last in the time-partitioned layout for exactly-once to hold at a partition boundary."
+                    + " It " + consequence + ", so nothing it wrote counts: do not acknowledge the message. Make the"
+                    + " overlap longer (timePartitioned(partitionLength, overlap)) or the handler faster.");
         }
     }
 
@@ -403,6 +453,7 @@ public final class JdbcDedupStore implements DedupStore {
         private final Connection connection;
         private Handle handle;
         private boolean lazyHandle;
+        private boolean claimedAny;
 
         JdbcTransaction(Connection connection, Handle handle) {
             this.connection = connection;
@@ -412,7 +463,9 @@ public final class JdbcDedupStore implements DedupStore {
         @Override
         public ClaimResult claim(ClaimRequest request) {
             try {
-                return dialect.claim(connection, request);
+                ClaimResult result = dialect.claim(connection, request);
+                claimedAny |= result.claimed();
+                return result;
             } catch (SQLException e) {
                 throw translate("Claiming key '" + request.key() + "' of consumer '" + request.consumer() + "'", e);
             }
@@ -421,7 +474,11 @@ public final class JdbcDedupStore implements DedupStore {
         @Override
         public List<ClaimResult> claimAll(List<ClaimRequest> requests) {
             try {
-                return dialect.claimAll(connection, requests);
+                List<ClaimResult> results = dialect.claimAll(connection, requests);
+                for (ClaimResult r : results) {
+                    claimedAny |= r.claimed();
+                }
+                return results;
             } catch (SQLException e) {
                 throw translate("Claiming a batch of " + requests.size() + " keys", e);
             }
@@ -500,6 +557,8 @@ public final class JdbcDedupStore implements DedupStore {
         private String schema;
         private String table = TableName.DEFAULT_TABLE;
         private int maxRetries = 5;
+        private Duration partitionLength;
+        private Duration overlap;
 
         private Builder(Jdbi jdbi) {
             this.jdbi = jdbi;
@@ -535,12 +594,65 @@ public final class JdbcDedupStore implements DedupStore {
             return this;
         }
 
+        /**
+         * PostgreSQL 14+ only: claims go to a table partitioned by the time they were made (one partition per
+         * {@code partitionLength}), and expired keys are removed by dropping whole partitions once all their keys
+         * have expired, instead of deleting rows, so a purge costs live claims nothing. The price: a claim reads
+         * the key in every partition (one index probe each), a claim made during the first {@code overlap} of a
+         * partition writes its key into the previous partition too, and every transaction that claims must end
+         * within half the overlap (the store rolls back its own transactions that take longer; a caller's
+         * transaction joined with processIn must keep it). DDL: {@code dev/oncely/jdbc/postgresql-partitioned.sql};
+         * details in docs/retention.md.
+         *
+         * @param partitionLength how long each partition takes claims, at least 1 second (e.g. 1 day)
+         * @param overlap         at least 100 ms and at most partitionLength; twice the longest transaction that
+         *                        claims (e.g. 30 minutes)
+         */
+        public Builder timePartitioned(Duration partitionLength, Duration overlap) {
+            Objects.requireNonNull(partitionLength, "partitionLength");
+            Objects.requireNonNull(overlap, "overlap");
+            if (partitionLength.compareTo(Duration.ofSeconds(1)) < 0) {
+                throw new IllegalArgumentException("partitionLength must be at least 1 second, was " + partitionLength
+                        + "; a day suits most retention windows.");
+            }
+            if (overlap.compareTo(Duration.ofMillis(100)) < 0 || overlap.compareTo(partitionLength) > 0) {
+                throw new IllegalArgumentException("overlap must be between 100 ms and the partition length ("
+                        + partitionLength + "), was " + overlap + ". Make it twice the longest transaction that"
+                        + " claims.");
+            }
+            this.partitionLength = partitionLength;
+            this.overlap = overlap;
+            return this;
+        }
+
         public JdbcDedupStore build() {
             TableName name = new TableName(Optional.ofNullable(schema), table);
             JdbcDialect chosen = dialect != null ? dialect : detect();
-            JdbcDedupStore store = new JdbcDedupStore(jdbi, chosen.create(name), name, maxRetries);
+            SqlDialect sqlDialect;
+            if (partitionLength == null) {
+                sqlDialect = chosen.create(name);
+            } else {
+                if (chosen != JdbcDialect.POSTGRESQL) {
+                    throw new OncelyException("timePartitioned(...) is only available on PostgreSQL (14 or later),"
+                            + " not on " + chosen + ". Remove it and purge with RetentionPurger's bounded deletes.");
+                }
+                if (name.table().length() > PostgresPartitionedDialect.MAX_TABLE_LENGTH) {
+                    throw new IllegalArgumentException("Table name '" + name.table() + "' is too long for the"
+                            + " time-partitioned layout: at most " + PostgresPartitionedDialect.MAX_TABLE_LENGTH
+                            + " characters, so its partitions' names (table + _pYYYYMMDD_HHMMSS) fit PostgreSQL's 63.");
+                }
+                sqlDialect = new PostgresPartitionedDialect(name, partitionLength, overlap,
+                        partitionsAhead(partitionLength));
+            }
+            JdbcDedupStore store = new JdbcDedupStore(jdbi, sqlDialect, name, maxRetries);
             log.info("Oncely {} (retries on serialization failure and deadlock: {})", store.describe(), maxRetries);
             return store;
+        }
+
+        /** Partitions created ahead: a day's worth, at least 2 and at most 48. */
+        private static int partitionsAhead(Duration partitionLength) {
+            long perDay = (Duration.ofDays(1).toMillis() + partitionLength.toMillis() - 1) / partitionLength.toMillis();
+            return (int) Math.max(2, Math.min(48, perDay));
         }
 
         private JdbcDialect detect() {

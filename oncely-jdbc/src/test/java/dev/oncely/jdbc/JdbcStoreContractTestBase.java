@@ -84,6 +84,11 @@ abstract class JdbcStoreContractTestBase extends DedupStoreContract {
         return store;
     }
 
+    /** The store created for a table in this test, if any. */
+    protected Optional<JdbcDedupStore> createdStore(String table) {
+        return Optional.ofNullable(stores.get(table));
+    }
+
     @Override
     protected void recordEffect(ProcessingContext context) throws SQLException {
         try (PreparedStatement ps = context.connection().prepareStatement(

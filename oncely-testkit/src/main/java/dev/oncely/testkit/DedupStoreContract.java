@@ -64,7 +64,11 @@ public abstract class DedupStoreContract {
     /** How many effects are committed in all. */
     protected abstract long totalEffects() throws Exception;
 
-    /** How many claims are committed in the table (default table: {@code processed_events}). */
+    /**
+     * How many claims are committed in the table (default table: {@code processed_events}): keys holding one. A
+     * store that may write a key into two places counts it once; one that keeps expired keys until it drops a
+     * whole partition ({@link StoreCapabilities#purgesSingleKeys()} false) counts only unexpired ones.
+     */
     protected abstract long claimRows(String table) throws Exception;
 
     /** Begins a caller's transaction on the store's database. */
@@ -424,7 +428,11 @@ public abstract class DedupStoreContract {
         assertThat(shortLived.process(Msg.of("short")).isDuplicate()).as("the new claim holds").isTrue();
 
         letStoreClockPass(Duration.ofMillis(1500));
-        assertThat(store.purgeExpired(100)).isEqualTo(1);
+        if (capabilities().purgesSingleKeys()) {
+            assertThat(store.purgeExpired(100)).isEqualTo(1);
+        } else {
+            assertThat(store.purgeExpired(100)).as("its partition still takes claims: nothing to drop yet").isZero();
+        }
         assertThat(claimRows(DEFAULT_TABLE)).as("only the unexpiring key is left").isEqualTo(1);
         assertThat(forever.process(Msg.of("kept")).isDuplicate()).isTrue();
         assertThatThrownBy(() -> store.purgeExpired(0)).isInstanceOf(IllegalArgumentException.class);

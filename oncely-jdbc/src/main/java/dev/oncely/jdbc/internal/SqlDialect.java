@@ -50,4 +50,16 @@ public interface SqlDialect {
     default java.util.Optional<String> durabilityWarning(Connection connection) throws SQLException {
         return java.util.Optional.empty();
     }
+
+    /**
+     * The longest a transaction that claims may stay open for the dialect's guarantees to hold, if there is a
+     * limit (the time-partitioned layout). Default: none.
+     */
+    default java.util.Optional<java.time.Duration> maxTransactionDuration() {
+        return java.util.Optional.empty();
+    }
+
+    /** Runs after the DDL was applied by createSchemaIfMissing(), on a connection in autocommit mode. */
+    default void afterSchemaCreated(Connection connection) throws SQLException {
+    }
 }

@@ -18,6 +18,19 @@ public record TableName(Optional<String> schema, String table) {
         Validation.checkIdentifier("Table name", table, MAX_TABLE_LENGTH);
     }
 
+    /** The suffix of the partition list table of the time-partitioned layout. */
+    public static final String PARTITIONS_SUFFIX = "_partitions";
+
+    /** The partition list table of the time-partitioned layout, schema-qualified like the table. */
+    public String partitionsTable() {
+        return sibling(table + PARTITIONS_SUFFIX);
+    }
+
+    /** Another table in this table's schema, qualified the same way. */
+    public String sibling(String name) {
+        return schema.map(s -> s + "." + name).orElse(name);
+    }
+
     /** The name to write into SQL. */
     public String qualified() {
         return schema.map(s -> s + "." + table).orElse(table);
@@ -31,7 +44,9 @@ public record TableName(Optional<String> schema, String table) {
         Matcher m = DEFAULT_NAME.matcher(ddl);
         StringBuilder out = new StringBuilder(ddl.length() + 64);
         while (m.find()) {
-            String replacement = m.group(1) != null ? table + m.group(1) : qualified();
+            String suffix = m.group(1);
+            String replacement = suffix == null ? qualified()
+                    : suffix.equals(PARTITIONS_SUFFIX) ? partitionsTable() : table + suffix;
             m.appendReplacement(out, Matcher.quoteReplacement(replacement));
         }
         m.appendTail(out);
