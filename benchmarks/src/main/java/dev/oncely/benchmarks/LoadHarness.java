@@ -41,16 +41,21 @@ import org.HdrHistogram.Histogram;
  *   <li>throughput: per-message {@code process()} against {@code processBatch()} of 100, closed loop, same pool,
  *       same business table, warm-up discarded;</li>
  *   <li>purge: N expired keys (10 million by default), then the latency of per-message claims at a fixed rate,
- *       without the {@link RetentionPurger} and with it running, for each chunk size asked for.</li>
+ *       without the {@link RetentionPurger} and with it running, for each chunk size asked for. With
+ *       {@code --layout partitioned} the store is time-partitioned (daily partitions, 30-minute overlap) and the
+ *       expired keys are spread over {@code --partitions} past days; the purger then drops whole partitions, one
+ *       per chunk, with the pause between them.</li>
  * </ol>
  *
  * Flags: {@code --url --user --password --only all|throughput|purge --threads 8 --batch 100 --warmup 5
  * --duration 20 --keys 10000000 --rate 400 --latency-threads 4 --rounds 3
- * --purge 1000:0,1000:50,500:50 (chunk size:pause ms, one attempt each) --results results --keep}.
+ * --purge 1000:0,1000:50,500:50 (chunk size:pause ms, one attempt each) --layout plain|partitioned
+ * --partitions 10 --results results --keep}.
  */
 public final class LoadHarness {
 
     private static final String STORE_TABLE = "bench_claims";
+    private static final String PARTITIONED_TABLE = "bench_part_claims";
     private static final String BUSINESS_TABLE = "bench_orders";
 
     private final Map<String, String> args;
@@ -105,6 +110,8 @@ public final class LoadHarness {
         } finally {
             if (!args.containsKey("keep")) {
                 execute("DROP TABLE IF EXISTS " + STORE_TABLE);
+                execute("DROP TABLE IF EXISTS " + PARTITIONED_TABLE + " CASCADE");
+                execute("DROP TABLE IF EXISTS " + PARTITIONED_TABLE + "_partitions");
                 execute("DROP TABLE IF EXISTS " + BUSINESS_TABLE);
                 line("dropped " + STORE_TABLE + " and " + BUSINESS_TABLE + " (pass --keep to keep them)");
             }
@@ -252,6 +259,9 @@ public final class LoadHarness {
     // ------------------------------------------------------------------------------------------ purge
 
     private void purge() throws Exception {
+        boolean partitioned = arg("layout", "plain").equals("partitioned");
+        JdbcDedupStore store = partitioned ? partitionedStore() : this.store;
+        String table = partitioned ? PARTITIONED_TABLE : STORE_TABLE;
         long keys = longArg("keys", 10_000_000L);
         int rate = intArg("rate", 400);
         int threads = intArg("latency-threads", 4);
@@ -259,13 +269,35 @@ public final class LoadHarness {
         int duration = intArg("duration", 20);
         int rounds = intArg("rounds", 3);
         line("");
-        line(String.format(Locale.ROOT, "== Purge: %,d expired keys; foreground: per-message process() at %d msg/s"
+        line(String.format(Locale.ROOT, "== Purge (%s): %,d expired keys; foreground: per-message process() at %d msg/s"
                 + " from %d threads, latency from the intended start (HdrHistogram), warm-up %d s, then per purge setting %d rounds of"
-                + " %d s without and %d s with the purge", keys, rate, threads, warmup, rounds, duration, duration));
+                + " %d s without and %d s with the purge", store.describe(), keys, rate, threads, warmup, rounds,
+                duration, duration));
 
-        execute("TRUNCATE TABLE " + STORE_TABLE);
         execute("TRUNCATE TABLE " + BUSINESS_TABLE);
         long t0 = System.nanoTime();
+        if (partitioned) {
+            loadExpiredPartitions(keys, intArg("partitions", 10));
+        } else {
+            loadExpired(keys);
+        }
+        try {
+            // Flush the bulk load's dirty pages now, so its checkpoint does not land inside the measured windows.
+            execute("CHECKPOINT");
+        } catch (SQLException e) {
+            line("CHECKPOINT not allowed for this user (" + e.getMessage().strip() + "); the first windows may"
+                    + " include the bulk load's checkpoint");
+        }
+        line(String.format(Locale.ROOT, "loaded %,d expired keys in %.1f s (table %s)", count("SELECT count(*) FROM "
+                + table + " WHERE expires_at <= now()"), (System.nanoTime() - t0) / 1e9,
+                text("SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) FROM pg_partition_tree('" + table
+                        + "')")));
+
+        measurePurge(store, table, keys, rate, threads, warmup, duration, rounds);
+    }
+
+    private void loadExpired(long keys) throws SQLException {
+        execute("TRUNCATE TABLE " + STORE_TABLE);
         // Load without indexes, then build them: much faster than maintaining them row by row.
         execute("ALTER TABLE " + STORE_TABLE + " DROP CONSTRAINT " + STORE_TABLE + "_pkey");
         execute("DROP INDEX IF EXISTS " + STORE_TABLE + "_expires_at_idx");
@@ -278,17 +310,50 @@ public final class LoadHarness {
         execute("SET maintenance_work_mem = '512MB'; CREATE INDEX " + STORE_TABLE + "_expires_at_idx ON "
                 + STORE_TABLE + " (expires_at) WHERE expires_at IS NOT NULL");
         execute("VACUUM (ANALYZE) " + STORE_TABLE);
-        try {
-            // Flush the bulk load's dirty pages now, so its checkpoint does not land inside the measured windows.
-            execute("CHECKPOINT");
-        } catch (SQLException e) {
-            line("CHECKPOINT not allowed for this user (" + e.getMessage().strip() + "); the first windows may"
-                    + " include the bulk load's checkpoint");
-        }
-        line(String.format(Locale.ROOT, "loaded %,d expired keys in %.1f s (table %s)", count("SELECT count(*) FROM "
-                + STORE_TABLE + " WHERE expires_at <= now()"), (System.nanoTime() - t0) / 1e9,
-                text("SELECT pg_size_pretty(pg_total_relation_size('" + STORE_TABLE + "'))")));
+    }
 
+    /** A fresh time-partitioned store: daily partitions, 30-minute overlap. */
+    private JdbcDedupStore partitionedStore() throws SQLException {
+        execute("DROP TABLE IF EXISTS " + PARTITIONED_TABLE + " CASCADE");
+        execute("DROP TABLE IF EXISTS " + PARTITIONED_TABLE + "_partitions");
+        return JdbcDedupStore.builder(pool).table(PARTITIONED_TABLE)
+                .timePartitioned(Duration.ofDays(1), Duration.ofMinutes(30)).build().createSchemaIfMissing();
+    }
+
+    /**
+     * History as a time-partitioned store would have it after running for a while: one partition per past day
+     * (ending 8 days ago, keys kept 7 days, so all expired and every partition may be dropped), each loaded
+     * without indexes, indexed, then attached and listed like the ones maintenance creates.
+     */
+    private void loadExpiredPartitions(long keys, int partitions) throws SQLException {
+        long perPartition = keys / partitions;
+        for (int i = 0; i < partitions; i++) {
+            int daysAgo = 8 + partitions - i;
+            String bucket = "((date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') - interval '"
+                    + daysAgo + " days')";
+            String day = text("SELECT to_char(" + bucket + " AT TIME ZONE 'UTC', 'YYYYMMDD')");
+            String name = PARTITIONED_TABLE + "_p" + day + "_000000";
+            execute("DROP TABLE IF EXISTS " + name);
+            execute("CREATE TABLE " + name + " (LIKE " + PARTITIONED_TABLE + " INCLUDING DEFAULTS)");
+            execute("INSERT INTO " + name + " (consumer, event_id, bucket, processed_at, expires_at)"
+                    + " SELECT 'old-' || (g % 8), 'evt-' || " + i + " || '-' || g, " + bucket + ", " + bucket
+                    + " + g * (interval '1 day' / " + perPartition + "), " + bucket + " + g * (interval '1 day' / "
+                    + perPartition + ") + interval '7 days' FROM generate_series(1, " + perPartition + ") g");
+            execute("SET maintenance_work_mem = '512MB'; ALTER TABLE " + name + " ADD CONSTRAINT " + name
+                    + "_pkey PRIMARY KEY (consumer, event_id, bucket)");
+            execute("SET maintenance_work_mem = '512MB'; CREATE INDEX " + name + "_expires_at_idx ON " + name
+                    + " (expires_at)");
+            execute("ALTER TABLE " + PARTITIONED_TABLE + " ATTACH PARTITION " + name + " FOR VALUES IN ("
+                    + bucket + ")");
+            execute("INSERT INTO " + PARTITIONED_TABLE + "_partitions (bucket, ends_at, accepts_until,"
+                    + " partition_name) VALUES (" + bucket + ", " + bucket + " + interval '1 day', " + bucket
+                    + " + interval '1 day 30 minutes', '" + name + "')");
+            execute("VACUUM (ANALYZE) " + name);
+        }
+    }
+
+    private void measurePurge(JdbcDedupStore store, String table, long keys, int rate, int threads, int warmup,
+                              int duration, int rounds) throws Exception {
         AtomicLong seq = new AtomicLong();
         IdempotentHandler<String, Void> live = rowWriting(IdempotentHandler.<String, Void>builder(store)
                 .consumer("live").retention(Duration.ofDays(7)));
@@ -327,17 +392,18 @@ public final class LoadHarness {
                 chunkCount += purger.chunks();
                 failed += purger.failedRuns();
             }
-            long left = count("SELECT count(*) FROM " + STORE_TABLE + " WHERE expires_at <= now()");
+            long left = count("SELECT count(*) FROM " + table + " WHERE expires_at <= now()");
             String name = "chunk " + chunk + ", pause " + pauseMs + " ms";
             line(describe("without purge (" + name + " rounds)", without));
             line(describe("with purge, " + name, with));
             line(String.format(Locale.ROOT, "   purged %,d keys (%,.0f keys/s while running, %d chunks, %d failed runs),"
                     + " %,d expired keys left%s", purged, purged / (purgeNanos / 1e9), chunkCount, failed, left,
                     left == 0 ? ": THE PURGE RAN OUT OF KEYS, the last window is partly without purge" : ""));
-            results.add(String.format(Locale.ROOT, "RESULT keys=%,d chunk=%d pause=%dms: p50 %.2f -> %.2f ms,"
-                    + " p99 %.2f -> %.2f ms, p99 ratio %.2f (%,.0f keys/s purged)", keys, chunk, pauseMs,
-                    ms(without, 50), ms(with, 50), ms(without, 99), ms(with, 99), ms(with, 99) / ms(without, 99),
-                    purged / (purgeNanos / 1e9)));
+            results.add(String.format(Locale.ROOT, "RESULT %s keys=%,d chunk=%d pause=%dms: p50 %.2f -> %.2f ms,"
+                    + " p99 %.2f -> %.2f ms, p99 ratio %.2f, p99.9 %.2f -> %.2f ms, max %.2f -> %.2f ms"
+                    + " (%,d keys purged, %,.0f keys/s)", table, keys, chunk, pauseMs, ms(without, 50), ms(with, 50),
+                    ms(without, 99), ms(with, 99), ms(with, 99) / ms(without, 99), ms(without, 99.9), ms(with, 99.9),
+                    without.getMaxValue() / 1e6, with.getMaxValue() / 1e6, purged, purged / (purgeNanos / 1e9)));
         }
         for (String r : results) {
             line(r);

@@ -61,6 +61,7 @@ public final class PostgresPartitionedDialect implements SqlDialect {
     private final Duration overlap;
     private final int partitionsAhead;
     private final String claimSql;
+    private final String claimAllSql;
     private final String findSql;
     private final String deleteOwnSql;
     private final String saveResultSql;
@@ -97,6 +98,26 @@ public final class PostgresPartitionedDialect implements SqlDialect {
                 + " SELECT 1, processed_at, fingerprint, result, NULL::timestamptz FROM live"
                 + " UNION ALL SELECT 2, processed_at, NULL, NULL, bucket FROM ins"
                 + " UNION ALL SELECT 3, NULL, NULL, NULL, bucket FROM target";
+        // The same for a batch of one consumer and retention: keys distinct and sorted, inserted in that order
+        // (and within a key, partitions in time order) so overlapping batches lock alike.
+        this.claimAllSql = "WITH w AS (SELECT k.event_id, k.fingerprint, k.ord FROM unnest(?::varchar[],"
+                + " ?::varchar[]) WITH ORDINALITY AS k(event_id, fingerprint, ord)),"
+                + " live AS (SELECT x.* FROM w, LATERAL (SELECT e.event_id, e.processed_at, e.fingerprint,"
+                + " CASE WHEN ?::boolean THEN e.result END AS result FROM " + t + " e WHERE e.consumer = ?"
+                + " AND e.event_id = w.event_id AND " + live + " AND e.bucket <= statement_timestamp()"
+                + " ORDER BY e.processed_at LIMIT 1) x),"
+                + " target AS (SELECT p.bucket FROM " + parts + " p WHERE p.bucket <= statement_timestamp()"
+                + " AND statement_timestamp() < p.accepts_until),"
+                + " ins AS (INSERT INTO " + t + " AS e (consumer, event_id, bucket, processed_at, expires_at,"
+                + " fingerprint) SELECT ?, w.event_id, g.bucket, now(), now() + (?::bigint * interval '1 millisecond'),"
+                + " w.fingerprint FROM w CROSS JOIN target g WHERE NOT EXISTS (SELECT 1 FROM live l"
+                + " WHERE l.event_id = w.event_id) ORDER BY w.ord, g.bucket"
+                + " ON CONFLICT ON CONSTRAINT " + pk + " DO UPDATE SET processed_at = EXCLUDED.processed_at,"
+                + " expires_at = EXCLUDED.expires_at, fingerprint = EXCLUDED.fingerprint, result = NULL"
+                + " WHERE e.expires_at <= now() RETURNING e.event_id, e.bucket, e.processed_at)"
+                + " SELECT 1, event_id, processed_at, fingerprint, result, NULL::text FROM live"
+                + " UNION ALL SELECT 2, event_id, processed_at, NULL, NULL, bucket::text FROM ins"
+                + " UNION ALL SELECT 3, NULL, NULL, NULL, NULL, bucket::text FROM target";
         this.findSql = "SELECT e.processed_at, e.fingerprint, e.result FROM " + t + " e WHERE e.consumer = ?"
                 + " AND e.event_id = ? AND " + live + " ORDER BY e.processed_at LIMIT 1";
         this.deleteOwnSql = "DELETE FROM " + t + " WHERE consumer = ? AND event_id = ? AND bucket = ANY(?::timestamptz[])";
@@ -151,25 +172,12 @@ public final class PostgresPartitionedDialect implements SqlDialect {
                 return live;
             }
             if (targets.isEmpty()) {
-                throw new SQLException("No partition of " + table + " accepts claims made now: the partitions"
-                        + " ahead of time were not created. Run JdbcDedupStore#maintainPartitions() (every"
-                        + " RetentionPurger run and createSchemaIfMissing() do it) at least once per "
-                        + partitionLength + "; it creates " + partitionsAhead + " partitions ahead.", "55000");
+                throw noPartition();
             }
             if (inserted.size() == targets.size()) {
                 return ClaimResult.claimed(claimedAt);
             }
-            // Another transaction's claim of this key, committed after this statement's snapshot, holds one of the
-            // target partitions: this is a duplicate. Take back what this claim inserted next to it.
-            if (!inserted.isEmpty()) {
-                try (PreparedStatement ps = connection.prepareStatement(deleteOwnSql)) {
-                    ps.setString(1, request.consumer());
-                    ps.setString(2, request.key());
-                    ps.setArray(3, connection.createArrayOf("varchar", inserted.toArray()));
-                    ps.executeUpdate();
-                }
-            }
-            Optional<ClaimResult> existing = find(connection, request);
+            Optional<ClaimResult> existing = resolveConflict(connection, request, inserted);
             if (existing.isPresent()) {
                 return existing.get();
             }
@@ -178,6 +186,31 @@ public final class PostgresPartitionedDialect implements SqlDialect {
                         + " be read back from " + table + "; is something deleting live keys?", "55000");
             }
         }
+    }
+
+    private SQLException noPartition() {
+        return new SQLException("No partition of " + table + " accepts claims made now: the partitions ahead of"
+                + " time were not created. Run JdbcDedupStore#maintainPartitions() (every RetentionPurger run and"
+                + " createSchemaIfMissing() do it) at least once per " + partitionLength + "; it creates "
+                + partitionsAhead + " partitions ahead.", "55000");
+    }
+
+    /**
+     * Another transaction's claim of this key, committed after the claim statement's snapshot, holds one of the
+     * target partitions: this is a duplicate. Takes back what this claim inserted next to it and reads the other
+     * claim back; empty if there is none any more (then claim again).
+     */
+    private Optional<ClaimResult> resolveConflict(Connection connection, ClaimRequest request, List<String> inserted)
+            throws SQLException {
+        if (!inserted.isEmpty()) {
+            try (PreparedStatement ps = connection.prepareStatement(deleteOwnSql)) {
+                ps.setString(1, request.consumer());
+                ps.setString(2, request.key());
+                ps.setArray(3, connection.createArrayOf("varchar", inserted.toArray()));
+                ps.executeUpdate();
+            }
+        }
+        return find(connection, request);
     }
 
     private Optional<ClaimResult> find(Connection connection, ClaimRequest request) throws SQLException {
@@ -195,10 +228,68 @@ public final class PostgresPartitionedDialect implements SqlDialect {
 
     @Override
     public List<ClaimResult> claimAll(Connection connection, List<ClaimRequest> requests) throws SQLException {
-        // Keys arrive distinct and sorted, so overlapping batches lock their keys in one order.
+        if (requests.isEmpty()) {
+            return List.of();
+        }
+        ClaimRequest first = requests.get(0);
+        boolean uniform = requests.stream().allMatch(r -> r.consumer().equals(first.consumer())
+                && r.retention().equals(first.retention()) && r.loadResult() == first.loadResult());
+        if (!uniform || requests.size() == 1) {
+            // Not what IdempotentHandler sends for a batch; stay correct anyway. Keys arrive distinct and sorted.
+            List<ClaimResult> results = new ArrayList<>(requests.size());
+            for (ClaimRequest request : requests) {
+                results.add(claim(connection, request));
+            }
+            return results;
+        }
+        String[] keys = new String[requests.size()];
+        String[] fingerprints = new String[requests.size()];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = requests.get(i).key();
+            fingerprints[i] = requests.get(i).fingerprint().orElse(null);
+        }
+        Map<String, ClaimResult> live = new java.util.HashMap<>();
+        Map<String, List<String>> inserted = new java.util.HashMap<>();
+        Map<String, Instant> insertedAt = new java.util.HashMap<>();
+        int targets = 0;
+        try (PreparedStatement ps = connection.prepareStatement(claimAllSql)) {
+            ps.setArray(1, connection.createArrayOf("varchar", keys));
+            ps.setArray(2, connection.createArrayOf("varchar", fingerprints));
+            ps.setBoolean(3, first.loadResult());
+            ps.setString(4, first.consumer());
+            ps.setString(5, first.consumer());
+            JdbcStatements.bindRetention(ps, 6, first.retention(), ChronoUnit.MILLIS);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    switch (rs.getInt(1)) {
+                        case 1 -> live.put(rs.getString(2), JdbcStatements.storedClaim(rs, 3, true));
+                        case 2 -> {
+                            inserted.computeIfAbsent(rs.getString(2), k -> new ArrayList<>(2)).add(rs.getString(6));
+                            insertedAt.put(rs.getString(2), rs.getTimestamp(3).toInstant());
+                        }
+                        default -> targets++;
+                    }
+                }
+            }
+        }
+        if (targets == 0) {
+            throw noPartition();
+        }
         List<ClaimResult> results = new ArrayList<>(requests.size());
         for (ClaimRequest request : requests) {
-            results.add(claim(connection, request));
+            String key = request.key();
+            ClaimResult found = live.get(key);
+            List<String> own = inserted.getOrDefault(key, List.of());
+            if (found == null && own.size() == targets) {
+                found = ClaimResult.claimed(insertedAt.get(key));
+            } else if (found == null) {
+                // Rare: committed by another transaction after the statement's snapshot. As for one key.
+                found = resolveConflict(connection, request, own).orElse(null);
+                if (found == null) {
+                    found = claim(connection, request);
+                }
+            }
+            results.add(found);
         }
         return results;
     }
