@@ -97,6 +97,7 @@ public final class LoadHarness {
         line("Oncely load harness, " + LocalDateTime.now().withNano(0) + ", " + pool.getJdbcUrl());
         line("machine: " + Runtime.getRuntime().availableProcessors() + " cores, java "
                 + System.getProperty("java.version") + ", " + serverInfo());
+        line("data directory file system: " + dataFileSystem());
         line("args: " + args);
         execute("CREATE TABLE IF NOT EXISTS " + BUSINESS_TABLE + " (consumer varchar(100) NOT NULL,"
                 + " event_id varchar(255) NOT NULL, amount bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT now())");
@@ -472,6 +473,27 @@ public final class LoadHarness {
         Files.writeString(file, report.toString(), StandardCharsets.UTF_8);
         PrintStream out = System.out;
         out.println("report written to " + file.toAbsolutePath());
+    }
+
+    /**
+     * The mount options of the file system holding the database's data directory, when the database runs on this
+     * machine: ext4's online {@code discard} makes every large file deletion (a dropped partition) stall fsyncs.
+     */
+    private String dataFileSystem() {
+        try {
+            String dataDir = text("SHOW data_directory");
+            String best = null;
+            for (String mount : Files.readAllLines(Paths.get("/proc/mounts"))) {
+                String[] f = mount.split(" ");
+                if (f.length > 3 && (dataDir.equals(f[1]) || dataDir.startsWith(f[1].endsWith("/") ? f[1] : f[1] + "/"))
+                        && (best == null || f[1].length() > best.split(" ")[1].length())) {
+                    best = mount;
+                }
+            }
+            return best == null ? "unknown (" + dataDir + " not under a local mount)" : dataDir + " on " + best;
+        } catch (SQLException | IOException | RuntimeException e) {
+            return "unknown (" + e.getMessage() + ")";
+        }
     }
 
     private String serverInfo() throws SQLException {
