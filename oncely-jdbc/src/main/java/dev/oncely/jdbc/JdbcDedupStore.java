@@ -291,7 +291,7 @@ public final class JdbcDedupStore implements DedupStore {
     }
 
     /**
-     * Time-partitioned layout: a claiming transaction open longer than half the overlap could let a later claim of
+     * Time-partitioned layout: a claiming transaction open longer than 40% of the overlap could let a later claim of
      * the same key in the next partition miss it, so it must not commit.
      */
     private void checkDuration(JdbcTransaction tx, long started, String consequence) {
@@ -301,7 +301,7 @@ public final class JdbcDedupStore implements DedupStore {
         long elapsed = System.nanoTime() - started;
         if (elapsed > maxTransactionNanos) {
             throw new OncelyException("The transaction on " + description + " was open for "
-                    + Duration.ofNanos(elapsed).toMillis() + " ms, longer than half the partition overlap ("
+                    + Duration.ofNanos(elapsed).toMillis() + " ms, longer than 40% of the partition overlap ("
                     + Duration.ofNanos(maxTransactionNanos).toMillis() + " ms), the longest a claiming transaction"
                     + " may last in the time-partitioned layout for exactly-once to hold at a partition boundary."
                     + " It " + consequence + ", so nothing it wrote counts: do not acknowledge the message. Make the"
@@ -600,7 +600,7 @@ public final class JdbcDedupStore implements DedupStore {
          * have expired, instead of deleting rows, so a purge costs live claims nothing. The price: a claim reads
          * the key in every partition (one index probe each), a claim made during the first {@code overlap} of a
          * partition writes its key into the previous partition too, and every transaction that claims must end
-         * within half the overlap (the store rolls back its own transactions that take longer; a caller's
+         * within 40% of the overlap (the store rolls back its own transactions that take longer; a caller's
          * transaction joined with processIn must keep it). DDL: {@code dev/oncely/jdbc/postgresql-partitioned.sql};
          * details in docs/retention.md.
          *

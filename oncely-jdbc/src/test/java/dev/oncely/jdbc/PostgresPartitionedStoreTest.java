@@ -174,7 +174,7 @@ class PostgresPartitionedStoreTest {
     }
 
     @Test
-    void aTransactionOpenLongerThanHalfTheOverlapIsRolledBack() throws Exception {
+    void aTransactionOpenLongerThanTheBoundIsRolledBack() throws Exception {
         JdbcDedupStore store = freshStore(pool("TRANSACTION_READ_COMMITTED", 4), "pbt_slow", Duration.ofSeconds(10),
                 Duration.ofMillis(200));
         AtomicBoolean slow = new AtomicBoolean(true);
@@ -188,7 +188,7 @@ class PostgresPartitionedStoreTest {
                 }).build();
 
         assertThatThrownBy(() -> handler.process("evt-1")).isInstanceOf(OncelyException.class)
-                .hasMessageContaining("longer than half the partition overlap (100 ms)")
+                .hasMessageContaining("longer than 40% of the partition overlap (80 ms)")
                 .hasMessageContaining("do not acknowledge");
         assertThat(effects("slow", "evt-1")).isZero();
         assertThat(count("SELECT count(*) FROM pbt_slow")).as("no claim either").isZero();
