@@ -68,6 +68,24 @@ final class JdbcStatements {
                 Optional.ofNullable(result));
     }
 
+    /**
+     * Reads the stored claim of a request's key with {@code sql}, which takes consumer and key and selects
+     * processed_at, fingerprint and result; empty if there is none.
+     */
+    static Optional<ClaimResult> findClaim(Connection connection, String sql, ClaimRequest request)
+            throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(sql)) {
+            ps.setString(1, request.consumer());
+            ps.setString(2, request.key());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                return Optional.of(storedClaim(rs, 1, request.loadResult()));
+            }
+        }
+    }
+
     /** A stored claim, and whether its retention has expired by the database clock. */
     record StoredClaim(ClaimResult claim, boolean expired) {
     }

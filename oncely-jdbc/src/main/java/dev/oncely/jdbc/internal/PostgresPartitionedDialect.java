@@ -215,16 +215,7 @@ public final class PostgresPartitionedDialect implements SqlDialect {
     }
 
     private Optional<ClaimResult> find(Connection connection, ClaimRequest request) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(findSql)) {
-            ps.setString(1, request.consumer());
-            ps.setString(2, request.key());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return Optional.empty();
-                }
-                return Optional.of(JdbcStatements.storedClaim(rs, 1, request.loadResult()));
-            }
-        }
+        return JdbcStatements.findClaim(connection, findSql, request);
     }
 
     @Override
