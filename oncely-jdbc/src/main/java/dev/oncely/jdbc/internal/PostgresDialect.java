@@ -62,7 +62,10 @@ public final class PostgresDialect implements SqlDialect {
         this.reclaimSql = "INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at, fingerprint)"
                 + " VALUES (?, ?, now(), now() + (?::bigint * interval '1 millisecond'), ?)"
                 + onConflict + " RETURNING processed_at";
-        // Keys arrive distinct and sorted; WITH ORDINALITY keeps that order so overlapping batches lock alike.
+        // Keys arrive distinct and sorted; WITH ORDINALITY keeps that order so overlapping batches lock alike. Only
+        // keys the INSERT did not return are looked up (a hash anti-join on ins): a fresh key's lookup would find
+        // nothing the statement's snapshot can see and cost an index descent per key (0.28 of 1.6 ms of a batch of
+        // 100 fresh keys, EXPLAIN ANALYZE).
         this.claimAllSql = "WITH ins AS (INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at,"
                 + " fingerprint) SELECT ?, k.event_id, now(), now() + (?::bigint * interval '1 millisecond'),"
                 + " k.fingerprint FROM unnest(?::varchar[], ?::varchar[]) WITH ORDINALITY AS k(event_id, fingerprint, ord)"
@@ -70,7 +73,8 @@ public final class PostgresDialect implements SqlDialect {
                 + " SELECT event_id, true, processed_at, NULL::varchar, NULL::bytea, false FROM ins"
                 + " UNION ALL SELECT x.* FROM unnest(?::varchar[]) AS w(event_id), LATERAL (SELECT e.event_id, false,"
                 + " e.processed_at, e.fingerprint, CASE WHEN ?::boolean THEN e.result END, e.expires_at <= now()"
-                + " FROM " + t + " e WHERE e.consumer = ? AND e.event_id = w.event_id OFFSET 0) x";
+                + " FROM " + t + " e WHERE e.consumer = ? AND e.event_id = w.event_id OFFSET 0) x"
+                + " WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.event_id = w.event_id)";
         this.reclaimAllSql = "INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at, fingerprint)"
                 + " SELECT ?, k.event_id, now(), now() + (?::bigint * interval '1 millisecond'), k.fingerprint"
                 + " FROM unnest(?::varchar[], ?::varchar[]) WITH ORDINALITY AS k(event_id, fingerprint, ord)"
