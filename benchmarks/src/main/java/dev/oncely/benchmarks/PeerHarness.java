@@ -101,6 +101,14 @@ public final class PeerHarness {
     record Correctness(int keys, int threads, long leaks, long errors, String firstError) {
     }
 
+    /** A process death after a variant's claim step and before its business commit, as the database sees it. */
+    interface Crash {
+        void afterClaim(String key) throws Exception;
+    }
+
+    record CrashResult(int keys, long processed, long lost) {
+    }
+
     private PeerHarness(Map<String, String> args) {
         this.args = args;
         this.quick = args.containsKey("quick");
@@ -136,6 +144,8 @@ public final class PeerHarness {
     // ------------------------------------------------------------------------------------------------ setup
 
     private final List<Variant> perMessage = new ArrayList<>();
+    private final Map<String, Crash> crashes = new LinkedHashMap<>();
+    private final Map<String, CrashResult> crashResults = new LinkedHashMap<>();
     private final List<Variant> batched = new ArrayList<>();
     private JdbcDedupStore oncelyStore;
 
@@ -273,6 +283,14 @@ public final class PeerHarness {
                 return 1;
             }
         });
+        // A dying process's open transaction is rolled back by the server when its connection drops; closing the
+        // connection uncommitted (HikariCP rolls it back) leaves the database in the same state.
+        crashes.put("oncely", key -> {
+            try (Connection c = pool.getConnection()) {
+                c.setAutoCommit(false);
+                oncely.processIn(CallerTransaction.of(c), key);
+            }
+        });
         // Camel, as its docs configure it: new JdbcMessageIdRepository(dataSource, processorName); the repository
         // creates its table on start. Its add() and remove() each run in the repository's own TransactionTemplate
         // (PROPAGATION_REQUIRED, a DataSourceTransactionManager on the same DataSource).
@@ -304,6 +322,9 @@ public final class PeerHarness {
                 return 1;
             }
         });
+        // The default route's add() has committed before the business write begins: a death in between leaves the
+        // key recorded and no business row.
+        crashes.put("camel", camel::add);
         // Transacted route (.transacted() on a DataSourceTransactionManager, not Camel's default): add() joins the
         // route's transaction, so claim and business write commit together.
         JdbcMessageIdRepository camelTx = new JdbcMessageIdRepository(pool, "camel-tx");
@@ -322,6 +343,12 @@ public final class PeerHarness {
                 return 1;
             }
         });
+        crashes.put("camel-tx", key -> springTx.executeWithoutResult(status -> {
+            if (camelTx.add(key)) {
+                jdbc.update(BUSINESS_INSERT, "camel-tx", key, (long) key.length());
+            }
+            status.setRollbackOnly();
+        }));
         // Spring Integration: new JdbcMetadataStore(dataSource) as its docs declare it; its docs require a
         // transaction manager, so putIfAbsent and the business write run in one Spring-managed transaction.
         JdbcMetadataStore si = new JdbcMetadataStore(pool);
@@ -629,6 +656,37 @@ public final class PeerHarness {
         for (Variant v : variants) {
             out.put(v.id, duplicateStorm(v, threads, keys));
         }
+        for (Variant v : perMessage) {
+            Crash crash = crashes.get(v.id);
+            if (crash != null) {
+                crashResults.put(v.id, crashThenRedeliver(v, crash, keys));
+            }
+        }
+    }
+
+    /**
+     * For each key: the variant's claim step, then the process 'dies' before the business commit, then the broker
+     * redelivers the message to a healthy process (the variant's normal path). Lost = keys without a business row.
+     */
+    private CrashResult crashThenRedeliver(Variant v, Crash crash, int keys) throws Exception {
+        for (int i = 0; i < keys; i++) {
+            String key = "crash-" + i;
+            crash.afterClaim(key);
+            v.run(List.of(key));
+        }
+        long processed;
+        try (Connection c = pool.getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT count(DISTINCT event_id) FROM " + BUSINESS
+                     + " WHERE consumer = ? AND event_id LIKE 'crash-%'")) {
+            ps.setString(1, v.id);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                processed = rs.getLong(1);
+            }
+        }
+        System.out.printf(Locale.ROOT, "crash then redelivery %s: %d keys, %d processed, %d lost%n", v.id, keys,
+                processed, keys - processed);
+        return new CrashResult(keys, processed, keys - processed);
     }
 
     /** Every key (or batch of 10 keys) is delivered by {@code threads} callers released at the same instant. */
@@ -824,6 +882,25 @@ public final class PeerHarness {
                     String error = c.firstError().replace("|", "/");
                     line(String.format(Locale.ROOT, "| %s | %d | %d | %d | %d | %s |", v.label, c.keys(), c.threads(),
                             c.leaks(), c.errors(), error.length() > 140 ? error.substring(0, 137) + "..." : error));
+                }
+            }
+        }
+        if (!crashResults.isEmpty()) {
+            line("");
+            line("## Correctness: a process death between the claim and the business commit (simulated)");
+            line("");
+            line("For each key the variant's claim step runs, then the process 'dies' before the business commit"
+                    + " (modelled as the database sees it: an open transaction is rolled back, a committed one stays),"
+                    + " then the message is redelivered to the variant's normal path. Lost = keys that never got"
+                    + " their business row.");
+            line("");
+            line("| variant | keys | processed after redelivery | lost |");
+            line("|---|---:|---:|---:|");
+            for (Variant v : perMessage) {
+                CrashResult c = crashResults.get(v.id);
+                if (c != null) {
+                    line(String.format(Locale.ROOT, "| %s | %d | %d | %d |", v.label, c.keys(), c.processed(),
+                            c.lost()));
                 }
             }
         }
