@@ -168,14 +168,15 @@ final class CrashHarness {
                     backends += terminateARandomBackend();
                     nextBackendKill = now + jitter(random, config.backendKillEvery());
                 }
-                if (allPublished && !killing) {
-                    boolean anyAlive = false;
+                if (allPublished && !killing && remaining() == 0) {
+                    // Every message is acknowledged and no kill remains: stop the consumers, which idle at an
+                    // empty broker rather than exit (an exiting consumer cannot be killed, and a run waiting for a
+                    // planned kill would wait forever; a wedged one would never exit at all).
                     for (Child child : children) {
-                        anyAlive |= child.process.isAlive();
+                        child.process.destroyForcibly();
+                        child.process.waitFor(10, TimeUnit.SECONDS);
                     }
-                    if (!anyAlive && remaining() == 0) {
-                        break;
-                    }
+                    break;
                 }
                 if (config.progressEvery() != null && now >= nextProgress) {
                     System.out.printf("[%s] %d s: published %d, in broker %d, effects %d, SIGKILLs %d,"
@@ -305,7 +306,7 @@ final class CrashHarness {
                     "-XX:+UseSerialGC", "-Xshare:auto", "-cp", System.getProperty("java.class.path"),
                     CrashableConsumer.class.getName(), broker, tables.effects, tables.claims,
                     String.valueOf(partition), String.valueOf(config.consumers()), status.getAbsolutePath(),
-                    String.valueOf(config.handlerFailurePermille()), "true");
+                    String.valueOf(config.handlerFailurePermille()), "false");
             pb.environment().put("ONCELY_CHILD_URL", db.jdbcUrl());
             pb.environment().put("ONCELY_CHILD_USER", db.user());
             pb.environment().put("ONCELY_CHILD_PASSWORD", db.password());
