@@ -74,16 +74,7 @@ final class JdbcStatements {
      */
     static Optional<ClaimResult> findClaim(Connection connection, String sql, ClaimRequest request)
             throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(sql)) {
-            ps.setString(1, request.consumer());
-            ps.setString(2, request.key());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return Optional.empty();
-                }
-                return Optional.of(storedClaim(rs, 1, request.loadResult()));
-            }
-        }
+        return readKey(connection, sql, request, rs -> storedClaim(rs, 1, request.loadResult()));
     }
 
     /** A stored claim, and whether its retention has expired by the database clock. */
@@ -96,15 +87,24 @@ final class JdbcStatements {
      */
     static Optional<StoredClaim> findStored(Connection connection, String sql, ClaimRequest request)
             throws SQLException {
+        return readKey(connection, sql, request,
+                rs -> new StoredClaim(storedClaim(rs, 1, request.loadResult()), rs.getInt(4) == 1));
+    }
+
+    /** Reads one row of {@code sql}, which takes a request's consumer and key; empty if there is none. */
+    private static <T> Optional<T> readKey(Connection connection, String sql, ClaimRequest request, RowReader<T> row)
+            throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement(sql)) {
             ps.setString(1, request.consumer());
             ps.setString(2, request.key());
             try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return Optional.empty();
-                }
-                return Optional.of(new StoredClaim(storedClaim(rs, 1, request.loadResult()), rs.getInt(4) == 1));
+                return rs.next() ? Optional.of(row.read(rs)) : Optional.empty();
             }
         }
+    }
+
+    @FunctionalInterface
+    private interface RowReader<T> {
+        T read(ResultSet rs) throws SQLException;
     }
 }
