@@ -93,7 +93,8 @@ public final class IdempotentHandler<M, R> {
      */
     public Outcome<R> process(M message) throws Exception {
         Pending pending = prepare(message, 0);
-        return store.inTransaction(tx -> runOne(tx, pending));
+        return store.inClaimingTransaction(pending.request, claim -> duplicateOf(pending.request, claim),
+                tx -> runOne(tx, pending));
     }
 
     /**

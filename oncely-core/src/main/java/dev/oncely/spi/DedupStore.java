@@ -21,6 +21,22 @@ public interface DedupStore {
     <T> T inTransaction(TransactionWork<T> work) throws Exception;
 
     /**
+     * Runs {@code work}, whose first step is {@code transaction.claim(request)}, in a new transaction, exactly as
+     * {@link #inTransaction} does. A store may first look the key up without beginning a transaction (a read that
+     * writes and locks nothing) and, if it finds a committed claim that has not expired, return
+     * {@code ifDuplicate.apply(thatClaim)} without running {@code work}: the answer the claim would have given,
+     * for less. A key it does not find that way (absent, expired, or held by a transaction not yet committed) must
+     * go through {@code work}, whose claim decides. The default runs {@code inTransaction(work)}.
+     *
+     * @param ifDuplicate turns a stored claim into the caller's answer; may throw (a payload conflict), which
+     *                    reaches the caller unchanged
+     */
+    default <T> T inClaimingTransaction(ClaimRequest request, java.util.function.Function<ClaimResult, T> ifDuplicate,
+                                        TransactionWork<T> work) throws Exception {
+        return inTransaction(work);
+    }
+
+    /**
      * Runs {@code work} inside the caller's open transaction: never begins, commits, rolls back or closes it,
      * and never retries. Fails fast with an {@link dev.oncely.OncelyException} if the store cannot join it
      * (wrong kind of transaction, or a JDBC connection in autocommit mode).

@@ -25,6 +25,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Function;
 import javax.sql.DataSource;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Handles;
@@ -49,7 +50,17 @@ public final class JdbcDedupStore implements DedupStore {
 
     private static final Logger log = LoggerFactory.getLogger(JdbcDedupStore.class);
 
+    /** The pool of a store built on a DataSource: its transactions run on plain JDBC. Null if built on a Jdbi. */
+    private final DataSource dataSource;
+    /** The caller's Jdbi (transactions run on its handles), or for a DataSource store a Jdbi on that pool. */
     private final Jdbi jdbi;
+    /**
+     * Wraps a connection the store already holds into a Jdbi Handle when a handler asks for one: its connection
+     * factory hands out the connection lent on this thread and never closes it; the handle never ends the
+     * transaction. One per store, so lending costs a Handle, not a Jdbi.
+     */
+    private final Jdbi lender;
+    private final ThreadLocal<Connection> lent = new ThreadLocal<>();
     private final SqlDialect dialect;
     private final TableName table;
     private final int maxRetries;
@@ -58,8 +69,11 @@ public final class JdbcDedupStore implements DedupStore {
     private final long maxTransactionNanos;
     private volatile boolean durabilityChecked;
 
-    private JdbcDedupStore(Jdbi jdbi, SqlDialect dialect, TableName table, int maxRetries) {
+    private JdbcDedupStore(DataSource dataSource, Jdbi jdbi, SqlDialect dialect, TableName table, int maxRetries) {
+        this.dataSource = dataSource;
         this.jdbi = jdbi;
+        this.lender = Jdbi.create(new LentConnectionFactory());
+        this.lender.getConfig(Handles.class).setForceEndTransactions(false);
         this.dialect = dialect;
         this.table = table;
         this.maxRetries = maxRetries;
@@ -72,7 +86,7 @@ public final class JdbcDedupStore implements DedupStore {
         if (dataSource == null) {
             throw new IllegalArgumentException("dataSource is null: pass your connection pool (e.g. HikariDataSource).");
         }
-        return new Builder(Jdbi.create(dataSource));
+        return new Builder(dataSource, Jdbi.create(dataSource));
     }
 
     /** A store on your {@link Jdbi}: its plugins, mappers and connection factory are used as they are. */
@@ -80,44 +94,91 @@ public final class JdbcDedupStore implements DedupStore {
         if (jdbi == null) {
             throw new IllegalArgumentException("jdbi is null: pass your Jdbi instance.");
         }
-        return new Builder(jdbi);
+        return new Builder(null, jdbi);
     }
 
     // ------------------------------------------------------------------------------------------------ tx
 
     @Override
     public <T> T inTransaction(TransactionWork<T> work) throws Exception {
+        return run(null, null, work);
+    }
+
+    /**
+     * While the dialect expects most keys to be duplicates (PostgreSQL, a redelivery storm or a replay), reads the
+     * key first on a connection in autocommit mode: a committed, unexpired claim is answered from that one read,
+     * with no transaction begun, nothing written and nothing locked. Otherwise, and on a miss, the transaction
+     * runs as in {@link #inTransaction} on the same connection, and its claim decides as always.
+     */
+    @Override
+    public <T> T inClaimingTransaction(ClaimRequest request, Function<ClaimResult, T> ifDuplicate,
+                                       TransactionWork<T> work) throws Exception {
+        Objects.requireNonNull(request, "request");
+        Objects.requireNonNull(ifDuplicate, "ifDuplicate");
+        if (!dialect.readsBeforeClaiming()) {
+            return run(null, null, work);
+        }
+        Lease lease = lease();
+        boolean read;
+        Optional<ClaimResult> live;
+        try {
+            // A pool whose connections start transactions by themselves (autocommit off) would give the read a
+            // snapshot the transaction then keeps: claim the usual way there.
+            read = lease.connection.getAutoCommit();
+            live = read ? dialect.findLive(lease.connection, request) : Optional.empty();
+        } catch (SQLException e) {
+            lease.close();
+            throw translate("Looking up key '" + request.key() + "' of consumer '" + request.consumer() + "'", e);
+        } catch (RuntimeException e) {
+            lease.close();
+            throw e;
+        }
+        if (live.isPresent()) {
+            lease.close();
+            return ifDuplicate.apply(live.get());
+        }
+        return run(lease, read ? request : null, work);
+    }
+
+    /**
+     * Runs work in a transaction of the store's own, on {@code first} (closed when done) for the first attempt;
+     * {@code lookedUp}, if not null, is the request whose key was just read and not found.
+     */
+    private <T> T run(Lease first, ClaimRequest lookedUp, TransactionWork<T> work) throws Exception {
         for (int attempt = 1; ; attempt++) {
-            Handle handle = open();
+            Lease lease = attempt == 1 && first != null ? first : lease();
             try {
                 if (!durabilityChecked) {
-                    checkDurability(handle.getConnection());
+                    checkDurability(lease.connection);
                 }
-                begin(handle);
+                begin(lease);
                 long started = System.nanoTime();
                 T result;
+                JdbcTransaction tx = new JdbcTransaction(lease.connection, lease.handle);
+                tx.lookedUp = attempt == 1 ? lookedUp : null;
                 try {
-                    JdbcTransaction tx = new JdbcTransaction(handle.getConnection(), handle);
                     result = work.execute(tx);
                     checkDuration(tx, started, "rolled back");
                 } catch (Throwable failure) {
-                    rollbackQuietly(handle, failure);
+                    tx.closeLazyHandle();
+                    rollbackQuietly(lease, failure);
                     if (attempt <= maxRetries && isTransient(failure)) {
                         backOff(attempt, failure);
                         continue;
                     }
                     throw failure;
                 }
+                tx.closeLazyHandle();
                 try {
-                    handle.commit();
-                } catch (JdbiException e) {
-                    rollbackQuietly(handle, e);
+                    lease.commit();
+                } catch (SQLException | JdbiException e) {
+                    rollbackQuietly(lease, e);
                     if (attempt <= maxRetries && isTransient(e)) {
                         // The database refused the commit and rolled back: nothing was written, so retrying is safe.
                         backOff(attempt, e);
                         continue;
                     }
-                    if (isConnectionLoss(findSql(e), handle)) {
+                    if (isConnectionLoss(findSql(e), lease.connection)) {
                         throw new CommitOutcomeUnknownException("Commit outcome unknown on " + description
                                 + ": the connection was lost during the commit (" + rootMessage(e) + "), so the"
                                 + " claim and the business writes either both committed or both did not. Do not"
@@ -131,7 +192,7 @@ public final class JdbcDedupStore implements DedupStore {
                 }
                 return result;
             } finally {
-                closeQuietly(handle);
+                lease.close();
             }
         }
     }
@@ -174,10 +235,13 @@ public final class JdbcDedupStore implements DedupStore {
         if (maxRows < 1) {
             throw new IllegalArgumentException("maxRows must be at least 1, was " + maxRows);
         }
-        try (Handle handle = open()) {
-            return dialect.purgeExpired(handle.getConnection(), maxRows);
+        Lease lease = lease();
+        try {
+            return dialect.purgeExpired(lease.connection, maxRows);
         } catch (SQLException e) {
             throw translate("Purging expired keys", e);
+        } finally {
+            lease.close();
         }
     }
 
@@ -194,10 +258,13 @@ public final class JdbcDedupStore implements DedupStore {
             throw new OncelyException(description + " is not time-partitioned: there are no partitions to maintain."
                     + " Build it with .timePartitioned(partitionLength, overlap) to use that layout.");
         }
-        try (Handle handle = open()) {
-            return partitioned.maintain(handle.getConnection(), true);
+        Lease lease = lease();
+        try {
+            return partitioned.maintain(lease.connection, true);
         } catch (SQLException e) {
             throw translate("Maintaining the partitions", e);
+        } finally {
+            lease.close();
         }
     }
 
@@ -216,8 +283,9 @@ public final class JdbcDedupStore implements DedupStore {
      * manage their schema with a migration tool. Idempotent. Returns this store.
      */
     public JdbcDedupStore createSchemaIfMissing() {
-        try (Handle handle = open()) {
-            Connection connection = handle.getConnection();
+        Lease lease = lease();
+        try {
+            Connection connection = lease.connection;
             try (Statement st = connection.createStatement()) {
                 for (String sql : statements(ddl())) {
                     st.execute(sql);
@@ -230,6 +298,8 @@ public final class JdbcDedupStore implements DedupStore {
             throw new OncelyException("Creating " + table.qualified() + " failed: " + e.getMessage()
                     + ". Apply the DDL yourself (classpath resource " + dialect.ddlResource() + ") with a user"
                     + " allowed to create tables.", e);
+        } finally {
+            lease.close();
         }
     }
 
@@ -249,20 +319,25 @@ public final class JdbcDedupStore implements DedupStore {
      * Begins a transaction. A pooled connection whose server side died while it was idle (a terminated backend, a
      * restarted database) fails here: nothing was written yet, so say so instead of leaking Jdbi's exception.
      */
-    private void begin(Handle handle) {
+    private void begin(Lease lease) {
         try {
-            handle.begin();
-        } catch (JdbiException e) {
+            lease.begin();
+        } catch (SQLException | JdbiException e) {
             throw new OncelyException("Could not begin a transaction on " + description + ": " + rootMessage(e)
                     + ". The pooled connection was probably lost (database restarted, backend terminated);"
                     + " nothing was written. Do not acknowledge the message: its redelivery is processed normally.", e);
         }
     }
 
-    private Handle open() {
+    /** A connection for the store's own work: from the pool directly, or through the caller's Jdbi. */
+    private Lease lease() {
         try {
-            return jdbi.open();
-        } catch (JdbiException e) {
+            if (dataSource != null) {
+                return new Lease(dataSource.getConnection(), null);
+            }
+            Handle handle = jdbi.open();
+            return new Lease(handle.getConnection(), handle);
+        } catch (SQLException | JdbiException e) {
             // A pool timeout with no connection failure behind it (HikariCP's SQLTransientConnectionException
             // without a cause) means every connection was busy, not that the database is down.
             String hint = poolExhausted(e)
@@ -337,10 +412,10 @@ public final class JdbcDedupStore implements DedupStore {
         }
     }
 
-    private static void rollbackQuietly(Handle handle, Throwable primary) {
+    private static void rollbackQuietly(Lease lease, Throwable primary) {
         try {
-            handle.rollback();
-        } catch (RuntimeException e) {
+            lease.rollback();
+        } catch (SQLException | RuntimeException e) {
             primary.addSuppressed(e);
         }
     }
@@ -357,13 +432,12 @@ public final class JdbcDedupStore implements DedupStore {
      * Whether a failed commit failed because the connection went away (SQLState class 08, PostgreSQL's 57P
      * "operator intervention", or a connection no longer valid) rather than because the database refused it.
      */
-    private static boolean isConnectionLoss(SQLException sql, Handle handle) {
+    private static boolean isConnectionLoss(SQLException sql, Connection connection) {
         String state = sql == null ? null : sql.getSQLState();
         if (state != null && (state.startsWith("08") || state.startsWith("57P"))) {
             return true;
         }
         try {
-            Connection connection = handle.getConnection();
             return connection.isClosed() || !connection.isValid(1);
         } catch (SQLException | RuntimeException e) {
             return true;
@@ -408,6 +482,13 @@ public final class JdbcDedupStore implements DedupStore {
                     + " writes: it was created by an older version. Apply the changes listed in docs/upgrading.md,"
                     + " or compare it with the DDL (classpath resource " + dialect.ddlResource() + ", also printed by"
                     + " JdbcDedupStore#ddl()).", e);
+        }
+        String state = e.getSQLState();
+        if (state != null && state.startsWith("08")) {
+            return new OncelyException(action + " on " + description + " failed: the connection to the database was"
+                    + " lost (" + e.getMessage() + ", SQLState " + state + "). Nothing of this transaction was"
+                    + " committed. Do not acknowledge the message: its redelivery is processed normally once the"
+                    + " database is reachable.", e);
         }
         if (dialect.isTransient(e)) {
             // inTransaction re-runs the work on these first; a caller who owns the transaction must do it.
@@ -454,6 +535,8 @@ public final class JdbcDedupStore implements DedupStore {
         private Handle handle;
         private boolean lazyHandle;
         private boolean claimedAny;
+        /** The request whose key was read and not found just before this transaction began, if any. */
+        private ClaimRequest lookedUp;
 
         JdbcTransaction(Connection connection, Handle handle) {
             this.connection = connection;
@@ -463,7 +546,10 @@ public final class JdbcDedupStore implements DedupStore {
         @Override
         public ClaimResult claim(ClaimRequest request) {
             try {
-                ClaimResult result = dialect.claim(connection, request);
+                ClaimResult result = request == lookedUp
+                        ? dialect.claimAfterMiss(connection, request)
+                        : dialect.claim(connection, request);
+                lookedUp = null;
                 claimedAny |= result.claimed();
                 return result;
             } catch (SQLException e) {
@@ -516,10 +602,14 @@ public final class JdbcDedupStore implements DedupStore {
 
         private Handle handle() {
             if (handle == null) {
-                // A caller's bare connection: a Jdbi handle on it that never closes or commits it.
-                Jdbi onCallerConnection = Jdbi.create(new CallerConnectionFactory(connection));
-                onCallerConnection.getConfig(Handles.class).setForceEndTransactions(false);
-                handle = onCallerConnection.open();
+                // A bare connection (the store's own, or a caller's): a Jdbi handle on it that never closes,
+                // commits or rolls it back.
+                lent.set(connection);
+                try {
+                    handle = lender.open();
+                } finally {
+                    lent.remove();
+                }
                 lazyHandle = true;
             }
             return handle;
@@ -527,31 +617,97 @@ public final class JdbcDedupStore implements DedupStore {
 
         void closeLazyHandle() {
             if (lazyHandle) {
+                lazyHandle = false;
                 closeQuietly(handle);
             }
         }
     }
 
-    private static final class CallerConnectionFactory implements org.jdbi.v3.core.ConnectionFactory {
-        private final Connection connection;
-
-        CallerConnectionFactory(Connection connection) {
-            this.connection = connection;
-        }
-
+    /** Hands {@link #lender} the connection lent on this thread; whoever lent it closes it. */
+    private final class LentConnectionFactory implements org.jdbi.v3.core.ConnectionFactory {
         @Override
         public Connection openConnection() {
+            Connection connection = lent.get();
+            if (connection == null) {
+                throw new IllegalStateException("no connection lent on this thread");
+            }
             return connection;
         }
 
         @Override
         public void closeConnection(Connection toClose) {
-            // The caller owns it.
+            // Its owner closes it.
+        }
+    }
+
+    /**
+     * A connection of the store's own: straight from the pool (transactions on plain JDBC, the cheapest path), or
+     * a handle of the caller's Jdbi (transactions through its handle, so its transaction handler applies).
+     */
+    private static final class Lease {
+        final Connection connection;
+        final Handle handle;
+        /** Autocommit was switched off by {@link #begin} and is to be switched back once the transaction ended. */
+        private boolean restoreAutoCommit;
+        private boolean inTransaction;
+
+        Lease(Connection connection, Handle handle) {
+            this.connection = connection;
+            this.handle = handle;
+        }
+
+        void begin() throws SQLException {
+            if (handle != null) {
+                handle.begin();
+            } else if (connection.getAutoCommit()) {
+                connection.setAutoCommit(false);
+                restoreAutoCommit = true;
+            }
+            inTransaction = true;
+        }
+
+        void commit() throws SQLException {
+            if (handle != null) {
+                handle.commit();
+            } else {
+                connection.commit();
+            }
+            inTransaction = false;
+        }
+
+        void rollback() throws SQLException {
+            if (handle != null) {
+                handle.rollback();
+            } else {
+                connection.rollback();
+            }
+            inTransaction = false;
+        }
+
+        void close() {
+            try {
+                if (handle != null) {
+                    handle.close();
+                    return;
+                }
+                try {
+                    // Never while a transaction may be open: switching autocommit on would commit it. A pool rolls
+                    // an unfinished transaction back when the connection comes back (HikariCP does).
+                    if (restoreAutoCommit && !inTransaction) {
+                        connection.setAutoCommit(true);
+                    }
+                } finally {
+                    connection.close();
+                }
+            } catch (SQLException | RuntimeException e) {
+                log.warn("Closing a connection failed: {}", e.toString());
+            }
         }
     }
 
     /** Builds a {@link JdbcDedupStore}. */
     public static final class Builder {
+        private final DataSource dataSource;
         private final Jdbi jdbi;
         private JdbcDialect dialect;
         private String schema;
@@ -560,7 +716,8 @@ public final class JdbcDedupStore implements DedupStore {
         private Duration partitionLength;
         private Duration overlap;
 
-        private Builder(Jdbi jdbi) {
+        private Builder(DataSource dataSource, Jdbi jdbi) {
+            this.dataSource = dataSource;
             this.jdbi = jdbi;
         }
 
@@ -644,7 +801,7 @@ public final class JdbcDedupStore implements DedupStore {
                 sqlDialect = new PostgresPartitionedDialect(name, partitionLength, overlap,
                         partitionsAhead(partitionLength));
             }
-            JdbcDedupStore store = new JdbcDedupStore(jdbi, sqlDialect, name, maxRetries);
+            JdbcDedupStore store = new JdbcDedupStore(dataSource, jdbi, sqlDialect, name, maxRetries);
             log.info("Oncely {} (retries on serialization failure and deadlock: {})", store.describe(), maxRetries);
             return store;
         }

@@ -256,6 +256,93 @@ public abstract class DedupStoreContract {
         assertThat(effects("billing", "contended")).isEqualTo(1);
     }
 
+    /**
+     * Most messages duplicates (a redelivery storm, a replay) may make a store answer them another way, such as a
+     * read without a transaction ({@link DedupStore#inClaimingTransaction}): no answer may change. Fresh keys amid
+     * the storm are processed once, a failing handler still releases its key, a different payload is still a
+     * conflict, an expired key is processed again, and a key held by an open transaction is still waited for.
+     */
+    @Test
+    void aRedeliveryStormChangesNoAnswer() throws Exception {
+        DedupStore store = store();
+        AtomicInteger receipts = new AtomicInteger();
+        IdempotentHandler<Msg, String> h = builder(store, "billing")
+                .resultCodec(ResultCodec.utf8())
+                .fingerprint(m -> m.payload().getBytes(StandardCharsets.UTF_8))
+                .handler((m, ctx) -> {
+                    recordEffect(ctx);
+                    return "receipt-" + receipts.incrementAndGet();
+                }).build();
+        IdempotentHandler<Msg, String> shortLived = builder(store, "billing").retention(Duration.ofSeconds(1))
+                .handler(effectHandler()).build();
+        Outcome<String> first = h.process(Msg.of("evt-1"));
+        assertThat(shortLived.process(Msg.of("short")).isProcessed()).isTrue();
+
+        redeliver(h, "evt-1", first, 100);
+        assertThat(h.process(Msg.of("fresh")).isProcessed()).as("a fresh key amid the storm").isTrue();
+        assertThat(h.process(Msg.of("fresh")).result()).contains("receipt-2");
+
+        Boom boom = new Boom("declined");
+        IdempotentHandler<Msg, String> failing = builder(store, "billing").handler((m, ctx) -> {
+            if (capabilities().transactionalEffects()) {
+                recordEffect(ctx);
+            }
+            throw boom;
+        }).build();
+        redeliver(h, "evt-1", first, 20);
+        assertThat(catchThrowable(() -> failing.process(Msg.of("fails")))).isSameAs(boom);
+        redeliver(h, "evt-1", first, 20);
+        assertThat(h.process(Msg.of("fails")).isProcessed()).as("the failed run released its key").isTrue();
+
+        redeliver(h, "evt-1", first, 20);
+        assertThatThrownBy(() -> h.process(new Msg("evt-1", "another payload")))
+                .isInstanceOf(PayloadConflictException.class);
+
+        letStoreClockPass(Duration.ofMillis(1500));
+        redeliver(h, "evt-1", first, 20);
+        assertThat(shortLived.process(Msg.of("short")).isProcessed()).as("expired: claimable again").isTrue();
+        redeliver(h, "evt-1", first, 20);
+        assertThat(shortLived.process(Msg.of("short")).isDuplicate()).as("the new claim holds").isTrue();
+
+        if (capabilities().concurrentClaimsWait()) {
+            CountDownLatch inside = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            IdempotentHandler<Msg, String> holding = builder(store, "billing").handler((m, ctx) -> {
+                recordEffect(ctx);
+                inside.countDown();
+                release.await();
+                return "held";
+            }).build();
+            redeliver(h, "evt-1", first, 20);
+            ExecutorService executor = pool(2);
+            Future<Outcome<String>> winner = executor.submit(() -> holding.process(Msg.of("held")));
+            assertThat(inside.await(30, TimeUnit.SECONDS)).isTrue();
+            Future<Outcome<String>> waiter = executor.submit(() -> h.process(Msg.of("held")));
+            Thread.sleep(300);
+            assertThat(waiter.isDone()).as("a redelivery waits for the open claim of its key").isFalse();
+            release.countDown();
+            assertThat(await(winner).isProcessed()).isTrue();
+            assertThat(await(waiter).isDuplicate()).isTrue();
+            assertThat(effects("billing", "held")).isEqualTo(1);
+        }
+        assertThat(effects("billing", "evt-1")).isEqualTo(1);
+        assertThat(effects("billing", "fresh")).isEqualTo(1);
+        assertThat(effects("billing", "fails")).isEqualTo(1);
+        assertThat(effects("billing", "short")).isEqualTo(2);
+        assertThat(receipts).hasValue(3);
+    }
+
+    /** Delivers a processed key {@code times} more times; each must be a duplicate with the first run's answer. */
+    private static void redeliver(IdempotentHandler<Msg, String> h, String key, Outcome<String> first, int times)
+            throws Exception {
+        for (int i = 0; i < times; i++) {
+            Outcome<String> again = h.process(Msg.of(key));
+            assertThat(again.isDuplicate()).as("redelivery %d of %s", i, key).isTrue();
+            assertThat(again.firstProcessedAt()).isEqualTo(first.firstProcessedAt());
+            assertThat(again.result()).isEqualTo(first.result());
+        }
+    }
+
     @Test
     void joinsTheCallersTransactionAndCommitsNothingItself() throws Exception {
         IdempotentHandler<Msg, String> h = recording(store(), "billing");

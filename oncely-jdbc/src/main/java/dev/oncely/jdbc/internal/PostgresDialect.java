@@ -19,13 +19,16 @@ import java.util.Optional;
 /**
  * PostgreSQL: a claim is {@code INSERT ... ON CONFLICT ON CONSTRAINT ... DO NOTHING RETURNING}. While most recent
  * claims are fresh it runs alone, as hand-written SQL does, and only a key it did not insert is read back by a
- * second statement. While most are duplicates (a redelivery storm, a replay) it runs in a CTE joined by
- * {@code UNION ALL} with a read of the row that was already there, so a duplicate costs one round trip: the
- * existing row (its time, fingerprint and, if asked, result) comes back without locking or writing it, and its
+ * second statement. While most are duplicates (a redelivery storm, a replay), the store reads the key before it
+ * begins a transaction ({@link #findLive}, a plain SELECT in autocommit mode): a committed, unexpired claim is
+ * answered from that read alone, one round trip with no transaction, write or lock; a key it does not find is
+ * claimed as usual. Inside a caller's transaction, where no read can precede it, the claim then runs in a CTE joined
+ * by {@code UNION ALL} with a read of the row that was already there, so a duplicate costs one round trip and its
  * transaction commits without a WAL flush. No error is raised either way, so the transaction stays usable. An
  * expired key is reclaimed by {@code INSERT ... ON CONFLICT ... DO UPDATE ... WHERE expired RETURNING}. Under READ
  * COMMITTED a claim of a key another open transaction inserted waits for it: a commit makes it a duplicate (read
- * back by a statement of its own, whose snapshot sees that commit), a rollback lets the insert through. Naming
+ * back by a statement of its own, whose snapshot sees that commit), a rollback lets the insert through. The read
+ * before the claim never waits: it does not see an uncommitted claim, and leaves that key to the claim. Naming
  * the constraint rather than the columns keeps {@code ON CONFLICT} from raising 23505 while an index is rebuilt
  * concurrently.
  */
@@ -39,11 +42,20 @@ public final class PostgresDialect implements SqlDialect {
         INSERT_FIRST,
         /** The INSERT and a read of the existing row in one statement (a CTE), one round trip either way. */
         INSERT_AND_READ,
-        /** {@link #INSERT_FIRST} while most recent claims were fresh, {@link #INSERT_AND_READ} while most were not. */
+        /**
+         * Transactions the store runs read the key first, in autocommit mode, and begin a transaction only if no
+         * live claim was found (then the INSERT alone); claims inside a caller's transaction use
+         * {@link #INSERT_AND_READ}.
+         */
+        READ_FIRST,
+        /**
+         * {@link #INSERT_FIRST} while most recent claims were fresh; {@link #READ_FIRST} while most were not (a
+         * redelivery storm, a replay).
+         */
         ADAPTIVE
     }
 
-    /** Duplicate share of recent claims, in 1/1024, above which ADAPTIVE reads in the same statement. */
+    /** Duplicate share of recent claims, in 1/1024, above which ADAPTIVE reads before claiming. */
     private static final int READ_IN_SAME_STATEMENT_ABOVE = 512;
 
     private final TableName table;
@@ -142,20 +154,56 @@ public final class PostgresDialect implements SqlDialect {
      * Measured on PostgreSQL 15 (pgbench, one client, prepared): the one-statement read costs about 20 us more
      * than the bare INSERT on a duplicate and 40-60 us more on a fresh key (the CTE and its invisible probe), while
      * reading a duplicate back with a second statement costs a round trip (about 60 us). Fresh keys dominate
-     * almost every stream, so ADAPTIVE starts with the INSERT alone and switches to the one-statement read only
-     * while more than half of the recent claims were duplicates (a redelivery storm, a replay).
+     * almost every stream, so ADAPTIVE starts with the INSERT alone and switches only while more than half of the
+     * recent claims were duplicates (a redelivery storm, a replay): to the one-statement read inside a caller's
+     * transaction, and to the read before the transaction ({@link #readsBeforeClaiming}) in the store's own.
      */
     @Override
     public ClaimResult claim(Connection connection, ClaimRequest request) throws SQLException {
-        ClaimResult result = claimsStartWithInsertAlone()
+        return noted(claimsStartWithInsertAlone()
                 ? claimInsertFirst(connection, request)
-                : claimInsertAndRead(connection, request);
+                : claimInsertAndRead(connection, request));
+    }
+
+    /**
+     * A duplicate read without a transaction costs one round trip (about 60 us here) and commits nothing, against
+     * two (claim, commit) for the cheapest claim of a duplicate; a fresh key pays that read on top of its claim.
+     * So the store reads first only while more than half of the recent claims were duplicates.
+     */
+    @Override
+    public boolean readsBeforeClaiming() {
+        return claimPath == ClaimPath.READ_FIRST
+                || claimPath == ClaimPath.ADAPTIVE && recentDuplicates > READ_IN_SAME_STATEMENT_ABOVE;
+    }
+
+    @Override
+    public Optional<ClaimResult> findLive(Connection connection, ClaimRequest request) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(findStoredSql)) {
+            ps.setBoolean(1, request.loadResult());
+            ps.setString(2, request.consumer());
+            ps.setString(3, request.key());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next() && !rs.getBoolean(4)) {
+                    return Optional.of(noted(JdbcStatements.storedClaim(rs, 1, true)));
+                }
+            }
+        }
+        return Optional.empty(); // not there, expired, or not committed yet: the claim decides
+    }
+
+    @Override
+    public ClaimResult claimAfterMiss(Connection connection, ClaimRequest request) throws SQLException {
+        return noted(claimInsertFirst(connection, request));
+    }
+
+    /** Counts a claim's answer into the moving duplicate share the ADAPTIVE path chooses by. */
+    private ClaimResult noted(ClaimResult result) {
         int recent = recentDuplicates;
         recentDuplicates = recent - (recent >> 4) + (result.claimed() ? 0 : 64);
         return result;
     }
 
-    /** Whether the next per-message claim starts with the INSERT alone. */
+    /** Whether the next per-message claim inside a transaction starts with the INSERT alone. */
     boolean claimsStartWithInsertAlone() {
         return claimPath == ClaimPath.INSERT_FIRST
                 || claimPath == ClaimPath.ADAPTIVE && recentDuplicates <= READ_IN_SAME_STATEMENT_ABOVE;

@@ -59,6 +59,28 @@ public interface SqlDialect {
         return java.util.Optional.empty();
     }
 
+    /**
+     * Whether the store should, right now, read a key on a connection in autocommit mode before beginning the
+     * transaction that claims it ({@link #findLive}), because most keys are expected to be duplicates. Default: never.
+     */
+    default boolean readsBeforeClaiming() {
+        return false;
+    }
+
+    /**
+     * The key's committed claim if it is still live (not expired), read on a connection in autocommit mode: no
+     * transaction, no write, no lock. Empty if there is none, or it expired, or it is not committed yet; the claim
+     * then decides. Only called when {@link #readsBeforeClaiming()} said so.
+     */
+    default java.util.Optional<ClaimResult> findLive(Connection connection, ClaimRequest request) throws SQLException {
+        return java.util.Optional.empty();
+    }
+
+    /** Claims a key {@link #findLive} has just not found, as the first statement of the transaction. */
+    default ClaimResult claimAfterMiss(Connection connection, ClaimRequest request) throws SQLException {
+        return claim(connection, request);
+    }
+
     /** Runs after the DDL was applied by createSchemaIfMissing(), on a connection in autocommit mode. */
     default void afterSchemaCreated(Connection connection) throws SQLException {
     }

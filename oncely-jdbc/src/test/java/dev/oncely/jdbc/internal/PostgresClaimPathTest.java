@@ -197,11 +197,56 @@ class PostgresClaimPathTest {
                 assertThat(dialect.claim(c, request(key)).claimed()).isFalse();
             }
             assertThat(dialect.claimsStartWithInsertAlone()).isFalse();
+            assertThat(dialect.readsBeforeClaiming()).isTrue();
             for (int i = 0; i < 40; i++) {
                 assertThat(dialect.claim(c, request(key(ClaimPath.ADAPTIVE, "fresh" + i))).claimed()).isTrue();
             }
             assertThat(dialect.claimsStartWithInsertAlone()).isTrue();
+            assertThat(dialect.readsBeforeClaiming()).isFalse();
             c.rollback();
+        }
+    }
+
+    @Test
+    void readFirstFindsOnlyACommittedLiveClaimAndNeverWaits() throws Exception {
+        PostgresDialect dialect = dialect(ClaimPath.READ_FIRST);
+        assertThat(dialect.readsBeforeClaiming()).isTrue();
+        String live = key(ClaimPath.READ_FIRST, "live");
+        String expired = key(ClaimPath.READ_FIRST, "expired");
+        String held = key(ClaimPath.READ_FIRST, "held");
+        ClaimResult first;
+        try (Connection c = connect()) {
+            first = dialect.claimAfterMiss(c, request(live));
+            dialect.saveResults(c, CONSUMER, Map.of(live, "stored".getBytes(StandardCharsets.UTF_8)));
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + TABLE + " (consumer, event_id,"
+                    + " processed_at, expires_at) VALUES (?, ?, now() - interval '2 hours', now() - interval '1 hour')")) {
+                ps.setString(1, CONSUMER);
+                ps.setString(2, expired);
+                ps.executeUpdate();
+            }
+            c.commit();
+        }
+        assertThat(first.claimed()).isTrue();
+
+        try (Connection reader = connect(); Connection holder = connect()) {
+            reader.setAutoCommit(true);
+            assertThat(dialect.claim(holder, request(held)).claimed()).isTrue(); // open, not committed
+
+            Optional<ClaimResult> found = dialect.findLive(reader, request(live));
+            assertThat(found).hasValueSatisfying(r -> {
+                assertThat(r.claimed()).isFalse();
+                assertThat(r.processedAt()).isEqualTo(first.processedAt());
+                assertThat(r.fingerprint()).contains("fp-" + live);
+                assertThat(r.result()).hasValueSatisfying(b -> assertThat(new String(b, StandardCharsets.UTF_8))
+                        .isEqualTo("stored"));
+            });
+            assertThat(dialect.findLive(reader, new ClaimRequest(CONSUMER, live, Optional.empty(), Optional.empty(),
+                    false))).hasValueSatisfying(r -> assertThat(r.result()).isEmpty());
+            assertThat(dialect.findLive(reader, request(key(ClaimPath.READ_FIRST, "absent")))).isEmpty();
+            assertThat(dialect.findLive(reader, request(expired))).as("expired: the claim decides").isEmpty();
+            // Same thread as the holder: had the read waited for the open claim, this would never return.
+            assertThat(dialect.findLive(reader, request(held))).as("not committed: the claim decides").isEmpty();
+            holder.rollback();
         }
     }
 }
