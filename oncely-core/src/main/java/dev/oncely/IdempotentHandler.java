@@ -231,6 +231,8 @@ public final class IdempotentHandler<M, R> {
         }
     }
 
+    private static final java.util.Comparator<ClaimRequest> BY_KEY = java.util.Comparator.comparing(ClaimRequest::key);
+
     private final class Batch {
         final List<Pending> inputs;
         /** Distinct keys, sorted, first occurrence's request: the lock order of the claim. */
@@ -238,11 +240,19 @@ public final class IdempotentHandler<M, R> {
 
         Batch(List<Pending> inputs) {
             this.inputs = inputs;
-            TreeMap<String, ClaimRequest> distinct = new TreeMap<>();
-            for (Pending p : inputs) {
-                distinct.putIfAbsent(p.request.key(), p.request);
+            // A stable sort by key keeps each key's first occurrence first; then drop the repeats.
+            ClaimRequest[] sorted = new ClaimRequest[inputs.size()];
+            for (int i = 0; i < sorted.length; i++) {
+                sorted[i] = inputs.get(i).request;
             }
-            this.claims = new ArrayList<>(distinct.values());
+            java.util.Arrays.sort(sorted, BY_KEY);
+            List<ClaimRequest> distinct = new ArrayList<>(sorted.length);
+            for (ClaimRequest r : sorted) {
+                if (distinct.isEmpty() || !distinct.get(distinct.size() - 1).key().equals(r.key())) {
+                    distinct.add(r);
+                }
+            }
+            this.claims = distinct;
         }
 
         Batch without(Set<String> keys) {
@@ -253,6 +263,17 @@ public final class IdempotentHandler<M, R> {
                 }
             }
             return new Batch(kept);
+        }
+    }
+
+    /** A batch key's claim, and its first occurrence's outcome and request once handled. */
+    private static final class Slot<R> {
+        final ClaimResult claim;
+        Outcome<R> outcome;
+        ClaimRequest firstRequest;
+
+        Slot(ClaimResult claim) {
+            this.claim = claim;
         }
     }
 
@@ -332,26 +353,25 @@ public final class IdempotentHandler<M, R> {
             throw new OncelyException(store.describe() + " returned " + claimed.size() + " claim results for "
                     + batch.claims.size() + " keys: the store violates the DedupStore contract.");
         }
-        Map<String, ClaimResult> byKey = new HashMap<>(batch.claims.size() * 2);
+        Map<String, Slot<R>> byKey = new HashMap<>(batch.claims.size() * 2);
         for (int i = 0; i < claimed.size(); i++) {
-            byKey.put(batch.claims.get(i).key(), claimed.get(i));
+            byKey.put(batch.claims.get(i).key(), new Slot<>(claimed.get(i)));
         }
         List<Outcome<R>> outcomes = new ArrayList<>(batch.inputs.size());
-        Map<String, Outcome<R>> seenInBatch = new HashMap<>(batch.claims.size() * 2);
-        Map<String, ClaimRequest> firstRequests = new HashMap<>(batch.claims.size() * 2);
         Map<String, byte[]> toSave = resultCodec == null ? Map.of() : new LinkedHashMap<>();
         for (Pending pending : batch.inputs) {
             ClaimRequest request = pending.request;
             String key = request.key();
-            Outcome<R> earlier = seenInBatch.get(key);
+            Slot<R> slot = byKey.get(key);
             Outcome<R> outcome;
             try {
-                if (earlier != null) {
-                    checkFingerprint(request, firstRequests.get(key).fingerprint(), earlier.firstProcessedAt());
-                    outcome = Outcome.duplicate(key, earlier.firstProcessedAt(),
-                            resultCodec == null ? null : earlier.result().orElse(null));
+                if (slot.outcome != null) {
+                    // The key's second occurrence in this batch.
+                    checkFingerprint(request, slot.firstRequest.fingerprint(), slot.outcome.firstProcessedAt());
+                    outcome = Outcome.duplicate(key, slot.outcome.firstProcessedAt(),
+                            resultCodec == null ? null : slot.outcome.result().orElse(null));
                 } else {
-                    ClaimResult claim = byKey.get(key);
+                    ClaimResult claim = slot.claim;
                     if (claim.claimed()) {
                         R result = handler.handle(pending.message, new Context(tx, key));
                         if (resultCodec != null && result != null) {
@@ -361,8 +381,8 @@ public final class IdempotentHandler<M, R> {
                     } else {
                         outcome = duplicateOf(request, claim);
                     }
-                    seenInBatch.put(key, outcome);
-                    firstRequests.put(key, request);
+                    slot.outcome = outcome;
+                    slot.firstRequest = request;
                 }
             } catch (Exception failure) {
                 if (!isolate) {

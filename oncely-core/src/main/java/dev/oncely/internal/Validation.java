@@ -19,32 +19,49 @@ public final class Validation {
         if (value == null) {
             throw new IllegalArgumentException(what + " is null. " + howToFix);
         }
-        if (value.isBlank()) {
+        // One pass (keys are checked on every message): code points, blankness, the first NUL and the first
+        // unpaired surrogate; reported in that order of importance.
+        int length = value.length();
+        int codePoints = 0;
+        boolean blank = true;
+        int nul = -1;
+        int unpaired = -1;
+        for (int i = 0; i < length; i++) {
+            char c = value.charAt(i);
+            codePoints++;
+            if (c < 0x80) {
+                if (c == '\0' && nul < 0) {
+                    nul = i;
+                }
+                if (blank && (c > ' ' || !Character.isWhitespace(c))) {
+                    blank = false;
+                }
+                continue;
+            }
+            int codePoint = c;
+            if (Character.isHighSurrogate(c) && i + 1 < length && Character.isLowSurrogate(value.charAt(i + 1))) {
+                codePoint = Character.toCodePoint(c, value.charAt(++i));
+            } else if (Character.isSurrogate(c) && unpaired < 0) {
+                unpaired = i;
+            }
+            if (blank && !Character.isWhitespace(codePoint)) {
+                blank = false;
+            }
+        }
+        if (blank) {
             throw new IllegalArgumentException(what + " is blank. " + howToFix);
         }
-        int codePoints = value.codePointCount(0, value.length());
         if (codePoints > maxChars) {
             throw new IllegalArgumentException(what + " is " + codePoints + " characters long; the limit is "
                     + maxChars + " characters. " + howToFix + " (hash a longer natural key, e.g. with SHA-256)");
         }
-        for (int i = 0; i < value.length(); i++) {
-            char c = value.charAt(i);
-            if (c == '\0') {
-                throw new IllegalArgumentException(what + " contains a NUL character at index " + i
-                        + ", which databases cannot store. " + howToFix);
-            }
-            if (Character.isHighSurrogate(c)) {
-                if (i + 1 < value.length() && Character.isLowSurrogate(value.charAt(i + 1))) {
-                    i++;
-                    continue;
-                }
-                throw new IllegalArgumentException(what + " contains an unpaired surrogate at index " + i
-                        + ", which is not valid Unicode. " + howToFix);
-            }
-            if (Character.isLowSurrogate(c)) {
-                throw new IllegalArgumentException(what + " contains an unpaired surrogate at index " + i
-                        + ", which is not valid Unicode. " + howToFix);
-            }
+        if (nul >= 0 && (unpaired < 0 || nul < unpaired)) {
+            throw new IllegalArgumentException(what + " contains a NUL character at index " + nul
+                    + ", which databases cannot store. " + howToFix);
+        }
+        if (unpaired >= 0) {
+            throw new IllegalArgumentException(what + " contains an unpaired surrogate at index " + unpaired
+                    + ", which is not valid Unicode. " + howToFix);
         }
         return value;
     }

@@ -63,8 +63,14 @@ final class JdbcStatements {
 
     /** Reads a stored claim from columns {@code column} (processed_at), +1 (fingerprint) and +2 (result). */
     static ClaimResult storedClaim(ResultSet rs, int column, boolean loadResult) throws SQLException {
+        return storedClaim(rs.getTimestamp(column).toInstant(), rs, column, loadResult);
+    }
+
+    /** The same, with processed_at already read by the dialect. */
+    static ClaimResult storedClaim(java.time.Instant processedAt, ResultSet rs, int column, boolean loadResult)
+            throws SQLException {
         byte[] result = loadResult ? rs.getBytes(column + 2) : null;
-        return ClaimResult.duplicate(rs.getTimestamp(column).toInstant(), Optional.ofNullable(rs.getString(column + 1)),
+        return ClaimResult.duplicate(processedAt, Optional.ofNullable(rs.getString(column + 1)),
                 Optional.ofNullable(result));
     }
 

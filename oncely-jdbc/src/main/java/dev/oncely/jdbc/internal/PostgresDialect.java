@@ -36,7 +36,11 @@ public final class PostgresDialect implements SqlDialect {
 
     private static final int MAX_DUPLICATE_LOOKUPS = 3;
 
-    /** Which statement a per-message claim starts with. */
+    /**
+     * Which statement a per-message claim starts with. Batch claims insert first under {@link #INSERT_FIRST}, read the
+     * existing rows first under {@link #INSERT_AND_READ} and {@link #READ_FIRST}, and under {@link #ADAPTIVE} choose
+     * by the duplicate share of recent batches.
+     */
     public enum ClaimPath {
         /** The INSERT alone; the existing row is read by a second statement only when nothing was inserted. */
         INSERT_FIRST,
@@ -65,11 +69,14 @@ public final class PostgresDialect implements SqlDialect {
      * claim). Updated without synchronization: a lost update only delays the switch by a claim or two.
      */
     private volatile int recentDuplicates;
+    /** The same for batch claims: duplicate share of recent batches, in 1/1024 (weight 1/4 per batch). */
+    private volatile int recentBatchDuplicates;
     private final String claimSql;
     private final String insertSql;
     private final String findStoredSql;
     private final String reclaimSql;
     private final String claimAllSql;
+    private final String lookUpAndClaimAllSql;
     private final String reclaimAllSql;
     private final String findSql;
     private final String findAllSql;
@@ -121,6 +128,19 @@ public final class PostgresDialect implements SqlDialect {
                 + " e.processed_at, e.fingerprint, CASE WHEN ?::boolean THEN e.result END, e.expires_at <= now()"
                 + " FROM " + t + " e WHERE e.consumer = ? AND e.event_id = w.event_id OFFSET 0) x"
                 + " WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.event_id = w.event_id)";
+        // While most keys of recent batches were duplicates: the existing rows are read first and only the keys not
+        // found are inserted, which spares each duplicate the INSERT's own conflict probe (EXPLAIN ANALYZE, 100 keys:
+        // 0.21-0.24 ms instead of 0.33-0.45 ms at 100% duplicates, 0.73 instead of 0.65 ms at 0%).
+        this.lookUpAndClaimAllSql = "WITH found AS (SELECT x.* FROM unnest(?::varchar[]) AS w(event_id), LATERAL"
+                + " (SELECT e.event_id, e.processed_at, e.fingerprint, CASE WHEN ?::boolean THEN e.result END AS result,"
+                + " e.expires_at <= now() AS expired FROM " + t + " e WHERE e.consumer = ? AND e.event_id = w.event_id"
+                + " OFFSET 0) x), ins AS (INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at,"
+                + " fingerprint) SELECT ?, k.event_id, now(), now() + (?::bigint * interval '1 millisecond'),"
+                + " k.fingerprint FROM unnest(?::varchar[], ?::varchar[]) WITH ORDINALITY AS k(event_id, fingerprint, ord)"
+                + " WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.event_id = k.event_id) ORDER BY k.ord"
+                + " ON CONFLICT ON CONSTRAINT " + pk + " DO NOTHING RETURNING event_id, processed_at)"
+                + " SELECT event_id, true, processed_at, NULL::varchar, NULL::bytea, false FROM ins"
+                + " UNION ALL SELECT event_id, false, processed_at, fingerprint, result, expired FROM found";
         this.reclaimAllSql = "INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at, fingerprint)"
                 + " SELECT ?, k.event_id, now(), now() + (?::bigint * interval '1 millisecond'), k.fingerprint"
                 + " FROM unnest(?::varchar[], ?::varchar[]) WITH ORDINALITY AS k(event_id, fingerprint, ord)"
@@ -184,7 +204,7 @@ public final class PostgresDialect implements SqlDialect {
             ps.setString(3, request.key());
             try (ResultSet rs = ps.executeQuery()) {
                 if (rs.next() && !rs.getBoolean(4)) {
-                    return Optional.of(noted(JdbcStatements.storedClaim(rs, 1, true)));
+                    return Optional.of(noted(storedClaim(rs, 1, true)));
                 }
             }
         }
@@ -196,11 +216,43 @@ public final class PostgresDialect implements SqlDialect {
         return noted(claimInsertFirst(connection, request));
     }
 
+    /**
+     * A timestamptz column as an Instant. {@code getObject(OffsetDateTime)} converts pgjdbc's binary value directly;
+     * {@code getTimestamp} goes through a Calendar, which showed in profiles of batches of duplicates.
+     */
+    private static java.time.Instant instant(ResultSet rs, int column) throws SQLException {
+        return rs.getObject(column, java.time.OffsetDateTime.class).toInstant();
+    }
+
+    /** A stored claim from columns {@code column} (processed_at), +1 (fingerprint) and +2 (result). */
+    private static ClaimResult storedClaim(ResultSet rs, int column, boolean loadResult) throws SQLException {
+        return JdbcStatements.storedClaim(instant(rs, column), rs, column, loadResult);
+    }
+
     /** Counts a claim's answer into the moving duplicate share the ADAPTIVE path chooses by. */
     private ClaimResult noted(ClaimResult result) {
         int recent = recentDuplicates;
         recentDuplicates = recent - (recent >> 4) + (result.claimed() ? 0 : 64);
         return result;
+    }
+
+    /**
+     * Binds the batch's fingerprints, or NULL when it has none: unnest(keys, NULL) pads the fingerprint column with
+     * NULLs, which spares encoding an array of nulls.
+     */
+    private static void bindFingerprints(Connection connection, PreparedStatement ps, int index, String[] fingerprints,
+                                         boolean any) throws SQLException {
+        if (any) {
+            ps.setArray(index, connection.createArrayOf("varchar", fingerprints));
+        } else {
+            ps.setNull(index, Types.ARRAY);
+        }
+    }
+
+    /** Whether the next batch claim reads the existing rows before inserting the keys it did not find. */
+    boolean batchesLookUpFirst() {
+        return claimPath == ClaimPath.ADAPTIVE ? recentBatchDuplicates > READ_IN_SAME_STATEMENT_ABOVE
+                : claimPath != ClaimPath.INSERT_FIRST;
     }
 
     /** Whether the next per-message claim inside a transaction starts with the INSERT alone. */
@@ -218,7 +270,7 @@ public final class PostgresDialect implements SqlDialect {
                 ps.setString(4, request.fingerprint().orElse(null));
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next()) {
-                        return ClaimResult.claimed(rs.getTimestamp(1).toInstant());
+                        return ClaimResult.claimed(instant(rs, 1));
                     }
                 }
             }
@@ -230,7 +282,7 @@ public final class PostgresDialect implements SqlDialect {
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next()) {
                         if (!rs.getBoolean(4)) {
-                            return JdbcStatements.storedClaim(rs, 1, true);
+                            return storedClaim(rs, 1, true);
                         }
                         expired = true;
                     }
@@ -269,12 +321,12 @@ public final class PostgresDialect implements SqlDialect {
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
                         if (rs.getBoolean(2)) {
-                            return ClaimResult.claimed(rs.getTimestamp(3).toInstant());
+                            return ClaimResult.claimed(instant(rs, 3));
                         }
                         if (rs.getBoolean(6)) {
                             expired = true;
                         } else {
-                            live = JdbcStatements.storedClaim(rs, 3, true);
+                            live = storedClaim(rs, 3, true);
                         }
                     }
                 }
@@ -308,7 +360,7 @@ public final class PostgresDialect implements SqlDialect {
             ps.setString(4, request.fingerprint().orElse(null));
             try (ResultSet rs = ps.executeQuery()) {
                 if (rs.next()) {
-                    return Optional.of(ClaimResult.claimed(rs.getTimestamp(1).toInstant()));
+                    return Optional.of(ClaimResult.claimed(instant(rs, 1)));
                 }
             }
         }
@@ -342,46 +394,59 @@ public final class PostgresDialect implements SqlDialect {
         }
         String[] keys = new String[requests.size()];
         String[] fingerprints = new String[requests.size()];
+        boolean anyFingerprint = false;
         for (int i = 0; i < keys.length; i++) {
             keys[i] = requests.get(i).key();
             fingerprints[i] = requests.get(i).fingerprint().orElse(null);
+            anyFingerprint |= fingerprints[i] != null;
         }
         Map<String, ClaimResult> found = new HashMap<>(keys.length * 2);
-        List<Integer> expired = new ArrayList<>();
-        Map<String, Integer> index = new HashMap<>(keys.length * 2);
-        for (int i = 0; i < keys.length; i++) {
-            index.put(keys[i], i);
-        }
-        try (PreparedStatement ps = connection.prepareStatement(claimAllSql)) {
-            ps.setString(1, first.consumer());
-            JdbcStatements.bindRetention(ps, 2, first.retention(), ChronoUnit.MILLIS);
-            ps.setArray(3, connection.createArrayOf("varchar", keys));
-            ps.setArray(4, connection.createArrayOf("varchar", fingerprints));
-            ps.setArray(5, connection.createArrayOf("varchar", keys));
-            ps.setBoolean(6, first.loadResult());
-            ps.setString(7, first.consumer());
+        List<String> expired = new ArrayList<>();
+        boolean lookUpFirst = batchesLookUpFirst();
+        try (PreparedStatement ps = connection.prepareStatement(lookUpFirst ? lookUpAndClaimAllSql : claimAllSql)) {
+            Array keyArray = connection.createArrayOf("varchar", keys);
+            if (lookUpFirst) {
+                ps.setArray(1, keyArray);
+                ps.setBoolean(2, first.loadResult());
+                ps.setString(3, first.consumer());
+                ps.setString(4, first.consumer());
+                JdbcStatements.bindRetention(ps, 5, first.retention(), ChronoUnit.MILLIS);
+                ps.setArray(6, keyArray);
+                bindFingerprints(connection, ps, 7, fingerprints, anyFingerprint);
+            } else {
+                ps.setString(1, first.consumer());
+                JdbcStatements.bindRetention(ps, 2, first.retention(), ChronoUnit.MILLIS);
+                ps.setArray(3, keyArray);
+                bindFingerprints(connection, ps, 4, fingerprints, anyFingerprint);
+                ps.setArray(5, keyArray);
+                ps.setBoolean(6, first.loadResult());
+                ps.setString(7, first.consumer());
+            }
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     String key = rs.getString(1);
                     if (rs.getBoolean(2)) {
-                        found.put(key, ClaimResult.claimed(rs.getTimestamp(3).toInstant()));
+                        found.put(key, ClaimResult.claimed(instant(rs, 3)));
                     } else if (rs.getBoolean(6)) {
-                        expired.add(index.get(key));
+                        expired.add(key);
                     } else {
-                        found.putIfAbsent(key, JdbcStatements.storedClaim(rs, 3, true));
+                        found.putIfAbsent(key, storedClaim(rs, 3, true));
                     }
                 }
             }
         }
-        expired.removeIf(i -> found.containsKey(keys[i]));
+        expired.removeIf(found::containsKey);
         if (!expired.isEmpty()) {
-            // Rare: keys whose claim expired but whose row is still there. Reclaim them in the sorted order.
-            expired.sort(null);
-            String[] expiredKeys = new String[expired.size()];
-            String[] expiredFingerprints = new String[expired.size()];
+            // Rare: keys whose claim expired but whose row is still there. Reclaim them in the requests' order.
+            Map<String, Integer> index = new HashMap<>(keys.length * 2);
+            for (int i = 0; i < keys.length; i++) {
+                index.putIfAbsent(keys[i], i);
+            }
+            expired.sort(java.util.Comparator.comparing(index::get));
+            String[] expiredKeys = expired.toArray(new String[0]);
+            String[] expiredFingerprints = new String[expiredKeys.length];
             for (int i = 0; i < expiredKeys.length; i++) {
-                expiredKeys[i] = keys[expired.get(i)];
-                expiredFingerprints[i] = fingerprints[expired.get(i)];
+                expiredFingerprints[i] = fingerprints[index.get(expiredKeys[i])];
             }
             try (PreparedStatement ps = connection.prepareStatement(reclaimAllSql)) {
                 ps.setString(1, first.consumer());
@@ -390,7 +455,7 @@ public final class PostgresDialect implements SqlDialect {
                 ps.setArray(4, connection.createArrayOf("varchar", expiredFingerprints));
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        found.put(rs.getString(1), ClaimResult.claimed(rs.getTimestamp(2).toInstant()));
+                        found.put(rs.getString(1), ClaimResult.claimed(instant(rs, 2)));
                     }
                 }
             }
@@ -409,17 +474,22 @@ public final class PostgresDialect implements SqlDialect {
                 ps.setString(2, first.consumer());
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        found.put(rs.getString(1), JdbcStatements.storedClaim(rs, 2, loadResult));
+                        found.put(rs.getString(1), storedClaim(rs, 2, loadResult));
                     }
                 }
             }
         }
         List<ClaimResult> results = new ArrayList<>(requests.size());
+        int duplicates = 0;
         for (ClaimRequest r : requests) {
             ClaimResult result = found.get(r.key());
             // Purged between the statements (it had expired): claim it on its own.
-            results.add(result != null ? result : claim(connection, r));
+            result = result != null ? result : claim(connection, r);
+            duplicates += result.claimed() ? 0 : 1;
+            results.add(result);
         }
+        int recent = recentBatchDuplicates;
+        recentBatchDuplicates = recent - (recent >> 2) + (int) (duplicates * 256L / results.size());
         return results;
     }
 

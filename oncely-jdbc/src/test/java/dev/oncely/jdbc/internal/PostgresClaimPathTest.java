@@ -249,4 +249,120 @@ class PostgresClaimPathTest {
             holder.rollback();
         }
     }
+
+    @ParameterizedTest
+    @EnumSource(value = ClaimPath.class, names = {"INSERT_FIRST", "READ_FIRST"})
+    void aBatchClaimsFreshAndExpiredKeysAndReturnsLiveOnesWithTheirTimeFingerprintAndResult(ClaimPath path)
+            throws Exception {
+        PostgresDialect dialect = dialect(path);
+        assertThat(dialect.batchesLookUpFirst()).isEqualTo(path != ClaimPath.INSERT_FIRST);
+        String live = key(path, "b-live");
+        String expired = key(path, "b-expired");
+        String fresh = key(path, "b-fresh");
+        ClaimResult first;
+        try (Connection c = connect()) {
+            first = dialect.claim(c, request(live));
+            dialect.saveResults(c, CONSUMER, Map.of(live, "stored".getBytes(StandardCharsets.UTF_8)));
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + TABLE + " (consumer, event_id,"
+                    + " processed_at, expires_at) VALUES (?, ?, now() - interval '2 hours', now() - interval '1 hour')")) {
+                ps.setString(1, CONSUMER);
+                ps.setString(2, expired);
+                ps.executeUpdate();
+            }
+            c.commit();
+        }
+        java.util.List<String> sorted = new java.util.ArrayList<>(java.util.List.of(live, expired, fresh));
+        java.util.Collections.sort(sorted);
+
+        java.util.List<ClaimResult> results;
+        try (Connection c = connect()) {
+            results = dialect.claimAll(c, sorted.stream().map(PostgresClaimPathTest::request).toList());
+            c.commit();
+        }
+
+        Map<String, ClaimResult> byKey = new java.util.HashMap<>();
+        for (int i = 0; i < sorted.size(); i++) {
+            byKey.put(sorted.get(i), results.get(i));
+        }
+        assertThat(byKey.get(fresh).claimed()).isTrue();
+        assertThat(byKey.get(expired).claimed()).as("expired: reclaimed").isTrue();
+        ClaimResult dup = byKey.get(live);
+        assertThat(dup.claimed()).isFalse();
+        assertThat(dup.processedAt()).isEqualTo(first.processedAt());
+        assertThat(dup.fingerprint()).contains("fp-" + live);
+        assertThat(dup.result()).hasValueSatisfying(b -> assertThat(new String(b, StandardCharsets.UTF_8))
+                .isEqualTo("stored"));
+        try (Connection c = connect()) {
+            assertThat(dialect.claimAll(c, sorted.stream().map(PostgresClaimPathTest::request).toList()))
+                    .as("all three are held now").noneMatch(ClaimResult::claimed);
+            c.rollback();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = ClaimPath.class, names = {"INSERT_FIRST", "READ_FIRST"})
+    void aBatchWaitsOnAnOpenClaimOfOneOfItsKeys(ClaimPath path) throws Exception {
+        PostgresDialect dialect = dialect(path);
+        ExecutorService exec = Executors.newSingleThreadExecutor();
+        try {
+            for (boolean commit : new boolean[] {true, false}) {
+                String contended = key(path, commit ? "b-commits" : "b-rollsback");
+                String other = key(path, "b-other" + commit);
+                java.util.List<ClaimRequest> batch = java.util.stream.Stream.of(contended, other).sorted()
+                        .map(PostgresClaimPathTest::request).toList();
+                try (Connection first = connect()) {
+                    ClaimResult winner = dialect.claim(first, request(contended));
+                    Future<java.util.List<ClaimResult>> waiter = exec.submit(() -> {
+                        try (Connection c = connect()) {
+                            java.util.List<ClaimResult> r = dialect.claimAll(c, batch);
+                            c.commit();
+                            return r;
+                        }
+                    });
+                    assertThatThrownBy(() -> waiter.get(300, TimeUnit.MILLISECONDS))
+                            .isInstanceOf(TimeoutException.class);
+                    if (commit) {
+                        first.commit();
+                    } else {
+                        first.rollback();
+                    }
+                    java.util.List<ClaimResult> results = waiter.get(10, TimeUnit.SECONDS);
+                    for (int i = 0; i < batch.size(); i++) {
+                        boolean isContended = batch.get(i).key().equals(contended);
+                        assertThat(results.get(i).claimed()).as("%s after the first %s", batch.get(i).key(),
+                                commit ? "committed" : "rolled back").isEqualTo(!isContended || !commit);
+                        if (isContended && commit) {
+                            assertThat(results.get(i).processedAt()).isEqualTo(winner.processedAt());
+                        }
+                    }
+                }
+            }
+        } finally {
+            exec.shutdownNow();
+        }
+    }
+
+    @Test
+    void adaptiveBatchesReadFirstWhileMostKeysOfRecentBatchesWereDuplicates() throws Exception {
+        PostgresDialect dialect = dialect(ClaimPath.ADAPTIVE);
+        java.util.List<ClaimRequest> batch = java.util.stream.IntStream.range(0, 10)
+                .mapToObj(i -> request(key(ClaimPath.ADAPTIVE, "b-storm-" + i))).sorted(
+                        java.util.Comparator.comparing(ClaimRequest::key)).toList();
+        try (Connection c = connect()) {
+            assertThat(dialect.batchesLookUpFirst()).isFalse();
+            assertThat(dialect.claimAll(c, batch)).allMatch(ClaimResult::claimed);
+            for (int i = 0; i < 4; i++) {
+                assertThat(dialect.claimAll(c, batch)).noneMatch(ClaimResult::claimed);
+            }
+            assertThat(dialect.batchesLookUpFirst()).isTrue();
+            assertThat(dialect.claimAll(c, batch)).noneMatch(ClaimResult::claimed);
+            for (int i = 0; i < 6; i++) {
+                int round = i;
+                assertThat(dialect.claimAll(c, batch.stream().map(r -> request(r.key() + "-fresh" + round)).toList()))
+                        .allMatch(ClaimResult::claimed);
+            }
+            assertThat(dialect.batchesLookUpFirst()).isFalse();
+            c.rollback();
+        }
+    }
 }
