@@ -11,19 +11,12 @@ import dev.oncely.PayloadConflictException;
 import dev.oncely.ResultCodec;
 import dev.oncely.testkit.TestDatabase;
 import dev.oncely.testkit.TestDatabaseExtension;
-import java.io.PrintWriter;
-import java.lang.reflect.InvocationHandler;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
-import java.sql.SQLFeatureNotSupportedException;
 import java.sql.Statement;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.logging.Logger;
 import javax.sql.DataSource;
 import org.jdbi.v3.core.Jdbi;
 import org.junit.jupiter.api.AfterAll;
@@ -44,7 +37,7 @@ class PostgresReadFirstTest {
 
     private static final String TABLE = "oncely_read_first";
     private static HikariDataSource pool;
-    private final List<String> calls = new CopyOnWriteArrayList<>();
+    private List<String> calls = List.of();
 
     @BeforeAll
     static void start() {
@@ -217,73 +210,9 @@ class PostgresReadFirstTest {
         }
     }
 
-    // ------------------------------------------------------------------------------------------------ recording
-
     private DataSource recording(DataSource target) {
-        return new DataSource() {
-            @Override
-            public Connection getConnection() throws SQLException {
-                calls.add("getConnection");
-                return recorded(target.getConnection());
-            }
-
-            @Override
-            public Connection getConnection(String user, String password) throws SQLException {
-                throw new SQLFeatureNotSupportedException();
-            }
-
-            @Override
-            public PrintWriter getLogWriter() {
-                return null;
-            }
-
-            @Override
-            public void setLogWriter(PrintWriter out) {
-            }
-
-            @Override
-            public void setLoginTimeout(int seconds) {
-            }
-
-            @Override
-            public int getLoginTimeout() {
-                return 0;
-            }
-
-            @Override
-            public Logger getParentLogger() throws SQLFeatureNotSupportedException {
-                throw new SQLFeatureNotSupportedException();
-            }
-
-            @Override
-            public <T> T unwrap(Class<T> iface) throws SQLException {
-                throw new SQLException("not a wrapper");
-            }
-
-            @Override
-            public boolean isWrapperFor(Class<?> iface) {
-                return false;
-            }
-        };
-    }
-
-    /** Records prepareStatement (first SQL word), setAutoCommit, commit, rollback and close. */
-    private Connection recorded(Connection real) {
-        InvocationHandler handler = (proxy, method, args) -> {
-            switch (method.getName()) {
-                case "prepareStatement" -> calls.add("prepare " + ((String) args[0]).strip().split("\\s+")[0]);
-                case "setAutoCommit" -> calls.add("setAutoCommit " + args[0]);
-                case "commit", "rollback", "close" -> calls.add(method.getName());
-                default -> {
-                }
-            }
-            try {
-                return method.invoke(real, args);
-            } catch (InvocationTargetException e) {
-                throw e.getCause();
-            }
-        };
-        return (Connection) Proxy.newProxyInstance(Connection.class.getClassLoader(), new Class<?>[] {Connection.class},
-                handler);
+        RecordingDataSource recording = new RecordingDataSource(target);
+        calls = recording.calls;
+        return recording;
     }
 }

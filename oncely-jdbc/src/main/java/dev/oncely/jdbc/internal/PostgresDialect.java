@@ -59,18 +59,12 @@ public final class PostgresDialect implements SqlDialect {
         ADAPTIVE
     }
 
-    /** Duplicate share of recent claims, in 1/1024, above which ADAPTIVE reads before claiming. */
-    private static final int READ_IN_SAME_STATEMENT_ABOVE = 512;
-
     private final TableName table;
     private final ClaimPath claimPath;
-    /**
-     * Exponential moving average of the duplicate share of this store's recent claims, in 1/1024 (weight 1/16 per
-     * claim). Updated without synchronization: a lost update only delays the switch by a claim or two.
-     */
-    private volatile int recentDuplicates;
-    /** The same for batch claims: duplicate share of recent batches, in 1/1024 (weight 1/4 per batch). */
-    private volatile int recentBatchDuplicates;
+    /** Duplicate share of this store's recent per-message claims: ADAPTIVE reads before claiming above half. */
+    private final DuplicateShare recentDuplicates = new DuplicateShare(4);
+    /** The same over recent batches (weight 1/4 per batch): ADAPTIVE batches read first above half. */
+    private final DuplicateShare recentBatchDuplicates = new DuplicateShare(2);
     private final String claimSql;
     private final String insertSql;
     private final String findStoredSql;
@@ -193,7 +187,7 @@ public final class PostgresDialect implements SqlDialect {
     @Override
     public boolean readsBeforeClaiming() {
         return claimPath == ClaimPath.READ_FIRST
-                || claimPath == ClaimPath.ADAPTIVE && recentDuplicates > READ_IN_SAME_STATEMENT_ABOVE;
+                || claimPath == ClaimPath.ADAPTIVE && recentDuplicates.mostlyDuplicates();
     }
 
     @Override
@@ -231,9 +225,7 @@ public final class PostgresDialect implements SqlDialect {
 
     /** Counts a claim's answer into the moving duplicate share the ADAPTIVE path chooses by. */
     private ClaimResult noted(ClaimResult result) {
-        int recent = recentDuplicates;
-        recentDuplicates = recent - (recent >> 4) + (result.claimed() ? 0 : 64);
-        return result;
+        return recentDuplicates.noted(result);
     }
 
     /**
@@ -251,14 +243,14 @@ public final class PostgresDialect implements SqlDialect {
 
     /** Whether the next batch claim reads the existing rows before inserting the keys it did not find. */
     boolean batchesLookUpFirst() {
-        return claimPath == ClaimPath.ADAPTIVE ? recentBatchDuplicates > READ_IN_SAME_STATEMENT_ABOVE
+        return claimPath == ClaimPath.ADAPTIVE ? recentBatchDuplicates.mostlyDuplicates()
                 : claimPath != ClaimPath.INSERT_FIRST;
     }
 
     /** Whether the next per-message claim inside a transaction starts with the INSERT alone. */
     boolean claimsStartWithInsertAlone() {
         return claimPath == ClaimPath.INSERT_FIRST
-                || claimPath == ClaimPath.ADAPTIVE && recentDuplicates <= READ_IN_SAME_STATEMENT_ABOVE;
+                || claimPath == ClaimPath.ADAPTIVE && !recentDuplicates.mostlyDuplicates();
     }
 
     private ClaimResult claimInsertFirst(Connection connection, ClaimRequest request) throws SQLException {
@@ -488,8 +480,7 @@ public final class PostgresDialect implements SqlDialect {
             duplicates += result.claimed() ? 0 : 1;
             results.add(result);
         }
-        int recent = recentBatchDuplicates;
-        recentBatchDuplicates = recent - (recent >> 2) + (int) (duplicates * 256L / results.size());
+        recentBatchDuplicates.note(duplicates, results.size());
         return results;
     }
 
