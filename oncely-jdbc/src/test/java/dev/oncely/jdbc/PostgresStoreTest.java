@@ -160,6 +160,36 @@ class PostgresStoreTest {
     }
 
     @Test
+    void aStoreOnADataSourceLendsHandlersAJdbiHandleOnItsTransactionsConnection() throws Exception {
+        JdbcDedupStore store = JdbcDedupStore.builder(pool).table("oncely_lend").build().createSchemaIfMissing();
+        sql("CREATE TABLE IF NOT EXISTS oncely_lend_effects (event_id text NOT NULL)");
+        sql("TRUNCATE oncely_lend, oncely_lend_effects");
+        IllegalStateException boom = new IllegalStateException("declined");
+        IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store)
+                .consumer("lend").key(k -> k).handler((k, tx) -> {
+                    Handle handle = tx.unwrap(Handle.class);
+                    assertThat(handle.getConnection()).isSameAs(tx.connection());
+                    assertThat(handle.getConnection().getAutoCommit()).as("inside the store's transaction").isFalse();
+                    handle.execute("INSERT INTO oncely_lend_effects VALUES (?)", k);
+                    if (k.startsWith("fail")) {
+                        throw boom;
+                    }
+                    return null;
+                }).build();
+
+        assertThat(h.process("ok").isProcessed()).isTrue();
+        assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> h.process("fail"))).isSameAs(boom);
+
+        assertThat(count("SELECT count(*) FROM oncely_lend_effects")).as("the failed run's write rolled back")
+                .isEqualTo(1);
+        assertThat(count("SELECT count(*) FROM oncely_lend")).isEqualTo(1);
+        assertThat(h.process("ok").isDuplicate()).isTrue();
+        assertThatThrownBy(() -> h.process("fail")).as("its key was released: it runs, and fails, again")
+                .isSameAs(boom);
+        sql("DROP TABLE oncely_lend, oncely_lend_effects");
+    }
+
+    @Test
     void aJdbiCallerTransactionGivesTheHandlerTheCallersOwnHandle() throws Exception {
         JdbcDedupStore store = JdbcDedupStore.builder(pool).build().createSchemaIfMissing();
         sql("DELETE FROM processed_events WHERE consumer = 'jdbi-join'");
