@@ -112,12 +112,14 @@ public final class PeerHarness {
 
     private PeerHarness(Map<String, String> args) {
         this.args = args;
+        String url = arg("url", System.getenv().getOrDefault("ONCELY_BENCH_URL",
+                "jdbc:postgresql://127.0.0.1:5432/oncely_bench"));
+        this.mariadb = url.startsWith("jdbc:mariadb:") || url.startsWith("jdbc:mysql:");
         this.quick = args.containsKey("quick");
         this.seeds = intArg("seeds", 10_000);
         HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(arg("url", System.getenv().getOrDefault("ONCELY_BENCH_URL",
-                "jdbc:postgresql://127.0.0.1:5432/oncely_bench")));
-        config.setUsername(arg("user", "postgres"));
+        config.setJdbcUrl(url);
+        config.setUsername(arg("user", mariadb ? "root" : "postgres"));
         config.setPassword(arg("password", ""));
         int maxThreads = Math.max(ints("concurrency", "1,4,16").stream().max(Integer::compare).orElse(16),
                 Math.max(intArg("dup-threads", 8), intArg("growth-threads", 4)));
@@ -144,6 +146,13 @@ public final class PeerHarness {
 
     // ------------------------------------------------------------------------------------------------ setup
 
+    /**
+     * MariaDB (a {@code jdbc:mariadb:} URL): the same variants with MariaDB's SQL where PostgreSQL's has no
+     * equivalent: {@code INSERT IGNORE} for the hand-written claim, a multi-row {@code INSERT IGNORE ... RETURNING}
+     * then a multi-row business {@code INSERT} for set-based SQL (MariaDB has no data-modifying CTE, so it takes
+     * two statements), the sequence engine for seeds, Spring Integration's MySQL schema.
+     */
+    private final boolean mariadb;
     private final List<Variant> perMessage = new ArrayList<>();
     private final Map<String, Crash> crashes = new LinkedHashMap<>();
     private final Map<String, CrashResult> crashResults = new LinkedHashMap<>();
@@ -189,14 +198,24 @@ public final class PeerHarness {
 
     private void createTables() throws Exception {
         dropTables();
-        execute("CREATE TABLE " + BUSINESS + " (id bigserial PRIMARY KEY, consumer varchar(100) NOT NULL,"
-                + " event_id varchar(255) NOT NULL, amount bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT now())");
-        // Hand-written claims: the minimal table for the pattern, (consumer, event_id) primary key.
-        execute("CREATE TABLE " + HAND_TABLE + " (consumer varchar(100) NOT NULL, event_id varchar(255) NOT NULL,"
-                + " processed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (consumer, event_id))");
+        if (mariadb) {
+            execute("CREATE TABLE " + BUSINESS + " (id bigint AUTO_INCREMENT PRIMARY KEY, consumer varchar(100) NOT NULL,"
+                    + " event_id varchar(255) NOT NULL, amount bigint NOT NULL,"
+                    + " created_at timestamp(6) NOT NULL DEFAULT current_timestamp(6)) ENGINE=InnoDB");
+            // The same charset and binary collation as Oncely's MariaDB DDL, so both compare keys alike.
+            execute("CREATE TABLE " + HAND_TABLE + " (consumer varchar(100) NOT NULL, event_id varchar(255) NOT NULL,"
+                    + " processed_at timestamp(6) NOT NULL DEFAULT current_timestamp(6), PRIMARY KEY (consumer, event_id))"
+                    + " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin");
+        } else {
+            execute("CREATE TABLE " + BUSINESS + " (id bigserial PRIMARY KEY, consumer varchar(100) NOT NULL,"
+                    + " event_id varchar(255) NOT NULL, amount bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT now())");
+            // Hand-written claims: the minimal table for the pattern, (consumer, event_id) primary key.
+            execute("CREATE TABLE " + HAND_TABLE + " (consumer varchar(100) NOT NULL, event_id varchar(255) NOT NULL,"
+                    + " processed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (consumer, event_id))");
+        }
         oncelyStore = JdbcDedupStore.builder(pool).table(ONCELY_TABLE).build().createSchemaIfMissing();
         // Spring Integration: its own DDL as shipped in the jar.
-        execute(siDdl());
+        execute(siDdl(mariadb));
     }
 
     private void dropTables() throws SQLException {
@@ -206,16 +225,16 @@ public final class PeerHarness {
         }
     }
 
-    private static String siDdl() throws IOException {
-        String resource = "org/springframework/integration/jdbc/schema-postgresql.sql";
+    private static String siDdl(boolean mariadb) throws IOException {
+        String resource = "org/springframework/integration/jdbc/schema-" + (mariadb ? "mysql" : "postgresql") + ".sql";
         try (InputStream in = JdbcMetadataStore.class.getClassLoader().getResourceAsStream(resource)) {
             if (in == null) {
                 throw new IllegalStateException(resource + " is missing from spring-integration-jdbc");
             }
             String ddl = new String(in.readAllBytes(), StandardCharsets.UTF_8);
             int start = ddl.indexOf("CREATE TABLE INT_METADATA_STORE");
-            int end = ddl.indexOf(");", start);
-            return ddl.substring(start, end + 1);
+            int end = ddl.indexOf(';', start); // PostgreSQL's ends with ");", MySQL's with ") ENGINE=InnoDB;"
+            return ddl.substring(start, end);
         }
     }
 
@@ -266,7 +285,11 @@ public final class PeerHarness {
                 return 1;
             }
         });
-        perMessage.add(new Variant("hand", "2 hand JDBC ON CONFLICT", 1) {
+        // MariaDB: INSERT IGNORE reports 0 rows for a key that is already there (and waits for an open claim of it).
+        String handClaim = mariadb
+                ? "INSERT IGNORE INTO " + HAND_TABLE + " (consumer, event_id) VALUES (?, ?)"
+                : "INSERT INTO " + HAND_TABLE + " (consumer, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING";
+        perMessage.add(new Variant("hand", mariadb ? "2 hand JDBC INSERT IGNORE" : "2 hand JDBC ON CONFLICT", 1) {
             String seedSql() {
                 return handSeed(id);
             }
@@ -276,8 +299,7 @@ public final class PeerHarness {
                     c.setAutoCommit(false);
                     try {
                         int claimed;
-                        try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + HAND_TABLE
-                                + " (consumer, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING")) {
+                        try (PreparedStatement ps = c.prepareStatement(handClaim)) {
                             ps.setString(1, id);
                             ps.setString(2, keys.get(0));
                             claimed = ps.executeUpdate();
@@ -383,8 +405,8 @@ public final class PeerHarness {
         si.start();
         perMessage.add(new Variant("si", "6 Spring Integration putIfAbsent", 1) {
             String seedSql() {
-                return "INSERT INTO " + SI_TABLE + " (METADATA_KEY, METADATA_VALUE, REGION) SELECT 's-' || g, '1', 'si'"
-                        + " FROM generate_series(1, " + seeds + ") g";
+                return "INSERT INTO " + SI_TABLE + " (METADATA_KEY, METADATA_VALUE, REGION) SELECT " + seedKey()
+                        + ", '1', 'si' FROM " + series(seeds);
             }
 
             int run(List<String> keys) {
@@ -415,7 +437,7 @@ public final class PeerHarness {
                             c.releaseSavepoint(sp);
                             claimed = true;
                         } catch (SQLException e) {
-                            if (!"23505".equals(e.getSQLState())) {
+                            if (!"23505".equals(e.getSQLState()) && e.getErrorCode() != 1062) {
                                 throw e;
                             }
                             c.rollback(sp);
@@ -455,13 +477,7 @@ public final class PeerHarness {
                         c.setAutoCommit(false);
                         try {
                             collecting.processBatchIn(CallerTransaction.of(c), keys);
-                            if (!rows.isEmpty()) {
-                                try (PreparedStatement ps = c.prepareStatement(BUSINESS_INSERT_ALL)) {
-                                    ps.setString(1, id);
-                                    ps.setArray(2, c.createArrayOf("varchar", rows.toArray()));
-                                    ps.executeUpdate();
-                                }
-                            }
+                            businessAll(c, id, rows);
                             c.commit();
                         } catch (Exception e) {
                             c.rollback();
@@ -480,6 +496,9 @@ public final class PeerHarness {
                 int run(List<String> keys) throws Exception {
                     // Distinct and sorted, so overlapping batches lock in the same order (no 40P01).
                     String[] sorted = new TreeSet<>(keys).toArray(new String[0]);
+                    if (mariadb) {
+                        return setBasedMariaDb(id, sorted, keys.size());
+                    }
                     try (Connection c = pool.getConnection()) {
                         c.setAutoCommit(false);
                         try (PreparedStatement ps = c.prepareStatement("WITH claimed AS (INSERT INTO " + HAND_TABLE
@@ -505,18 +524,95 @@ public final class PeerHarness {
     }
 
     private String handSeed(String consumer) {
-        return "INSERT INTO " + HAND_TABLE + " (consumer, event_id) SELECT '" + consumer + "', 's-' || g"
-                + " FROM generate_series(1, " + seeds + ") g";
+        return "INSERT INTO " + HAND_TABLE + " (consumer, event_id) SELECT '" + consumer + "', " + seedKey()
+                + " FROM " + series(seeds);
     }
 
     private String camelSeed(String processorName) {
         return "INSERT INTO " + CAMEL_TABLE + " (processorName, messageId, createdAt) SELECT '" + processorName + "',"
-                + " 's-' || g, now() FROM generate_series(1, " + seeds + ") g";
+                + " " + seedKey() + ", now() FROM " + series(seeds);
     }
 
     private String oncelySeed(String table, String consumer) {
-        return "INSERT INTO " + table + " (consumer, event_id, processed_at) SELECT '" + consumer + "', 's-' || g,"
-                + " now() FROM generate_series(1, " + seeds + ") g";
+        return "INSERT INTO " + table + " (consumer, event_id, processed_at) SELECT '" + consumer + "', " + seedKey()
+                + ", now() FROM " + series(seeds);
+    }
+
+    /** Rows numbered 1..n as {@code g}: generate_series on PostgreSQL, the sequence engine on MariaDB. */
+    private String series(long n) {
+        return mariadb ? "(SELECT seq AS g FROM seq_1_to_" + n + ") s" : "generate_series(1, " + n + ") g";
+    }
+
+    /** The seed key of row g: 's-' followed by g. */
+    private String seedKey() {
+        return mariadb ? "CONCAT('s-', g)" : "'s-' || g";
+    }
+
+    /**
+     * The fresh messages' business rows in one statement: {@code unnest} of an array on PostgreSQL, a multi-row
+     * {@code VALUES} on MariaDB. Nothing when there are none.
+     */
+    private void businessAll(Connection c, String consumer, List<String> keys) throws SQLException {
+        if (keys.isEmpty()) {
+            return;
+        }
+        if (!mariadb) {
+            try (PreparedStatement ps = c.prepareStatement(BUSINESS_INSERT_ALL)) {
+                ps.setString(1, consumer);
+                ps.setArray(2, c.createArrayOf("varchar", keys.toArray()));
+                ps.executeUpdate();
+            }
+            return;
+        }
+        StringBuilder sql = new StringBuilder("INSERT INTO " + BUSINESS + " (consumer, event_id, amount) VALUES ");
+        for (int i = 0; i < keys.size(); i++) {
+            sql.append(i == 0 ? "(?, ?, ?)" : ", (?, ?, ?)");
+        }
+        try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
+            int p = 1;
+            for (String k : keys) {
+                ps.setString(p++, consumer);
+                ps.setString(p++, k);
+                ps.setLong(p++, k.length());
+            }
+            ps.executeUpdate();
+        }
+    }
+
+    /**
+     * Set-based SQL on MariaDB: no data-modifying CTE, so one multi-row {@code INSERT IGNORE ... RETURNING} claims
+     * the batch (in key order) and returns the keys it inserted, then one multi-row business INSERT for them.
+     */
+    private int setBasedMariaDb(String consumer, String[] sorted, int messages) throws SQLException {
+        StringBuilder sql = new StringBuilder("INSERT IGNORE INTO " + HAND_TABLE + " (consumer, event_id) VALUES ");
+        for (int i = 0; i < sorted.length; i++) {
+            sql.append(i == 0 ? "(?, ?)" : ", (?, ?)");
+        }
+        sql.append(" RETURNING event_id");
+        try (Connection c = pool.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                List<String> claimed = new ArrayList<>(sorted.length);
+                try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
+                    int p = 1;
+                    for (String k : sorted) {
+                        ps.setString(p++, consumer);
+                        ps.setString(p++, k);
+                    }
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            claimed.add(rs.getString(1));
+                        }
+                    }
+                }
+                businessAll(c, consumer, claimed);
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            }
+        }
+        return messages;
     }
 
     static void business(Connection c, String consumer, String key) throws SQLException {
@@ -599,13 +695,20 @@ public final class PeerHarness {
     }
 
     private void resetTables(List<Variant> variants) throws SQLException {
-        execute("TRUNCATE " + BUSINESS + ", " + HAND_TABLE + ", " + ONCELY_TABLE + ", " + CAMEL_TABLE + ", " + SI_TABLE);
+        List<String> tables = List.of(BUSINESS, HAND_TABLE, ONCELY_TABLE, CAMEL_TABLE, SI_TABLE);
+        if (mariadb) {
+            for (String t : tables) {
+                execute("TRUNCATE TABLE " + t);
+            }
+        } else {
+            execute("TRUNCATE " + String.join(", ", tables));
+        }
         for (Variant v : variants) {
             if (v.seedSql() != null) {
                 execute(v.seedSql());
             }
         }
-        execute("ANALYZE");
+        execute(mariadb ? "ANALYZE TABLE " + String.join(", ", tables) : "ANALYZE");
     }
 
     /** Runs {@code threads} callers in a closed loop for {@code millis}; every call's latency is recorded. */
@@ -792,11 +895,19 @@ public final class PeerHarness {
                 long t0 = System.nanoTime();
                 // One INSERT ... SELECT generate_series; the key index is built after the load (a sort, not
                 // 10M random inserts), then the table is vacuumed and analysed as a long-lived one would be.
-                execute("ALTER TABLE " + table + " DROP CONSTRAINT " + table + "_pkey");
-                execute("INSERT INTO " + table + " (consumer, event_id, processed_at) SELECT 'oncely', md5(g::text),"
-                        + " now() FROM generate_series(1, " + size + ") g");
-                execute("ALTER TABLE " + table + " ADD CONSTRAINT " + table + "_pkey PRIMARY KEY (consumer, event_id)");
-                execute("VACUUM ANALYZE " + table);
+                if (mariadb) {
+                    execute("ALTER TABLE " + table + " DROP PRIMARY KEY");
+                    execute("INSERT INTO " + table + " (consumer, event_id, processed_at) SELECT 'oncely', md5(g),"
+                            + " now() FROM " + series(size));
+                    execute("ALTER TABLE " + table + " ADD PRIMARY KEY (consumer, event_id)");
+                    execute("ANALYZE TABLE " + table);
+                } else {
+                    execute("ALTER TABLE " + table + " DROP CONSTRAINT " + table + "_pkey");
+                    execute("INSERT INTO " + table + " (consumer, event_id, processed_at) SELECT 'oncely', md5(g::text),"
+                            + " now() FROM " + series(size));
+                    execute("ALTER TABLE " + table + " ADD CONSTRAINT " + table + "_pkey PRIMARY KEY (consumer, event_id)");
+                    execute("VACUUM ANALYZE " + table);
+                }
                 System.out.printf(Locale.ROOT, "loaded %,d keys into %s in %.0f s%n", size, table,
                         (System.nanoTime() - t0) / 1e9);
             }
@@ -1047,6 +1158,16 @@ public final class PeerHarness {
     }
 
     private String serverInfo() throws SQLException {
+        if (mariadb) {
+            try (Connection c = pool.getConnection(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT CONCAT('MariaDB ', VERSION(), ', innodb_buffer_pool_size ',"
+                         + " @@innodb_buffer_pool_size DIV 1048576, 'MB, innodb_flush_log_at_trx_commit ',"
+                         + " @@innodb_flush_log_at_trx_commit, ', sync_binlog ', @@sync_binlog, ', log_bin ', @@log_bin,"
+                         + " ', isolation ', @@tx_isolation)")) {
+                rs.next();
+                return rs.getString(1);
+            }
+        }
         try (Connection c = pool.getConnection(); Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SELECT 'PostgreSQL ' || current_setting('server_version')"
                      + " || ', shared_buffers ' || current_setting('shared_buffers') || ', synchronous_commit '"
