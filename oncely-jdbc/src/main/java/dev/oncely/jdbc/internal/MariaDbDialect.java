@@ -8,6 +8,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.temporal.ChronoUnit;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -189,17 +190,134 @@ public final class MariaDbDialect implements SqlDialect {
     }
 
     /**
-     * One by one, in the order given ({@code IdempotentHandler} sorts keys, so overlapping batches take their
-     * locks in the same order). A multi-row INSERT fails as a whole on the first duplicate, and a set-based
-     * locking read first would take gap locks that make concurrent batches deadlock.
+     * MariaDB: one multi-row {@code INSERT IGNORE ... RETURNING} in the order given ({@code IdempotentHandler} sorts
+     * keys, so overlapping batches take their locks in the same order), then one locking read of the keys it did
+     * not insert. An ignored row holds the same shared lock a failed INSERT would, waits for an open claim of its key
+     * the same way, and the locking read sees the latest committed row, as in {@link #claim}. {@code IGNORE} turns
+     * every error into a warning, truncation included, so the statement must have raised exactly one warning (the
+     * duplicate key) per ignored row, or the batch fails before anything is decided: a column narrower than the
+     * shipped DDL could otherwise make two keys collide. Expired keys are rewritten one by one, as in
+     * {@link #claim}. MySQL has no {@code RETURNING}: there, and for a single key, keys are claimed one by one (a
+     * plain multi-row INSERT fails as a whole on the first duplicate).
      */
     @Override
     public List<ClaimResult> claimAll(Connection connection, List<ClaimRequest> requests) throws SQLException {
-        ClaimResult[] results = new ClaimResult[requests.size()];
-        for (int i = 0; i < results.length; i++) {
-            results[i] = claim(connection, requests.get(i));
+        ClaimRequest first = requests.isEmpty() ? null : requests.get(0);
+        boolean setBased = mariadb && requests.size() > 1;
+        for (int i = 1; setBased && i < requests.size(); i++) {
+            ClaimRequest r = requests.get(i);
+            setBased = r.consumer().equals(first.consumer()) && r.retention().equals(first.retention());
         }
-        return List.of(results);
+        if (!setBased) {
+            ClaimResult[] results = new ClaimResult[requests.size()];
+            for (int i = 0; i < results.length; i++) {
+                results[i] = claim(connection, requests.get(i));
+            }
+            return List.of(results);
+        }
+        Map<String, ClaimResult> found = new HashMap<>(requests.size() * 2);
+        StringBuilder insert = new StringBuilder("INSERT IGNORE INTO ").append(table.qualified())
+                .append(" (consumer, event_id, processed_at, expires_at, fingerprint) VALUES ");
+        for (int i = 0; i < requests.size(); i++) {
+            insert.append(i == 0 ? "" : ", ").append("(?, ?, NOW(6), ").append(EXPIRES).append(", ?)");
+        }
+        insert.append(" RETURNING event_id, processed_at");
+        boolean warned;
+        try (PreparedStatement ps = connection.prepareStatement(insert.toString())) {
+            int p = 1;
+            for (ClaimRequest r : requests) {
+                ps.setString(p++, r.consumer());
+                ps.setString(p++, r.key());
+                JdbcStatements.bindRetention(ps, p++, r.retention(), ChronoUnit.MICROS);
+                ps.setString(p++, r.fingerprint().orElse(null));
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    found.put(rs.getString(1), ClaimResult.claimed(rs.getTimestamp(2).toInstant()));
+                }
+            }
+            warned = ps.getWarnings() != null; // an ignored row always warns; no warning, nothing to check
+        }
+        int ignored = requests.size() - found.size();
+        if (warned) {
+            long warnings;
+            try (java.sql.Statement st = connection.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT @@warning_count")) {
+                rs.next();
+                warnings = rs.getLong(1);
+            }
+            if (warnings != ignored || !requestedKeys(requests).containsAll(found.keySet())) {
+                throw new SQLException("Claiming a batch of " + requests.size() + " keys in " + table + " raised "
+                        + warnings + " warnings for " + ignored + " keys already there: something other than a"
+                        + " duplicate key was turned into a warning (a column narrower than Oncely's DDL truncating"
+                        + " keys?). Nothing was decided; compare the table with the DDL (JdbcDedupStore#ddl()).",
+                        "22001");
+            }
+        }
+        if (ignored > 0) {
+            readIgnored(connection, requests, found);
+        }
+        List<ClaimResult> results = new java.util.ArrayList<>(requests.size());
+        for (ClaimRequest r : requests) {
+            ClaimResult result = found.get(r.key());
+            // Not inserted and not readable (purged between the statements): claim it on its own.
+            results.add(result != null ? result : claim(connection, r));
+        }
+        return results;
+    }
+
+    private static java.util.Set<String> requestedKeys(List<ClaimRequest> requests) {
+        java.util.Set<String> keys = new java.util.HashSet<>(requests.size() * 2);
+        for (ClaimRequest r : requests) {
+            keys.add(r.key());
+        }
+        return keys;
+    }
+
+    /** Reads the keys the batch INSERT ignored with one locking read; live ones are duplicates, expired ones rewritten. */
+    private void readIgnored(Connection connection, List<ClaimRequest> requests, Map<String, ClaimResult> found)
+            throws SQLException {
+        List<ClaimRequest> ignored = new java.util.ArrayList<>();
+        for (ClaimRequest r : requests) {
+            if (!found.containsKey(r.key())) {
+                ignored.add(r);
+            }
+        }
+        StringBuilder read = new StringBuilder("SELECT event_id, processed_at, fingerprint, result,"
+                + " expires_at <= UTC_TIMESTAMP(6) FROM ").append(table.qualified())
+                .append(" WHERE consumer = ? AND event_id IN (");
+        for (int i = 0; i < ignored.size(); i++) {
+            read.append(i == 0 ? "?" : ", ?");
+        }
+        read.append(") LOCK IN SHARE MODE");
+        Map<String, ClaimRequest> byKey = new HashMap<>(ignored.size() * 2);
+        List<ClaimRequest> expired = new java.util.ArrayList<>();
+        try (PreparedStatement ps = connection.prepareStatement(read.toString())) {
+            ps.setString(1, ignored.get(0).consumer());
+            for (int i = 0; i < ignored.size(); i++) {
+                ps.setString(i + 2, ignored.get(i).key());
+                byKey.put(ignored.get(i).key(), ignored.get(i));
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    ClaimRequest r = byKey.get(rs.getString(1));
+                    if (r == null) {
+                        continue;
+                    }
+                    if (rs.getInt(5) == 1) {
+                        expired.add(r);
+                    } else {
+                        found.put(r.key(), JdbcStatements.storedClaim(rs, 2, r.loadResult()));
+                    }
+                }
+            }
+        }
+        for (ClaimRequest r : expired) {
+            // We hold a shared lock on it, so nobody else can rewrite it before we do.
+            if (rewriteExpired(connection, r)) {
+                found.put(r.key(), ClaimResult.claimed(readOwn(connection, r)));
+            }
+        }
     }
 
     @Override

@@ -1,0 +1,141 @@
+package dev.oncely.jdbc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.oncely.IdempotentHandler;
+import dev.oncely.OncelyException;
+import dev.oncely.Outcome;
+import dev.oncely.ResultCodec;
+import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testkit.TestDatabaseExtension;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * MariaDB claims a batch with one multi-row {@code INSERT IGNORE ... RETURNING} and one locking read of the keys
+ * it ignored, not one INSERT per key; and refuses to decide anything when {@code IGNORE} swallowed something other
+ * than a duplicate key (here: a column narrower than the shipped DDL truncating keys).
+ */
+class MariaDbBatchClaimTest {
+
+    @RegisterExtension
+    static final TestDatabaseExtension DB = TestDatabaseExtension.mariadb();
+
+    private static HikariDataSource pool;
+
+    @BeforeAll
+    static void start() {
+        TestDatabase db = DB.database();
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(db.jdbcUrl());
+        config.setUsername(db.user());
+        config.setPassword(db.password());
+        config.setMaximumPoolSize(4);
+        config.setTransactionIsolation("TRANSACTION_REPEATABLE_READ");
+        pool = new HikariDataSource(config);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        execute("DROP TABLE IF EXISTS oncely_batch_claim");
+        execute("DROP TABLE IF EXISTS oncely_batch_narrow");
+        pool.close();
+    }
+
+    private static void execute(String sql) throws Exception {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            st.execute(sql);
+        }
+    }
+
+    private static long count(String sql) throws Exception {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private static List<String> keys(String prefix, int n) {
+        List<String> keys = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            keys.add(prefix + "-" + (1000 + i));
+        }
+        return keys;
+    }
+
+    @Test
+    void aBatchIsOneInsertAndOneReadWhateverItsSizeAndItsAnswersAreRight() throws Exception {
+        JdbcDedupStore built = JdbcDedupStore.builder(pool).table("oncely_batch_claim").build().createSchemaIfMissing();
+        execute("TRUNCATE TABLE oncely_batch_claim");
+        RecordingDataSource recording = new RecordingDataSource(pool);
+        List<String> runs = new ArrayList<>();
+        IdempotentHandler<String, String> h = IdempotentHandler.<String, String>builder(
+                        JdbcDedupStore.builder(recording).table(built.tableName().replaceFirst("^.*\\.", "")).build())
+                .consumer("c").key(k -> k).resultCodec(ResultCodec.utf8()).retention(Duration.ofHours(1))
+                .handler((key, ctx) -> {
+                    runs.add(key);
+                    return "receipt-" + key;
+                }).build();
+        List<String> first = keys("a", 50);
+        assertThat(h.processBatch(first)).allMatch(Outcome::isProcessed);
+        execute("UPDATE oncely_batch_claim SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND"
+                + " WHERE event_id = 'a-1007'");
+        List<String> mixed = new ArrayList<>(first);
+        mixed.addAll(keys("b", 50));
+        runs.clear();
+        recording.calls.clear();
+
+        List<Outcome<String>> outcomes = h.processBatch(mixed);
+
+        assertThat(recording.calls.stream().filter(c -> c.startsWith("prepare")).toList())
+                .as("one INSERT for 100 keys, one locking read of the 50 ignored, one rewrite of the expired key and"
+                        + " its read-back, one result UPDATE batch")
+                .containsExactly("prepare INSERT", "prepare SELECT", "prepare UPDATE", "prepare SELECT",
+                        "prepare UPDATE");
+        for (int i = 0; i < mixed.size(); i++) {
+            String key = mixed.get(i);
+            boolean fresh = key.startsWith("b") || key.equals("a-1007");
+            assertThat(outcomes.get(i).isProcessed()).as(key).isEqualTo(fresh);
+            assertThat(outcomes.get(i).result()).as(key).contains("receipt-" + key);
+        }
+        assertThat(runs).hasSize(51).contains("a-1007");
+        assertThat(count("SELECT count(*) FROM oncely_batch_claim")).isEqualTo(100);
+    }
+
+    @Test
+    void aColumnThatTruncatesKeysFailsTheBatchInsteadOfMakingKeysCollide() throws Exception {
+        execute("DROP TABLE IF EXISTS oncely_batch_narrow");
+        // The shipped DDL with event_id cut to 8 characters: "order-123-a" and "order-123-b" would both become
+        // "order-12" if the INSERT IGNORE's truncation warnings went unnoticed.
+        JdbcDedupStore store = JdbcDedupStore.builder(pool).table("oncely_batch_narrow").build();
+        String ddl = store.ddl().replace("event_id     varchar(255)", "event_id     varchar(8)");
+        assertThat(ddl).contains("varchar(8)");
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            for (String sql : JdbcDedupStore.statements(ddl)) {
+                st.execute(sql);
+            }
+        }
+        IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store).consumer("c").key(k -> k)
+                .handler((key, ctx) -> null).build();
+        assertThatThrownBy(() -> h.processBatch(List.of("order-12x", "zzz")))
+                .as("truncated, though no key was there yet").isInstanceOf(OncelyException.class)
+                .hasMessageContaining("narrower than Oncely's DDL");
+        assertThat(h.processBatch(List.of("order-1", "order-2"))).as("keys that fit").allMatch(Outcome::isProcessed);
+
+        assertThatThrownBy(() -> h.processBatch(List.of("order-123-a", "order-123-b", "order-1")))
+                .isInstanceOf(OncelyException.class)
+                .hasMessageContaining("narrower than Oncely's DDL");
+        assertThat(count("SELECT count(*) FROM oncely_batch_narrow")).as("the failed batches rolled back").isEqualTo(2);
+    }
+}
