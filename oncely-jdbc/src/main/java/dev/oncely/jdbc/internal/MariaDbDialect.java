@@ -236,7 +236,9 @@ public final class MariaDbDialect implements SqlDialect {
                     found.put(rs.getString(1), ClaimResult.claimed(rs.getTimestamp(2).toInstant()));
                 }
             }
-            warned = ps.getWarnings() != null; // an ignored row always warns; no warning, nothing to check
+            // An ignored row always warns, so then the count is checked anyway (getWarnings would fetch them all,
+            // a round trip of its own); with none ignored, getWarnings costs nothing unless the INSERT warned.
+            warned = found.size() < requests.size() || ps.getWarnings() != null;
         }
         int ignored = requests.size() - found.size();
         if (warned) {
