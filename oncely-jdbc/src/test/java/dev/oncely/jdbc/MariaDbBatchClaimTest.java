@@ -3,13 +3,11 @@ package dev.oncely.jdbc;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.OncelyException;
 import dev.oncely.Outcome;
 import dev.oncely.ResultCodec;
-import dev.oncely.testkit.TestDatabase;
 import dev.oncely.testkit.TestDatabaseExtension;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -36,14 +34,7 @@ class MariaDbBatchClaimTest {
 
     @BeforeAll
     static void start() {
-        TestDatabase db = DB.database();
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(db.jdbcUrl());
-        config.setUsername(db.user());
-        config.setPassword(db.password());
-        config.setMaximumPoolSize(4);
-        config.setTransactionIsolation("TRANSACTION_REPEATABLE_READ");
-        pool = new HikariDataSource(config);
+        pool = TestPools.pool(DB.database(), 4, "TRANSACTION_REPEATABLE_READ", true);
     }
 
     @AfterAll

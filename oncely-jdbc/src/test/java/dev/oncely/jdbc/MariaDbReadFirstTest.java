@@ -2,12 +2,10 @@ package dev.oncely.jdbc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.Outcome;
 import dev.oncely.ResultCodec;
-import dev.oncely.testkit.TestDatabase;
 import dev.oncely.testkit.TestDatabaseExtension;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -33,14 +31,7 @@ class MariaDbReadFirstTest {
 
     @BeforeAll
     static void start() {
-        TestDatabase db = DB.database();
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(db.jdbcUrl());
-        config.setUsername(db.user());
-        config.setPassword(db.password());
-        config.setMaximumPoolSize(4);
-        config.setTransactionIsolation("TRANSACTION_REPEATABLE_READ");
-        pool = new HikariDataSource(config);
+        pool = TestPools.pool(DB.database(), 4, "TRANSACTION_REPEATABLE_READ", true);
     }
 
     @AfterAll

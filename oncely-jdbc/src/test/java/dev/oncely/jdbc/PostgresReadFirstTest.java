@@ -3,13 +3,11 @@ package dev.oncely.jdbc;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.Outcome;
 import dev.oncely.PayloadConflictException;
 import dev.oncely.ResultCodec;
-import dev.oncely.testkit.TestDatabase;
 import dev.oncely.testkit.TestDatabaseExtension;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
@@ -54,15 +52,7 @@ class PostgresReadFirstTest {
     }
 
     private static HikariDataSource pool(boolean autoCommit) {
-        TestDatabase db = DB.database();
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(db.jdbcUrl());
-        config.setUsername(db.user());
-        config.setPassword(db.password());
-        config.setMaximumPoolSize(4);
-        config.setAutoCommit(autoCommit);
-        config.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
-        return new HikariDataSource(config);
+        return TestPools.pool(DB.database(), 4, "TRANSACTION_READ_COMMITTED", autoCommit);
     }
 
     @BeforeEach

@@ -8,7 +8,6 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.OncelyException;
 import dev.oncely.Outcome;
-import dev.oncely.testkit.TestDatabase;
 import dev.oncely.testkit.TestDatabaseExtension;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -49,14 +48,7 @@ class PostgresStoreTest {
     }
 
     private static HikariDataSource pool(String isolation) {
-        TestDatabase db = DB.database();
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(db.jdbcUrl());
-        config.setUsername(db.user());
-        config.setPassword(db.password());
-        config.setMaximumPoolSize(20);
-        config.setTransactionIsolation(isolation);
-        return new HikariDataSource(config);
+        return TestPools.pool(DB.database(), 20, isolation, true);
     }
 
     private static void sql(String statement) throws Exception {

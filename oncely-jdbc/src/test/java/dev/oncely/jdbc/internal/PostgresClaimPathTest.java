@@ -85,6 +85,16 @@ class PostgresClaimPathTest {
         }
     }
 
+    /** Writes a claim of {@code key} that expired an hour ago, on {@code c}'s transaction. */
+    private static void insertExpired(Connection c, String key) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + TABLE + " (consumer, event_id, processed_at,"
+                + " expires_at) VALUES (?, ?, now() - interval '2 hours', now() - interval '1 hour')")) {
+            ps.setString(1, CONSUMER);
+            ps.setString(2, key);
+            ps.executeUpdate();
+        }
+    }
+
     private static String key(ClaimPath path, String name) {
         return path + "-" + name + "-" + System.nanoTime();
     }
@@ -218,12 +228,7 @@ class PostgresClaimPathTest {
         try (Connection c = connect()) {
             first = dialect.claimAfterMiss(c, request(live));
             dialect.saveResults(c, CONSUMER, Map.of(live, "stored".getBytes(StandardCharsets.UTF_8)));
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + TABLE + " (consumer, event_id,"
-                    + " processed_at, expires_at) VALUES (?, ?, now() - interval '2 hours', now() - interval '1 hour')")) {
-                ps.setString(1, CONSUMER);
-                ps.setString(2, expired);
-                ps.executeUpdate();
-            }
+            insertExpired(c, expired);
             c.commit();
         }
         assertThat(first.claimed()).isTrue();
@@ -263,12 +268,7 @@ class PostgresClaimPathTest {
         try (Connection c = connect()) {
             first = dialect.claim(c, request(live));
             dialect.saveResults(c, CONSUMER, Map.of(live, "stored".getBytes(StandardCharsets.UTF_8)));
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + TABLE + " (consumer, event_id,"
-                    + " processed_at, expires_at) VALUES (?, ?, now() - interval '2 hours', now() - interval '1 hour')")) {
-                ps.setString(1, CONSUMER);
-                ps.setString(2, expired);
-                ps.executeUpdate();
-            }
+            insertExpired(c, expired);
             c.commit();
         }
         java.util.List<String> sorted = new java.util.ArrayList<>(java.util.List.of(live, expired, fresh));
