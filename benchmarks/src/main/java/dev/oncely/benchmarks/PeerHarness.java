@@ -1175,21 +1175,14 @@ public final class PeerHarness {
     }
 
     private String serverInfo() throws SQLException {
-        if (mariadb) {
-            try (Connection c = pool.getConnection(); Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("SELECT CONCAT('MariaDB ', VERSION(), ', innodb_buffer_pool_size ',"
-                         + " @@innodb_buffer_pool_size DIV 1048576, 'MB, innodb_flush_log_at_trx_commit ',"
-                         + " @@innodb_flush_log_at_trx_commit, ', sync_binlog ', @@sync_binlog, ', log_bin ', @@log_bin,"
-                         + " ', isolation ', @@tx_isolation)")) {
-                rs.next();
-                return rs.getString(1);
-            }
-        }
-        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT 'PostgreSQL ' || current_setting('server_version')"
-                     + " || ', shared_buffers ' || current_setting('shared_buffers') || ', synchronous_commit '"
-                     + " || current_setting('synchronous_commit') || ', isolation '"
-                     + " || current_setting('default_transaction_isolation')")) {
+        String sql = mariadb
+                ? "SELECT CONCAT('MariaDB ', VERSION(), ', innodb_buffer_pool_size ', @@innodb_buffer_pool_size DIV 1048576,"
+                + " 'MB, innodb_flush_log_at_trx_commit ', @@innodb_flush_log_at_trx_commit, ', sync_binlog ', @@sync_binlog,"
+                + " ', log_bin ', @@log_bin, ', isolation ', @@tx_isolation)"
+                : "SELECT 'PostgreSQL ' || current_setting('server_version') || ', shared_buffers '"
+                + " || current_setting('shared_buffers') || ', synchronous_commit ' || current_setting('synchronous_commit')"
+                + " || ', isolation ' || current_setting('default_transaction_isolation')";
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
             rs.next();
             return rs.getString(1);
         }

@@ -52,7 +52,7 @@ public final class JdbcDedupStore implements DedupStore {
 
     /** The pool of a store built on a DataSource: its transactions run on plain JDBC. Null if built on a Jdbi. */
     private final DataSource dataSource;
-    /** The caller's Jdbi (transactions run on its handles), or for a DataSource store a Jdbi on that pool. */
+    /** The caller's Jdbi, whose handles the store's transactions run on. Null if built on a DataSource. */
     private final Jdbi jdbi;
     /**
      * Wraps a connection the store already holds into a Jdbi Handle when a handler asks for one: its connection
@@ -86,7 +86,7 @@ public final class JdbcDedupStore implements DedupStore {
         if (dataSource == null) {
             throw new IllegalArgumentException("dataSource is null: pass your connection pool (e.g. HikariDataSource).");
         }
-        return new Builder(dataSource, Jdbi.create(dataSource));
+        return new Builder(dataSource, null);
     }
 
     /** A store on your {@link Jdbi}: its plugins, mappers and connection factory are used as they are. */
@@ -814,8 +814,16 @@ public final class JdbcDedupStore implements DedupStore {
 
         private JdbcDialect detect() {
             String product;
-            try (Handle handle = jdbi.open()) {
-                product = handle.getConnection().getMetaData().getDatabaseProductName();
+            try {
+                if (dataSource != null) {
+                    try (Connection connection = dataSource.getConnection()) {
+                        product = connection.getMetaData().getDatabaseProductName();
+                    }
+                } else {
+                    try (Handle handle = jdbi.open()) {
+                        product = handle.getConnection().getMetaData().getDatabaseProductName();
+                    }
+                }
             } catch (JdbiException | SQLException e) {
                 throw new OncelyException("Could not connect to detect the database (" + rootMessage(e) + "). Check"
                         + " that it is up, or name the dialect with .dialect(JdbcDialect.POSTGRESQL) to build the"

@@ -177,14 +177,10 @@ public class GenericDialect implements SqlDialect {
         }
     }
 
-    /** One by one, in the order given ({@code IdempotentHandler} sorts keys, so batches lock alike). */
+    /** One by one, in the order given. */
     @Override
     public List<ClaimResult> claimAll(Connection connection, List<ClaimRequest> requests) throws SQLException {
-        List<ClaimResult> results = new ArrayList<>(requests.size());
-        for (ClaimRequest request : requests) {
-            results.add(claim(connection, request));
-        }
-        return results;
+        return claimEach(connection, requests);
     }
 
     @Override

@@ -53,6 +53,21 @@ final class JdbcStatements {
         }
     }
 
+    /**
+     * Whether one set-based statement can claim these requests: they share consumer, retention and whether
+     * results are loaded, as {@code IdempotentHandler} sends a batch. Otherwise a dialect claims them one by one.
+     */
+    static boolean shareOneStatement(java.util.List<ClaimRequest> requests) {
+        ClaimRequest first = requests.get(0);
+        for (ClaimRequest r : requests) {
+            if (!r.consumer().equals(first.consumer()) || !r.retention().equals(first.retention())
+                    || r.loadResult() != first.loadResult()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Runs a DELETE whose only parameter is its row limit; returns the rows deleted. */
     static int deleteAtMost(Connection connection, String sql, int maxRows) throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement(sql)) {

@@ -202,18 +202,8 @@ public final class MariaDbDialect implements SqlDialect {
      */
     @Override
     public List<ClaimResult> claimAll(Connection connection, List<ClaimRequest> requests) throws SQLException {
-        ClaimRequest first = requests.isEmpty() ? null : requests.get(0);
-        boolean setBased = mariadb && requests.size() > 1;
-        for (int i = 1; setBased && i < requests.size(); i++) {
-            ClaimRequest r = requests.get(i);
-            setBased = r.consumer().equals(first.consumer()) && r.retention().equals(first.retention());
-        }
-        if (!setBased) {
-            ClaimResult[] results = new ClaimResult[requests.size()];
-            for (int i = 0; i < results.length; i++) {
-                results[i] = claim(connection, requests.get(i));
-            }
-            return List.of(results);
+        if (!mariadb || requests.size() < 2 || !JdbcStatements.shareOneStatement(requests)) {
+            return claimEach(connection, requests);
         }
         Map<String, ClaimResult> found = new HashMap<>(requests.size() * 2);
         StringBuilder insert = new StringBuilder("INSERT IGNORE INTO ").append(table.qualified())

@@ -373,17 +373,10 @@ public final class PostgresDialect implements SqlDialect {
         if (requests.isEmpty()) {
             return List.of();
         }
-        ClaimRequest first = requests.get(0);
-        for (ClaimRequest r : requests) {
-            if (!r.consumer().equals(first.consumer()) || !r.retention().equals(first.retention())) {
-                // Not what IdempotentHandler sends; stay correct anyway.
-                List<ClaimResult> results = new ArrayList<>(requests.size());
-                for (ClaimRequest each : requests) {
-                    results.add(claim(connection, each));
-                }
-                return results;
-            }
+        if (!JdbcStatements.shareOneStatement(requests)) {
+            return claimEach(connection, requests); // not what IdempotentHandler sends; stay correct anyway
         }
+        ClaimRequest first = requests.get(0);
         String[] keys = new String[requests.size()];
         String[] fingerprints = new String[requests.size()];
         boolean anyFingerprint = false;

@@ -223,17 +223,10 @@ public final class PostgresPartitionedDialect implements SqlDialect {
         if (requests.isEmpty()) {
             return List.of();
         }
-        ClaimRequest first = requests.get(0);
-        boolean uniform = requests.stream().allMatch(r -> r.consumer().equals(first.consumer())
-                && r.retention().equals(first.retention()) && r.loadResult() == first.loadResult());
-        if (!uniform || requests.size() == 1) {
-            // Not what IdempotentHandler sends for a batch; stay correct anyway. Keys arrive distinct and sorted.
-            List<ClaimResult> results = new ArrayList<>(requests.size());
-            for (ClaimRequest request : requests) {
-                results.add(claim(connection, request));
-            }
-            return results;
+        if (requests.size() == 1 || !JdbcStatements.shareOneStatement(requests)) {
+            return claimEach(connection, requests); // not what IdempotentHandler sends for a batch; stay correct
         }
+        ClaimRequest first = requests.get(0);
         String[] keys = new String[requests.size()];
         String[] fingerprints = new String[requests.size()];
         for (int i = 0; i < keys.length; i++) {

@@ -23,6 +23,18 @@ public interface SqlDialect {
 
     List<ClaimResult> claimAll(Connection connection, List<ClaimRequest> requests) throws SQLException;
 
+    /**
+     * Claims one key at a time, in the order given ({@code IdempotentHandler} sorts keys, so batches lock alike):
+     * the batch claim of a dialect without a set-based one, and the fallback of those with one.
+     */
+    default List<ClaimResult> claimEach(Connection connection, List<ClaimRequest> requests) throws SQLException {
+        List<ClaimResult> results = new java.util.ArrayList<>(requests.size());
+        for (ClaimRequest request : requests) {
+            results.add(claim(connection, request));
+        }
+        return results;
+    }
+
     void saveResults(Connection connection, String consumer, Map<String, byte[]> resultsByKey) throws SQLException;
 
     /** Deletes at most maxRows expired keys; runs on a connection in autocommit mode. */

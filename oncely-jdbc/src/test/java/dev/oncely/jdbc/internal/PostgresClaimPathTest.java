@@ -365,4 +365,33 @@ class PostgresClaimPathTest {
             c.rollback();
         }
     }
+
+    @ParameterizedTest
+    @EnumSource(value = ClaimPath.class, names = {"INSERT_FIRST", "READ_FIRST"})
+    void aBatchWhoseRequestsDifferInWhetherResultsLoadAnswersEachAsAsked(ClaimPath path) throws Exception {
+        PostgresDialect dialect = dialect(path);
+        String a = key(path, "mix-a");
+        String b = key(path, "mix-b");
+        try (Connection c = connect()) {
+            dialect.claim(c, request(a));
+            dialect.claim(c, request(b));
+            dialect.saveResults(c, CONSUMER, Map.of(a, new byte[] {1}, b, new byte[] {2}));
+            c.commit();
+        }
+        java.util.List<ClaimRequest> batch = java.util.stream.Stream.of(
+                        request(a), new ClaimRequest(CONSUMER, b, Optional.of("fp-" + b), Optional.empty(), false))
+                .sorted(java.util.Comparator.comparing(ClaimRequest::key)).toList();
+
+        java.util.List<ClaimResult> results;
+        try (Connection c = connect()) {
+            results = dialect.claimAll(c, batch);
+            c.rollback();
+        }
+
+        for (int i = 0; i < batch.size(); i++) {
+            assertThat(results.get(i).claimed()).isFalse();
+            assertThat(results.get(i).result().isPresent()).as(batch.get(i).key())
+                    .isEqualTo(batch.get(i).loadResult());
+        }
+    }
 }
