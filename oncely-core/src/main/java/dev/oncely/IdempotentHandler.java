@@ -87,7 +87,7 @@ public final class IdempotentHandler<M, R> {
      *
      * @return processed, or duplicate (with the first run's result if a codec is set)
      * @throws Exception                 the handler's own exception, the same instance, after rollback
-     * @throws IllegalArgumentException  if the key extractor returns an invalid key; nothing was written
+     * @throws InvalidMessageException   if the message is null or has no valid key; nothing was written
      * @throws PayloadConflictException  if the key was processed before with another payload fingerprint
      * @throws OncelyException           if the store failed (database down, table missing, commit failed)
      */
@@ -204,17 +204,25 @@ public final class IdempotentHandler<M, R> {
 
     /** The idempotency key of a message, validated as {@link #process} would. */
     public String keyOf(M message) {
-        Objects.requireNonNull(message, "message");
+        if (message == null) {
+            throw new InvalidMessageException("The message is null: consumer '" + consumer + "' cannot extract an"
+                    + " idempotency key from it. Pass the message object itself (a record, a delivery, an event),"
+                    + " never null. Nothing was written.");
+        }
         String key;
         try {
             key = keyExtractor.apply(message);
         } catch (RuntimeException e) {
-            throw new IllegalArgumentException("The key extractor of consumer '" + consumer + "' failed on "
+            throw new InvalidMessageException("The key extractor of consumer '" + consumer + "' failed on "
                     + describe(message) + ": " + e.getMessage(), e);
         }
-        return Validation.checkText("The idempotency key of " + describe(message), key, MAX_KEY_LENGTH,
-                "Fix the key extractor of consumer '" + consumer + "' so that every message has a unique,"
-                        + " non-blank key of at most " + MAX_KEY_LENGTH + " characters.");
+        try {
+            return Validation.checkText("The idempotency key of " + describe(message), key, MAX_KEY_LENGTH,
+                    "Fix the key extractor of consumer '" + consumer + "' so that every message has a unique,"
+                            + " non-blank key of at most " + MAX_KEY_LENGTH + " characters.");
+        } catch (IllegalArgumentException e) {
+            throw new InvalidMessageException(e.getMessage());
+        }
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -297,11 +305,11 @@ public final class IdempotentHandler<M, R> {
             try {
                 payload = fingerprint.apply(message);
             } catch (RuntimeException e) {
-                throw new IllegalArgumentException("The fingerprint function of consumer '" + consumer
+                throw new InvalidMessageException("The fingerprint function of consumer '" + consumer
                         + "' failed on the message with key '" + key + "': " + e.getMessage(), e);
             }
             if (payload == null) {
-                throw new IllegalArgumentException("The fingerprint function of consumer '" + consumer
+                throw new InvalidMessageException("The fingerprint function of consumer '" + consumer
                         + "' returned null for the message with key '" + key + "': return the payload bytes.");
             }
             fp = Optional.of(Fingerprints.sha256Hex(payload));
@@ -315,15 +323,11 @@ public final class IdempotentHandler<M, R> {
         List<Pending> inputs = new ArrayList<>(messages.size());
         for (int i = 0; i < messages.size(); i++) {
             M message = messages.get(i);
-            if (message == null) {
-                throw new IllegalArgumentException("Message " + i + " of the batch is null: remove it before"
-                        + " processing the batch. Nothing was processed.");
-            }
             Pending pending;
             try {
                 pending = prepare(message, i);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("Message " + i + " of the batch: " + e.getMessage()
+            } catch (InvalidMessageException e) {
+                throw new InvalidMessageException("Message " + i + " of the batch: " + e.getMessage()
                         + " Nothing of the batch was processed.", e);
             }
             inputs.add(pending);
@@ -350,7 +354,7 @@ public final class IdempotentHandler<M, R> {
     private List<Outcome<R>> runBatch(StoreTransaction tx, Batch batch, boolean isolate) throws Exception {
         List<ClaimResult> claimed = tx.claimAll(batch.claims);
         if (claimed.size() != batch.claims.size()) {
-            throw new OncelyException(store.describe() + " returned " + claimed.size() + " claim results for "
+            throw new MisconfigurationException(store.describe() + " returned " + claimed.size() + " claim results for "
                     + batch.claims.size() + " keys: the store violates the DedupStore contract.");
         }
         Map<String, Slot<R>> byKey = new HashMap<>(batch.claims.size() * 2);
@@ -412,7 +416,7 @@ public final class IdempotentHandler<M, R> {
             try {
                 replayed = resultCodec.decode(claim.result().get());
             } catch (Exception e) {
-                throw new OncelyException("The stored result of key '" + request.key() + "' of consumer '"
+                throw new MisconfigurationException("The stored result of key '" + request.key() + "' of consumer '"
                         + consumer + "' (first processed at " + claim.processedAt() + ") could not be decoded by "
                         + resultCodec.getClass().getName() + ": " + e + ". The message was not processed again."
                         + " Make the codec read what earlier versions wrote.", e);
@@ -437,12 +441,12 @@ public final class IdempotentHandler<M, R> {
         try {
             bytes = resultCodec.encode(result);
         } catch (Exception e) {
-            throw new OncelyException("The result codec " + resultCodec.getClass().getName() + " failed to encode"
+            throw new MisconfigurationException("The result codec " + resultCodec.getClass().getName() + " failed to encode"
                     + " the result of key '" + key + "' of consumer '" + consumer + "': " + e
                     + ". The transaction was rolled back; fix the codec.", e);
         }
         if (bytes == null) {
-            throw new OncelyException("The result codec " + resultCodec.getClass().getName() + " returned null for"
+            throw new MisconfigurationException("The result codec " + resultCodec.getClass().getName() + " returned null for"
                     + " the result of key '" + key + "' of consumer '" + consumer + "'. Return bytes, or return"
                     + " null from the handler when there is no result.");
         }
@@ -477,7 +481,7 @@ public final class IdempotentHandler<M, R> {
         public <T> T unwrap(Class<T> type) {
             return tx.resource(type).orElseThrow(() -> {
                 Set<Class<?>> offered = tx.resourceTypes();
-                return new OncelyException(store.describe() + " offers no " + type.getName() + " to handlers"
+                return new MisconfigurationException(store.describe() + " offers no " + type.getName() + " to handlers"
                         + (offered.isEmpty() ? "; it offers none at all"
                         : "; it offers " + offered.stream().map(Class::getName).sorted()
                                 .collect(Collectors.joining(", ")))

@@ -60,7 +60,7 @@ class IdempotentHandlerBuilderTest {
                     return null;
                 }).build();
         assertThatThrownBy(() -> h.process("m"))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(InvalidMessageException.class)
                 .hasMessageContaining("key extractor of consumer 'c' failed")
                 .hasMessageContaining("no id header");
         assertThat(ran[0]).isFalse();
@@ -68,12 +68,14 @@ class IdempotentHandlerBuilderTest {
     }
 
     @Test
-    void aNullMessageIsRefused() {
+    void aNullMessageIsRefusedTheSameWayAloneAndInABatch() {
         IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store).consumer("c")
                 .key(s -> s).handler((m, tx) -> null).build();
-        assertThatThrownBy(() -> h.process(null)).isInstanceOf(NullPointerException.class).hasMessage("message");
+        assertThatThrownBy(() -> h.process(null)).isInstanceOf(InvalidMessageException.class)
+                .hasMessageContaining("The message is null");
         assertThatThrownBy(() -> h.processBatch(java.util.Arrays.asList("a", null)))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("Message 1 of the batch is null");
+                .isInstanceOf(InvalidMessageException.class).hasMessageContaining("Message 1 of the batch")
+                .hasMessageContaining("The message is null");
     }
 
     @Test

@@ -122,7 +122,7 @@ class RetentionPurgerTest {
             @Override
             public int purgeExpired(int maxRows) {
                 if (calls.incrementAndGet() <= 2) {
-                    throw new OncelyException("database is away (test)");
+                    throw new TransientStoreException("database is away (test)");
                 }
                 return store.purgeExpired(maxRows);
             }

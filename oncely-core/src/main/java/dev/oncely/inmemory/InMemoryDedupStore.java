@@ -1,7 +1,8 @@
 package dev.oncely.inmemory;
 
 import dev.oncely.CallerTransaction;
-import dev.oncely.OncelyException;
+import dev.oncely.MisconfigurationException;
+import dev.oncely.TransientStoreException;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
 import dev.oncely.spi.DedupStore;
@@ -79,10 +80,10 @@ public final class InMemoryDedupStore implements DedupStore {
     @Override
     public <T> T inCallerTransaction(CallerTransaction transaction, TransactionWork<T> work) throws Exception {
         InMemoryTransaction tx = transaction.unwrap(InMemoryTransaction.class).orElseThrow(() ->
-                new OncelyException("The in-memory store can only join transactions it began: pass"
+                new MisconfigurationException("The in-memory store can only join transactions it began: pass"
                         + " store.begin(), not " + transaction + "."));
         if (tx.store != this) {
-            throw new OncelyException("That transaction was begun by another InMemoryDedupStore: begin it on the"
+            throw new MisconfigurationException("That transaction was begun by another InMemoryDedupStore: begin it on the"
                     + " store the handler was built with.");
         }
         tx.checkOpen();
@@ -168,7 +169,7 @@ public final class InMemoryDedupStore implements DedupStore {
                 }
                 long waitNanos = deadline - System.nanoTime();
                 if (waitNanos <= 0) {
-                    throw new OncelyException("Timed out after " + lockTimeout + " waiting for key '"
+                    throw new TransientStoreException("Timed out after " + lockTimeout + " waiting for key '"
                             + request.key() + "' of consumer '" + request.consumer() + "', which another open"
                             + " transaction holds. End that transaction (a handler must not process a message"
                             + " whose key its own caller holds), or raise the lock timeout.");
@@ -177,7 +178,7 @@ public final class InMemoryDedupStore implements DedupStore {
                     monitor.wait(Math.max(1, waitNanos / 1_000_000));
                 } catch (InterruptedException ie) {
                     Thread.currentThread().interrupt();
-                    throw new OncelyException("Interrupted while waiting for key '" + request.key()
+                    throw new TransientStoreException("Interrupted while waiting for key '" + request.key()
                             + "', which another transaction holds", ie);
                 }
             }
@@ -189,7 +190,7 @@ public final class InMemoryDedupStore implements DedupStore {
             tx.checkOpen();
             Entry e = entries.get(new Slot(consumer, key));
             if (e == null || e.owner != tx) {
-                throw new OncelyException("Key '" + key + "' of consumer '" + consumer
+                throw new MisconfigurationException("Key '" + key + "' of consumer '" + consumer
                         + "' is not claimed by this transaction: claim it before saving its result.");
             }
             e.result = result.clone();
@@ -274,7 +275,7 @@ public final class InMemoryDedupStore implements DedupStore {
 
         void checkOpen() {
             if (!open) {
-                throw new OncelyException("This in-memory transaction has already ended: begin a new one.");
+                throw new MisconfigurationException("This in-memory transaction has already ended: begin a new one.");
             }
         }
 

@@ -2,7 +2,9 @@ package dev.oncely.jdbc;
 
 import dev.oncely.CallerTransaction;
 import dev.oncely.CommitOutcomeUnknownException;
+import dev.oncely.MisconfigurationException;
 import dev.oncely.OncelyException;
+import dev.oncely.TransientStoreException;
 import dev.oncely.jdbc.internal.PostgresPartitionedDialect;
 import dev.oncely.jdbc.internal.SqlDialect;
 import dev.oncely.jdbc.internal.TableName;
@@ -185,10 +187,13 @@ public final class JdbcDedupStore implements DedupStore {
                                 + " acknowledge the message: its redelivery is then processed once or reported as a"
                                 + " duplicate.", e);
                     }
-                    throw new OncelyException("Commit failed on " + description + ": " + rootMessage(e)
-                            + ". If the connection was lost during the commit, its outcome is unknown: the claim and"
-                            + " the business writes either both committed or both did not. Do not acknowledge the"
-                            + " message; its redelivery is then processed or reported as a duplicate.", e);
+                    SQLException sql = findSql(e);
+                    if (sql != null) {
+                        throw translate("Committing", sql);
+                    }
+                    throw new TransientStoreException("Commit failed on " + description + ": " + rootMessage(e)
+                            + ". The database refused the commit, so nothing was written. Do not acknowledge the"
+                            + " message; its redelivery is processed normally.", e);
                 }
                 return result;
             } finally {
@@ -203,18 +208,18 @@ public final class JdbcDedupStore implements DedupStore {
         Optional<Handle> handle = transaction.unwrap(Handle.class);
         Connection connection = handle.map(Handle::getConnection)
                 .or(() -> transaction.unwrap(Connection.class))
-                .orElseThrow(() -> new OncelyException(description + " can join a transaction on a JDBC"
+                .orElseThrow(() -> new MisconfigurationException(description + " can join a transaction on a JDBC"
                         + " Connection or a Jdbi Handle, not " + transaction + ": use CallerTransaction.of(connection)"
                         + " or JdbiCallerTransaction.of(handle)."));
         boolean autoCommit;
         try {
             autoCommit = connection.getAutoCommit();
         } catch (SQLException e) {
-            throw new OncelyException("Could not read the autocommit mode of the caller's connection: "
+            throw new TransientStoreException("Could not read the autocommit mode of the caller's connection: "
                     + e.getMessage(), e);
         }
         if (autoCommit) {
-            throw new OncelyException("The caller's connection is in autocommit mode, so the claim would commit on"
+            throw new MisconfigurationException("The caller's connection is in autocommit mode, so the claim would commit on"
                     + " its own, before your business writes. Begin a transaction first"
                     + " (connection.setAutoCommit(false), handle.begin(), or your framework's transaction), then"
                     + " call processIn inside it.");
@@ -255,7 +260,7 @@ public final class JdbcDedupStore implements DedupStore {
      */
     public long maintainPartitions() {
         if (!(dialect instanceof PostgresPartitionedDialect partitioned)) {
-            throw new OncelyException(description + " is not time-partitioned: there are no partitions to maintain."
+            throw new MisconfigurationException(description + " is not time-partitioned: there are no partitions to maintain."
                     + " Build it with .timePartitioned(partitionLength, overlap) to use that layout.");
         }
         Lease lease = lease();
@@ -295,7 +300,7 @@ public final class JdbcDedupStore implements DedupStore {
             log.info("Oncely table {} is in place ({})", table.qualified(), dialect.name());
             return this;
         } catch (SQLException e) {
-            throw new OncelyException("Creating " + table.qualified() + " failed: " + e.getMessage()
+            throw new MisconfigurationException("Creating " + table.qualified() + " failed: " + e.getMessage()
                     + ". Apply the DDL yourself (classpath resource " + dialect.ddlResource() + ") with a user"
                     + " allowed to create tables.", e);
         } finally {
@@ -323,7 +328,7 @@ public final class JdbcDedupStore implements DedupStore {
         try {
             lease.begin();
         } catch (SQLException | JdbiException e) {
-            throw new OncelyException("Could not begin a transaction on " + description + ": " + rootMessage(e)
+            throw new TransientStoreException("Could not begin a transaction on " + description + ": " + rootMessage(e)
                     + ". The pooled connection was probably lost (database restarted, backend terminated);"
                     + " nothing was written. Do not acknowledge the message: its redelivery is processed normally.", e);
         }
@@ -345,7 +350,7 @@ public final class JdbcDedupStore implements DedupStore {
                     + " number of threads calling process(), do not hold a connection of the same pool while calling"
                     + " process() (join it with processIn instead), or make handlers faster."
                     : "";
-            throw new OncelyException("Could not get a connection for " + description + ": " + rootMessage(e)
+            throw new TransientStoreException("Could not get a connection for " + description + ": " + rootMessage(e)
                     + ". Check that the database is up and the pool's URL and credentials are right." + hint, e);
         }
     }
@@ -375,7 +380,7 @@ public final class JdbcDedupStore implements DedupStore {
         }
         long elapsed = System.nanoTime() - started;
         if (elapsed > maxTransactionNanos) {
-            throw new OncelyException("The transaction on " + description + " was open for "
+            throw new TransientStoreException("The transaction on " + description + " was open for "
                     + Duration.ofNanos(elapsed).toMillis() + " ms, longer than 40% of the partition overlap ("
                     + Duration.ofNanos(maxTransactionNanos).toMillis() + " ms), the longest a claiming transaction"
                     + " may last in the time-partitioned layout for exactly-once to hold at a partition boundary."
@@ -408,7 +413,7 @@ public final class JdbcDedupStore implements DedupStore {
             Thread.sleep(ThreadLocalRandom.current().nextLong(maxMillis + 1));
         } catch (InterruptedException ie) {
             Thread.currentThread().interrupt();
-            throw new OncelyException("Interrupted while retrying a transaction on " + description, ie);
+            throw new TransientStoreException("Interrupted while retrying a transaction on " + description, ie);
         }
     }
 
@@ -472,39 +477,60 @@ public final class JdbcDedupStore implements DedupStore {
 
     private OncelyException translate(String action, SQLException e) {
         if (dialect.isMissingTable(e)) {
-            return new OncelyException("Table " + table.qualified() + " does not exist. Apply Oncely's DDL (classpath"
-                    + " resource " + dialect.ddlResource() + ", also printed by JdbcDedupStore#ddl()) with your"
-                    + " migration tool, or call createSchemaIfMissing() on the store once at startup.", e);
+            return new MisconfigurationException("Table " + table.qualified() + " does not exist. Apply Oncely's DDL"
+                    + " (classpath resource " + dialect.ddlResource() + ", also printed by JdbcDedupStore#ddl()) with"
+                    + " your migration tool, or call createSchemaIfMissing() on the store once at startup.", e);
         }
         if (dialect.isMissingColumn(e)) {
-            return new OncelyException(action + " on " + description + " failed: " + e.getMessage() + " (SQLState "
-                    + e.getSQLState() + "). Table " + table.qualified() + " lacks a column this version of Oncely"
-                    + " writes: it was created by an older version. Apply the changes listed in docs/upgrading.md,"
-                    + " or compare it with the DDL (classpath resource " + dialect.ddlResource() + ", also printed by"
-                    + " JdbcDedupStore#ddl()).", e);
+            return new MisconfigurationException(action + " on " + description + " failed: " + e.getMessage()
+                    + " (SQLState " + e.getSQLState() + "). Table " + table.qualified() + " lacks a column this"
+                    + " version of Oncely writes: it was created by an older version. Apply the changes listed in"
+                    + " docs/upgrading.md, or compare it with the DDL (classpath resource " + dialect.ddlResource()
+                    + ", also printed by JdbcDedupStore#ddl()).", e);
         }
         String state = e.getSQLState();
         if (state != null && state.startsWith("08")) {
-            return new OncelyException(action + " on " + description + " failed: the connection to the database was"
-                    + " lost (" + e.getMessage() + ", SQLState " + state + "). Nothing of this transaction was"
-                    + " committed. Do not acknowledge the message: its redelivery is processed normally once the"
-                    + " database is reachable.", e);
+            return new TransientStoreException(action + " on " + description + " failed: the connection to the"
+                    + " database was lost (" + e.getMessage() + ", SQLState " + state + "). Nothing of this"
+                    + " transaction was committed. Do not acknowledge the message: its redelivery is processed"
+                    + " normally once the database is reachable.", e);
         }
         if (dialect.isTransient(e)) {
             // inTransaction re-runs the work on these first; a caller who owns the transaction must do it.
-            return new OncelyException(action + " on " + description + " failed with a transient error: "
-                    + e.getMessage() + " (SQLState " + e.getSQLState() + ", error " + e.getErrorCode() + "). The"
+            return new TransientStoreException(action + " on " + description + " failed with a transient error: "
+                    + e.getMessage() + " (SQLState " + state + ", error " + e.getErrorCode() + "). The"
                     + " database asks for the transaction to be retried (deadlock, serialization failure or lock"
                     + " wait timeout): roll your transaction back and run it again.", e);
         }
-        return new OncelyException(action + " on " + description + " failed: " + e.getMessage() + " (SQLState "
-                + e.getSQLState() + ")", e);
+        if (isPermanent(e)) {
+            return new MisconfigurationException(action + " on " + description + " failed: " + e.getMessage()
+                    + " (SQLState " + state + ", error " + e.getErrorCode() + "). Every message would fail the same"
+                    + " way: check the database user's privileges on " + table.qualified() + " and that the table"
+                    + " matches the DDL (classpath resource " + dialect.ddlResource() + ").", e);
+        }
+        return new TransientStoreException(action + " on " + description + " failed: " + e.getMessage()
+                + " (SQLState " + state + ", error " + e.getErrorCode() + "). Nothing of this transaction was"
+                + " committed; do not acknowledge the message.", e);
+    }
+
+    /**
+     * Errors that repeat for every message until someone changes the database or the configuration: access rule
+     * violations and missing privileges (SQLState classes 42 and 28, MySQL/MariaDB 1142, 1143, 1044, 1045), and
+     * data that does not fit the table's columns (class 22: a column narrower than the DDL's).
+     */
+    private static boolean isPermanent(SQLException e) {
+        String state = e.getSQLState();
+        if (state != null && (state.startsWith("42") || state.startsWith("28") || state.startsWith("22"))) {
+            return true;
+        }
+        int code = e.getErrorCode();
+        return code == 1142 || code == 1143 || code == 1044 || code == 1045;
     }
 
     private static String readResource(String resource) {
         try (InputStream in = JdbcDedupStore.class.getClassLoader().getResourceAsStream(resource)) {
             if (in == null) {
-                throw new OncelyException("The DDL resource " + resource + " is missing from the classpath: is the"
+                throw new MisconfigurationException("The DDL resource " + resource + " is missing from the classpath: is the"
                         + " oncely-jdbc jar complete?");
             }
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
@@ -790,7 +816,7 @@ public final class JdbcDedupStore implements DedupStore {
                 sqlDialect = chosen.create(name);
             } else {
                 if (chosen != JdbcDialect.POSTGRESQL) {
-                    throw new OncelyException("timePartitioned(...) is only available on PostgreSQL (14 or later),"
+                    throw new IllegalArgumentException("timePartitioned(...) is only available on PostgreSQL (14 or later),"
                             + " not on " + chosen + ". Remove it and purge with RetentionPurger's bounded deletes.");
                 }
                 if (name.table().length() > PostgresPartitionedDialect.MAX_TABLE_LENGTH) {
@@ -825,7 +851,7 @@ public final class JdbcDedupStore implements DedupStore {
                     }
                 }
             } catch (JdbiException | SQLException e) {
-                throw new OncelyException("Could not connect to detect the database (" + rootMessage(e) + "). Check"
+                throw new TransientStoreException("Could not connect to detect the database (" + rootMessage(e) + "). Check"
                         + " that it is up, or name the dialect with .dialect(JdbcDialect.POSTGRESQL) to build the"
                         + " store without connecting.", e);
             }

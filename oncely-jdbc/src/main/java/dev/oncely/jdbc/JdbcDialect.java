@@ -1,6 +1,6 @@
 package dev.oncely.jdbc;
 
-import dev.oncely.OncelyException;
+import dev.oncely.MisconfigurationException;
 import dev.oncely.jdbc.internal.GenericDialect;
 import dev.oncely.jdbc.internal.H2Dialect;
 import dev.oncely.jdbc.internal.MariaDbDialect;
@@ -66,7 +66,7 @@ public enum JdbcDialect {
 
     /** {@link #forProductName}, or a failure that says how to choose a dialect. */
     static JdbcDialect detect(String productName) {
-        return forProductName(productName).orElseThrow(() -> new OncelyException("Oncely has no dialect for"
+        return forProductName(productName).orElseThrow(() -> new MisconfigurationException("Oncely has no dialect for"
                 + " database '" + productName + "'. Name one with .dialect(...) on JdbcDedupStore.Builder:"
                 + " .dialect(JdbcDialect.POSTGRESQL) if it speaks PostgreSQL's SQL, .dialect(JdbcDialect.MARIADB)"
                 + " for MySQL-compatible ones, or .dialect(JdbcDialect.GENERIC) for any database with savepoints"

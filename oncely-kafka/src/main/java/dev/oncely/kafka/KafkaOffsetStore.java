@@ -1,6 +1,8 @@
 package dev.oncely.kafka;
 
+import dev.oncely.MisconfigurationException;
 import dev.oncely.OncelyException;
+import dev.oncely.TransientStoreException;
 import dev.oncely.internal.Validation;
 import dev.oncely.jdbc.JdbcDialect;
 import java.io.IOException;
@@ -110,7 +112,7 @@ public final class KafkaOffsetStore {
             }
             return found;
         } catch (SQLException e) {
-            throw new OncelyException("Reading the stored Kafka offsets of group '" + group + "' from " + table
+            throw new TransientStoreException("Reading the stored Kafka offsets of group '" + group + "' from " + table
                     + " failed: " + e.getMessage() + ". Check that the table exists (DDL: classpath resource "
                     + POSTGRESQL_DDL_RESOURCE + ") and the database is reachable.", e);
         }
@@ -179,7 +181,7 @@ public final class KafkaOffsetStore {
             log.info("Oncely Kafka offsets table {} is in place", table);
             return this;
         } catch (SQLException e) {
-            throw new OncelyException("Creating " + table + " failed: " + e.getMessage() + ". Apply the DDL"
+            throw new MisconfigurationException("Creating " + table + " failed: " + e.getMessage() + ". Apply the DDL"
                     + " yourself (classpath resource " + POSTGRESQL_DDL_RESOURCE + ") with a user allowed to create"
                     + " tables.", e);
         }
@@ -230,7 +232,7 @@ public final class KafkaOffsetStore {
                 try (Connection c = dataSource.getConnection()) {
                     product = c.getMetaData().getDatabaseProductName();
                 } catch (SQLException e) {
-                    throw new OncelyException("Could not open a connection to detect the database of the Kafka"
+                    throw new TransientStoreException("Could not open a connection to detect the database of the Kafka"
                             + " offsets table: " + e.getMessage() + ". Check the data source, or name the dialect"
                             + " with dialect(JdbcDialect.POSTGRESQL).", e);
                 }

@@ -2,7 +2,9 @@ package dev.oncely.kafka;
 
 import dev.oncely.CallerTransaction;
 import dev.oncely.IdempotentHandler;
+import dev.oncely.MisconfigurationException;
 import dev.oncely.OncelyException;
+import dev.oncely.TransientStoreException;
 import dev.oncely.Outcome;
 import dev.oncely.jdbc.JdbcDedupStore;
 import java.sql.Connection;
@@ -243,7 +245,7 @@ public final class KafkaPollLoop<K, V> {
         try {
             connection = offsets.dataSource().getConnection();
         } catch (SQLException e) {
-            throw new OncelyException("Could not open a connection for the batch of partition " + tp + ": "
+            throw new TransientStoreException("Could not open a connection for the batch of partition " + tp + ": "
                     + e.getMessage() + ". Nothing was processed; the records will be fetched again.", e);
         }
         try {
@@ -261,7 +263,7 @@ public final class KafkaPollLoop<K, V> {
                 try {
                     connection.commit();
                 } catch (SQLException e) {
-                    throw new OncelyException("Commit of the batch of partition " + tp + " (offsets " +
+                    throw new TransientStoreException("Commit of the batch of partition " + tp + " (offsets " +
                             batch.get(0).offset() + " to " + (next - 1) + ") failed: " + e.getMessage() + ". If the"
                             + " connection was lost during the commit, its outcome is unknown: the offset, the claims"
                             + " and the business writes either all committed or none did. The records will be"
@@ -276,7 +278,7 @@ public final class KafkaPollLoop<K, V> {
                 }
             }
         } catch (SQLException e) {
-            throw new OncelyException("The offset update of partition " + tp + " in " + offsets.tableName()
+            throw new MisconfigurationException("The offset update of partition " + tp + " in " + offsets.tableName()
                     + " failed: " + e.getMessage() + ". The batch was rolled back; check that the table exists"
                     + " (DDL: classpath resource " + KafkaOffsetStore.POSTGRESQL_DDL_RESOURCE + ").", e);
         } finally {

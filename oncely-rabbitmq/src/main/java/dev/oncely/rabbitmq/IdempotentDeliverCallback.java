@@ -7,6 +7,7 @@ import com.rabbitmq.client.Delivery;
 import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.ShutdownSignalException;
 import dev.oncely.IdempotentHandler;
+import dev.oncely.InvalidMessageException;
 import dev.oncely.OncelyException;
 import dev.oncely.Outcome;
 import dev.oncely.PayloadConflictException;
@@ -125,7 +126,7 @@ public final class IdempotentDeliverCallback<R> implements DeliverCallback {
         String key;
         try {
             key = handler.keyOf(delivery);
-        } catch (IllegalArgumentException e) {
+        } catch (InvalidMessageException e) {
             log.error("Rejecting {} to the dead-letter route: it has no usable idempotency key for consumer '{}'"
                     + " (message-id {}, headers {}). {} Nothing was written. Make the producer set the key (by"
                     + " default the message-id property) on every message; without a dead-letter exchange on the"

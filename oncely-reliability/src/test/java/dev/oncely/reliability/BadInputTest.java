@@ -51,7 +51,7 @@ class BadInputTest {
             String tooLong = LONGEST_FOUR_BYTE_KEY + "\uD83D\uDE00";
             for (int i = 0; i < 2; i++) {
                 assertThatThrownBy(() -> handler.process(tooLong))
-                        .isInstanceOf(IllegalArgumentException.class)
+                        .isInstanceOf(dev.oncely.InvalidMessageException.class)
                         .hasMessageContaining("256 characters long; the limit is 255");
             }
             tables.assertExactlyOnce(Set.of(LONGEST_FOUR_BYTE_KEY));

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.oncely.BatchResult;
 import dev.oncely.CallerTransaction;
 import dev.oncely.IdempotentHandler;
+import dev.oncely.InvalidMessageException;
 import dev.oncely.MessageHandler;
 import dev.oncely.OncelyException;
 import dev.oncely.Outcome;
@@ -419,20 +420,20 @@ public abstract class DedupStoreContract {
     void badKeysAreRejectedWithTheLimitAndNothingIsWritten() throws Exception {
         IdempotentHandler<Msg, String> h = recording(store(), "billing");
 
-        assertThatThrownBy(() -> h.process(new Msg(null, "p"))).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> h.process(new Msg(null, "p"))).isInstanceOf(InvalidMessageException.class)
                 .hasMessageContaining("is null");
-        assertThatThrownBy(() -> h.process(new Msg("  ", "p"))).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> h.process(new Msg("  ", "p"))).isInstanceOf(InvalidMessageException.class)
                 .hasMessageContaining("is blank");
         assertThatThrownBy(() -> h.process(new Msg("k".repeat(256), "p")))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(InvalidMessageException.class)
                 .hasMessageContaining("256 characters long")
                 .hasMessageContaining("limit is " + IdempotentHandler.MAX_KEY_LENGTH);
-        assertThatThrownBy(() -> h.process(new Msg("bad\0key", "p"))).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> h.process(new Msg("bad\0key", "p"))).isInstanceOf(InvalidMessageException.class)
                 .hasMessageContaining("NUL");
-        assertThatThrownBy(() -> h.process(new Msg("bad\uD800", "p"))).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> h.process(new Msg("bad\uD800", "p"))).isInstanceOf(InvalidMessageException.class)
                 .hasMessageContaining("surrogate");
         assertThatThrownBy(() -> h.processBatch(List.of(Msg.of("ok-1"), new Msg("", "p"))))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(InvalidMessageException.class)
                 .hasMessageContaining("Message 1 of the batch");
         assertThat(claimRows(DEFAULT_TABLE)).isZero();
         assertThat(totalEffects()).isZero();
