@@ -86,8 +86,6 @@ public final class IdempotentDeliverCallback<R> implements DeliverCallback {
     private final Map<String, String> queueByConsumerTag = new ConcurrentHashMap<>();
     /** Set once a {@link MisconfigurationException} stopped this callback; it then runs no handler again. */
     private final AtomicReference<MisconfigurationException> stoppedBy = new AtomicReference<>();
-    /** A publisher-confirmed channel of our own for republishing, so the user's channel keeps its mode. */
-    private Channel confirmChannel;
 
     private IdempotentDeliverCallback(Builder<R> builder) {
         this.channel = builder.channel;
@@ -130,7 +128,9 @@ public final class IdempotentDeliverCallback<R> implements DeliverCallback {
 
     /**
      * Starts consuming {@code queue} on this callback's channel with manual acknowledgements
-     * ({@code basicConsume(queue, false, this, cancel)}). Returns the consumer tag.
+     * ({@code basicConsume(queue, false, tag, this, cancel)}). Returns the consumer tag. Prefer it to your own
+     * {@code basicConsume}: the callback then knows the queue, so that {@link FailurePolicy#deadLetterAfter(int)}
+     * can requeue by republishing a copy that counts the attempt (a delivery names its exchange, not its queue).
      */
     public String consume(String queue) throws IOException {
         if (queue == null || queue.isBlank()) {
@@ -306,16 +306,14 @@ public final class IdempotentDeliverCallback<R> implements DeliverCallback {
                 : new HashMap<>(properties.getHeaders());
         headers.put(FailurePolicy.FAILED_ATTEMPTS_HEADER, FailurePolicy.failedAttemptsOutsideDeaths(delivery) + 1);
         headers.remove("x-delivery-count"); // folded into our header; the copy is a new message to the queue
+        // A channel of our own per copy: confirms need confirm mode, which must not change the user's channel,
+        // and handler failures are rare enough that opening one costs nothing worth keeping a channel for.
+        Channel confirmed = null;
         try {
-            synchronized (this) {
-                if (confirmChannel == null || !confirmChannel.isOpen()) {
-                    confirmChannel = channel.getConnection().createChannel();
-                    confirmChannel.confirmSelect();
-                }
-                confirmChannel.basicPublish("", queue, properties.builder().headers(headers).build(),
-                        delivery.getBody());
-                confirmChannel.waitForConfirmsOrDie(CONFIRM_TIMEOUT_MILLIS);
-            }
+            confirmed = channel.getConnection().createChannel();
+            confirmed.confirmSelect();
+            confirmed.basicPublish("", queue, properties.builder().headers(headers).build(), delivery.getBody());
+            confirmed.waitForConfirmsOrDie(CONFIRM_TIMEOUT_MILLIS);
             return true;
         } catch (IOException | TimeoutException | RuntimeException e) { // ShutdownSignalException included
             log.warn("Could not republish {} to queue '{}' to count its attempt ({}); requeueing it instead",
@@ -324,6 +322,15 @@ public final class IdempotentDeliverCallback<R> implements DeliverCallback {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
+        } finally {
+            if (confirmed != null) {
+                try {
+                    confirmed.abort();
+                } catch (IOException | RuntimeException e) {
+                    log.debug("Closing the republishing channel failed ({}); the copy's fate is already settled",
+                            e.toString());
+                }
+            }
         }
     }
 

@@ -95,7 +95,8 @@ final class RabbitBroker {
                 return Long.parseLong(columns[1]);
             }
         }
-        return fail("Queue '" + queue + "' not listed by rabbitmqctl list_queues in " + virtualHost() + ":\n" + listing);
+        return fail("Queue '" + queue + "' not listed by rabbitmqctl list_queues in " + virtualHost() + ":\n"
+                + listing);
     }
 
     private static String rabbitmqctl(String... args) throws Exception {
