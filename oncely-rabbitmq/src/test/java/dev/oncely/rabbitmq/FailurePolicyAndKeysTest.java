@@ -53,6 +53,34 @@ class FailurePolicyAndKeysTest {
     }
 
     @Test
+    void requeuedDeliveryWithXDeathCountsAsTheLastAttemptBecauseARequeueNeverChangesXDeath() {
+        Map<String, Object> movedBack = Map.of("x-death", List.of(Map.of("count", 1L, "queue", "q",
+                "reason", LongStringHelper.asLongString("rejected"))));
+        assertThat(FailurePolicy.attempt(delivery(false, movedBack))).isEqualTo(2);
+        assertThat(FailurePolicy.attempt(delivery(true, movedBack))).isEqualTo(Integer.MAX_VALUE);
+        assertThat(FailurePolicy.deadLetterAfter(10).requeue(delivery(true, movedBack))).isFalse();
+    }
+
+    @Test
+    void expiredDeathsOfARetryQueueAreNotAttempts() {
+        Map<String, Object> twoRoundTrips = Map.of("x-death", List.of(
+                Map.of("count", 2L, "queue", "retry", "reason", LongStringHelper.asLongString("expired")),
+                Map.of("count", 2L, "queue", "work", "reason", LongStringHelper.asLongString("rejected"))));
+        assertThat(FailurePolicy.attempt(delivery(false, twoRoundTrips))).isEqualTo(3);
+    }
+
+    @Test
+    void republishedCopiesCountTheirFailedAttemptsInTheirOwnHeader() {
+        Map<String, Object> copy = Map.of(FailurePolicy.FAILED_ATTEMPTS_HEADER, 2L,
+                "x-death", List.of(Map.of("count", 1L, "queue", "q")));
+        assertThat(FailurePolicy.attempt(delivery(false, copy))).isEqualTo(4);
+        assertThat(FailurePolicy.failedAttemptsOutsideDeaths(delivery(false, copy))).isEqualTo(2);
+        Map<String, Object> quorumRedelivery = Map.of("x-delivery-count", 2L, FailurePolicy.FAILED_ATTEMPTS_HEADER, 1L);
+        assertThat(FailurePolicy.attempt(delivery(true, quorumRedelivery))).isEqualTo(4);
+        assertThat(FailurePolicy.failedAttemptsOutsideDeaths(delivery(true, quorumRedelivery))).isEqualTo(3);
+    }
+
+    @Test
     void deadLetterAfterRefusesLessThanOne() {
         assertThatThrownBy(() -> FailurePolicy.deadLetterAfter(0))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least 1");
@@ -93,6 +121,17 @@ class FailurePolicyAndKeysTest {
                 InMemoryDedupStore.create()).consumer("c").handler((d, tx) -> null).build();
         assertThatThrownBy(() -> IdempotentDeliverCallback.builder(null, handler))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("channel is null");
+    }
+
+    @Test
+    void storeRetryDelayMustBePositive() {
+        IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(
+                InMemoryDedupStore.create()).consumer("c").handler((d, tx) -> null).build();
+        com.rabbitmq.client.Channel channel = (com.rabbitmq.client.Channel) java.lang.reflect.Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[] {com.rabbitmq.client.Channel.class}, (p, m, a) -> null);
+        assertThatThrownBy(() -> IdempotentDeliverCallback.builder(channel, handler)
+                .storeRetryDelay(java.time.Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("hot loop");
     }
 
     private static Delivery delivery(boolean redelivered, Map<String, Object> headers) {

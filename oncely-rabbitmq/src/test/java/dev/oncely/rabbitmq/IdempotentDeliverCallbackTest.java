@@ -66,6 +66,8 @@ class IdempotentDeliverCallbackTest {
     /** Per key: the redelivered flag of each delivery, in order, recorded after the callback settled it. */
     private final Map<String, List<Boolean>> deliveries = new ConcurrentHashMap<>();
     private final AtomicInteger settled = new AtomicInteger();
+    /** Per key: when each delivery reached the adapter (System.nanoTime), in order. */
+    private final Map<String, List<Long>> deliveryStarts = new ConcurrentHashMap<>();
     /** Per key: how often the business handler ran (committed or not). */
     private final Map<String, AtomicInteger> handlerRuns = new ConcurrentHashMap<>();
 
@@ -408,6 +410,384 @@ class IdempotentDeliverCallbackTest {
         assertThat(handlerRuns.values().stream().mapToInt(AtomicInteger::get).sum()).isEqualTo(unique);
     }
 
+    // ------------------------------------------------- settlement by exception type (store failures)
+
+    @Test
+    void storeMissingAColumnStopsTheConsumerAndLeavesEveryMessageInTheQueueInsteadOfRequeueingForever()
+            throws Exception {
+        String brokenTable = "oncely_rabbitmq_test_no_fingerprint";
+        try (java.sql.Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            st.execute("DROP TABLE IF EXISTS " + brokenTable);
+            st.execute("CREATE TABLE " + brokenTable + " (consumer varchar(100) NOT NULL, event_id varchar(255) NOT"
+                    + " NULL, processed_at timestamptz NOT NULL DEFAULT now(), expires_at timestamptz, result bytea,"
+                    + " PRIMARY KEY (consumer, event_id))"); // no fingerprint column
+        }
+        JdbcDedupStore broken = JdbcDedupStore.builder(dataSource).table(brokenTable).build();
+        IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(broken)
+                .consumer(consumer).handler(counted(recordEffect())).build();
+        String dlq = declareDeadLetterQueue();
+        String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0)));
+        for (int i = 0; i < 5; i++) {
+            publish(queue, "m-" + i, "body-" + i);
+        }
+        Channel channel = broker.createChannel();
+        channels.add(channel);
+        channel.basicQos(10);
+        IdempotentDeliverCallback<Void> callback = IdempotentDeliverCallback.builder(channel, handler).build();
+        channel.basicConsume(queue, false, counting(callback), tag -> { }); // the user's own basicConsume
+
+        await("the callback cancels its subscription").atMost(Duration.ofSeconds(15))
+                .until(() -> consumers(queue) == 0 && readyMessages(queue) == 5);
+        int delivered = settled.get();
+        assertThat(delivered).as("each message delivered at most once, then left in the queue").isLessThanOrEqualTo(5);
+        assertThat(readyMessages(dlq)).as("a misconfiguration is not the message's fault").isZero();
+        assertThat(handlerRuns).as("the claim failed before the handler").isEmpty();
+        assertThat(totalEffects()).isZero();
+        try (java.sql.Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            st.execute("DROP TABLE " + brokenTable);
+        }
+    }
+
+    @Test
+    void storedResultTheCodecCannotDecodeStopsTheConsumerInsteadOfRequeueingTheDuplicateForever() throws Exception {
+        IdempotentHandler<Delivery, String> handler = IdempotentDeliverCallback.<String>handlerBuilder(store)
+                .consumer(consumer)
+                .resultCodec(new dev.oncely.ResultCodec<String>() {
+                    @Override
+                    public byte[] encode(String result) {
+                        return result.getBytes(StandardCharsets.UTF_8);
+                    }
+
+                    @Override
+                    public String decode(byte[] stored) {
+                        throw new IllegalStateException("this codec cannot read what it wrote");
+                    }
+                })
+                .handler((delivery, context) -> {
+                    counted(recordEffect()).handle(delivery, context);
+                    return "done";
+                })
+                .build();
+        String queue = declareQueue(Map.of());
+        Channel channel = broker.createChannel();
+        channels.add(channel);
+        channel.basicQos(10);
+        IdempotentDeliverCallback<String> callback = IdempotentDeliverCallback.builder(channel, handler).build();
+        channel.basicConsume(queue, false, counting(callback), tag -> { });
+        publish(queue, "m-0", "first");
+        awaitSettled(1);
+        publish(queue, "m-0", "again"); // a duplicate: its stored result cannot be decoded
+
+        await("the callback cancels its subscription").atMost(Duration.ofSeconds(15))
+                .until(() -> consumers(queue) == 0 && readyMessages(queue) == 1);
+        assertThat(deliveries.get("m-0")).as("processed, then the duplicate once").hasSize(2);
+        assertThat(handlerRuns.get("m-0")).hasValue(1);
+        assertThat(effects("m-0")).isEqualTo(1);
+    }
+
+    @Test
+    void transientStoreFailureIsRequeuedAfterAPauseNotInAHotLoop() throws Exception {
+        AtomicInteger outagesLeft = new AtomicInteger(3);
+        javax.sql.DataSource flaky = failingFirst(outagesLeft);
+        JdbcDedupStore flakyStore = JdbcDedupStore.builder(flaky).dialect(dev.oncely.jdbc.JdbcDialect.POSTGRESQL)
+                .table(CLAIMS_TABLE).build();
+        IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(flakyStore)
+                .consumer(consumer).handler(counted(recordEffect())).build();
+        String queue = declareQueue(Map.of());
+        Duration pause = Duration.ofMillis(300);
+        consume(queue, channel -> counting(IdempotentDeliverCallback.builder(channel, handler)
+                .storeRetryDelay(pause).build()), 1);
+        publish(queue, "m-0", "body");
+
+        awaitSettled(4);
+        closeConsumers();
+        assertThat(deliveries.get("m-0")).as("three outages, then processed").hasSize(4);
+        List<Long> starts = deliveryStarts.get("m-0");
+        for (int i = 1; i < starts.size(); i++) {
+            assertThat(Duration.ofNanos(starts.get(i) - starts.get(i - 1))).as("pause before redelivery " + i)
+                    .isGreaterThanOrEqualTo(pause);
+        }
+        assertThat(effects("m-0")).isEqualTo(1);
+        assertThat(readyMessages(queue)).isZero();
+    }
+
+    @Test
+    void fingerprintFunctionThatFailsOnAMessageDeadLettersItAsInvalid() throws Exception {
+        String dlq = declareDeadLetterQueue();
+        String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0)));
+        IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(store)
+                .consumer(consumer)
+                .fingerprint(delivery -> {
+                    if (delivery.getBody().length == 0) {
+                        throw new IllegalArgumentException("empty body: nothing to fingerprint");
+                    }
+                    return delivery.getBody();
+                })
+                .handler(counted(recordEffect()))
+                .build();
+        publish(queue, "m-empty", "");
+        publish(queue, "m-ok", "fine");
+        consume(queue, callbackFor(handler, FailurePolicy.requeue()), 10);
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> readyMessages(dlq) == 1);
+        awaitSettled(2);
+        closeConsumers();
+        assertThat(deliveries.get("m-empty")).as("dead-lettered on its first delivery").hasSize(1);
+        assertThat(handlerRuns).containsOnlyKeys("m-ok");
+        assertThat(readyMessages(queue)).isZero();
+    }
+
+    // ---------------------------------------------------------- attempt counting with x-death
+
+    @Test
+    void deadLetterAfterDeadLettersAMessageMovedBackFromTheDeadLetterQueueOnAClassicQueue() throws Exception {
+        String dlq = declareDeadLetterQueue();
+        String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0)));
+        MessageHandler<Delivery, Void> alwaysFails = alwaysFails();
+        deadLetterOnceAndMoveBack(queue, dlq, alwaysFails);
+
+        Channel channel = broker.createChannel();
+        channels.add(channel);
+        channel.basicQos(1);
+        IdempotentDeliverCallback.builder(channel, handler(alwaysFails))
+                .onHandlerFailure(FailurePolicy.deadLetterAfter(3)).build().consume(queue);
+
+        await("dead-lettered again").atMost(Duration.ofSeconds(15)).until(() -> readyMessages(dlq) == 1);
+        closeConsumers();
+        assertThat(handlerRuns.get("poison")).as("1 attempt before the move, then attempts 2 and 3").hasValue(3);
+        assertThat(readyMessages(queue)).isZero();
+    }
+
+    @Test
+    void deadLetterAfterDeadLettersAMessageMovedBackWhenConsumedThroughPlainBasicConsume() throws Exception {
+        String dlq = declareDeadLetterQueue();
+        String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0)));
+        MessageHandler<Delivery, Void> alwaysFails = alwaysFails();
+        deadLetterOnceAndMoveBack(queue, dlq, alwaysFails);
+
+        // The callback does not know the queue: it requeues plainly, and the redelivery counts as the last attempt.
+        consume(queue, callbackFor(handler(alwaysFails), FailurePolicy.deadLetterAfter(5)), 1);
+
+        await("dead-lettered again").atMost(Duration.ofSeconds(15)).until(() -> readyMessages(dlq) == 1);
+        closeConsumers();
+        assertThat(handlerRuns.get("poison")).as("1 attempt before the move, 2 after").hasValue(3);
+        assertThat(readyMessages(queue)).isZero();
+    }
+
+    @Test
+    void deadLetterAfterOnAClassicQueueConsumedThroughTheCallbackMakesEveryAttempt() throws Exception {
+        String dlq = declareDeadLetterQueue();
+        String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0)));
+        publish(queue, "poison", "body");
+        Channel channel = broker.createChannel();
+        channels.add(channel);
+        channel.basicQos(1);
+        IdempotentDeliverCallback.builder(channel, handler(alwaysFails()))
+                .onHandlerFailure(FailurePolicy.deadLetterAfter(4)).build().consume(queue);
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> readyMessages(dlq) == 1);
+        closeConsumers();
+        assertThat(handlerRuns.get("poison")).as("four attempts, then dead-lettered").hasValue(4);
+        assertThat(readyMessages(queue)).isZero();
+        assertThat(claims()).isZero();
+    }
+
+    @Test
+    void deadLetterAfterOnAQuorumQueueCountsAMessageMovedBackFromTheDeadLetterQueue() throws Exception {
+        String dlq = declareDeadLetterQueue();
+        String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0), "x-queue-type", "quorum"));
+        MessageHandler<Delivery, Void> alwaysFails = alwaysFails();
+        deadLetterOnceAndMoveBack(queue, dlq, alwaysFails);
+
+        Channel channel = broker.createChannel();
+        channels.add(channel);
+        channel.basicQos(1);
+        IdempotentDeliverCallback.builder(channel, handler(alwaysFails))
+                .onHandlerFailure(FailurePolicy.deadLetterAfter(4)).build().consume(queue);
+
+        await("dead-lettered again").atMost(Duration.ofSeconds(15)).until(() -> readyMessages(dlq) == 1);
+        closeConsumers();
+        assertThat(handlerRuns.get("poison")).as("1 attempt before the move, then attempts 2, 3 and 4").hasValue(4);
+        assertThat(readyMessages(queue)).isZero();
+    }
+
+    @Test
+    void attemptsThroughADeadLetterExchangeAndTtlRetryLoopCountEachFailedDeliveryOnce() throws Exception {
+        // work queue --rejected--> retry exchange --> retry queue (TTL 50 ms) --expired--> back to the work queue
+        String retryExchange = "oncely-test-retry-" + UUID.randomUUID();
+        String queue = declareQueue(Map.of("x-dead-letter-exchange", retryExchange));
+        String retryQueue = declareQueue(Map.of("x-message-ttl", 50, "x-dead-letter-exchange", "",
+                "x-dead-letter-routing-key", queue));
+        try (Channel admin = broker.createChannel()) {
+            admin.exchangeDeclare(retryExchange, "fanout", false, false, null);
+            admin.queueBind(retryQueue, retryExchange, "");
+        }
+        exchanges.add(retryExchange);
+        List<Integer> attemptsSeen = new CopyOnWriteArrayList<>();
+        MessageHandler<Delivery, Void> failsTwice = (delivery, context) -> {
+            int attempt = FailurePolicy.attempt(delivery);
+            attemptsSeen.add(attempt);
+            recordEffect().handle(delivery, context);
+            if (attempt < 3) {
+                throw new IllegalStateException("failing attempt " + attempt);
+            }
+            return null;
+        };
+        publish(queue, "m-0", "body");
+        consume(queue, callbackFor(handler(failsTwice), FailurePolicy.deadLetter()), 1);
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> effects("m-0") == 1);
+        awaitSettled(3);
+        closeConsumers();
+        assertThat(attemptsSeen).as("one rejected and one expired x-death per round trip: one attempt")
+                .containsExactly(1, 2, 3);
+        assertThat(readyMessages(queue)).isZero();
+        assertThat(readyMessages(retryQueue)).isZero();
+    }
+
+    // ------------------------------------------------------------------------ connection loss
+
+    @Test
+    void connectionClosedByTheBrokerWithoutRecoveryStopsConsumingAndSkipsTheBufferedDeliveries() throws Exception {
+        String queue = declareQueue(Map.of());
+        publishMany(queue, 200);
+        String name = "oncely-cut-" + UUID.randomUUID();
+        Connection connection = RabbitBroker.connect(name, false);
+        try {
+            Channel channel = connection.createChannel();
+            java.util.concurrent.CountDownLatch shutdownSeen = new java.util.concurrent.CountDownLatch(1);
+            consumeUntilCut(queue, channel, name, (tag, signal) -> shutdownSeen.countDown());
+
+            assertThat(shutdownSeen.await(30, java.util.concurrent.TimeUnit.SECONDS))
+                    .as("the consumer is told of the shutdown after the buffered deliveries").isTrue();
+            assertThat(settled.get()).as("deliveries that reached the adapter").isGreaterThan(1);
+            assertThat(handlerRuns.values().stream().mapToInt(AtomicInteger::get).sum())
+                    .as("only the delivery in flight at the cut ran the handler").isEqualTo(1);
+            assertThat(totalEffects()).as("the in-flight delivery committed").isEqualTo(1);
+            await("every message back in the queue, the committed one included").atMost(WAIT)
+                    .until(() -> readyMessages(queue) == 200);
+            assertThat(connection.isOpen()).as("no recovery").isFalse();
+        } finally {
+            connection.abort();
+        }
+    }
+
+    @Test
+    void connectionClosedByTheBrokerWithAutomaticRecoveryResumesAndProcessesEveryMessageOnce() throws Exception {
+        String queue = declareQueue(Map.of());
+        publishMany(queue, 200);
+        String name = "oncely-cut-" + UUID.randomUUID();
+        Connection connection = RabbitBroker.connect(name, true);
+        try {
+            Channel channel = connection.createChannel();
+            consumeUntilCut(queue, channel, name, (tag, signal) -> { });
+
+            await("consumption resumes after recovery and drains the queue").atMost(Duration.ofSeconds(60))
+                    .until(() -> totalEffects() == 200 && readyMessages(queue) == 0 && unacked(queue) == 0);
+            try (java.sql.Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(
+                    "SELECT count(DISTINCT event_id) FROM " + EFFECTS_TABLE + " WHERE consumer = ?")) {
+                ps.setString(1, consumer);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    assertThat(rs.getLong(1)).as("one effect per message").isEqualTo(200);
+                }
+            }
+            assertThat(runsOnAClosedChannel.get()).as("handler runs for deliveries of the closed channel").isZero();
+            assertThat(handlerRuns.values().stream().mapToInt(AtomicInteger::get).sum())
+                    .as("the handler ran once per message").isEqualTo(200);
+        } finally {
+            connection.abort();
+        }
+    }
+
+    private final AtomicInteger runsOnAClosedChannel = new AtomicInteger();
+
+    /**
+     * Consumes {@code queue} on {@code channel} (prefetch 100) with a handler whose first run blocks until the
+     * broker has closed the connection named {@code name}, so that the client holds buffered deliveries at the cut.
+     */
+    private void consumeUntilCut(String queue, Channel channel, String name,
+            com.rabbitmq.client.ConsumerShutdownSignalCallback onShutdown) throws Exception {
+        java.util.concurrent.CountDownLatch inFirst = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        AtomicBoolean first = new AtomicBoolean(true);
+        MessageHandler<Delivery, Void> blocksFirst = (delivery, context) -> {
+            if (first.compareAndSet(true, false)) {
+                inFirst.countDown();
+                release.await();
+            } else if (!channel.isOpen()) {
+                runsOnAClosedChannel.incrementAndGet();
+            }
+            return recordEffect().handle(delivery, context);
+        };
+        channel.basicQos(100);
+        IdempotentDeliverCallback<Void> callback = IdempotentDeliverCallback.of(channel, handler(blocksFirst));
+        channel.basicConsume(queue, false, counting(callback), tag -> { }, onShutdown);
+        assertThat(inFirst.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        await("the client holds the prefetched deliveries").atMost(WAIT).until(() -> unacked(queue) == 100);
+        RabbitBroker.closeFromBroker(name);
+        await().atMost(WAIT).until(() -> !channel.isOpen());
+        release.countDown();
+    }
+
+    private void deadLetterOnceAndMoveBack(String queue, String dlq, MessageHandler<Delivery, Void> handler)
+            throws Exception {
+        publish(queue, "poison", "body");
+        Channel channel = consume(queue, callbackFor(handler(handler), FailurePolicy.deadLetter()), 1);
+        await().atMost(WAIT).until(() -> readyMessages(dlq) == 1);
+        channel.close();
+        // What a shovel or the management UI's "move messages" does: the same message, x-death included.
+        try (Channel mover = broker.createChannel()) {
+            GetResponse dead = mover.basicGet(dlq, false);
+            assertThat(dead.getProps().getHeaders()).containsKey("x-death");
+            mover.basicPublish("", queue, dead.getProps(), dead.getBody());
+            mover.basicAck(dead.getEnvelope().getDeliveryTag(), false);
+        }
+    }
+
+    private MessageHandler<Delivery, Void> alwaysFails() {
+        return (delivery, context) -> {
+            recordEffect().handle(delivery, context);
+            throw new IllegalStateException("poison message");
+        };
+    }
+
+    private javax.sql.DataSource failingFirst(AtomicInteger outagesLeft) {
+        return (javax.sql.DataSource) java.lang.reflect.Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[] {javax.sql.DataSource.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("getConnection") && outagesLeft.getAndDecrement() > 0) {
+                        throw new SQLException("simulated outage: connection refused", "08001");
+                    }
+                    try {
+                        return method.invoke(dataSource, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+    }
+
+    private void publishMany(String queue, int count) throws Exception {
+        try (Channel publisher = broker.createChannel()) {
+            publisher.confirmSelect();
+            for (int i = 0; i < count; i++) {
+                publisher.basicPublish("", queue, new AMQP.BasicProperties.Builder().messageId("m-" + i).build(),
+                        ("body-" + i).getBytes(StandardCharsets.UTF_8));
+            }
+            publisher.waitForConfirmsOrDie(30_000);
+        }
+    }
+
+    private long consumers(String queue) throws Exception {
+        try (Channel admin = broker.createChannel()) {
+            return admin.queueDeclarePassive(queue).getConsumerCount();
+        }
+    }
+
+    /** Messages delivered and not yet acknowledged, from rabbitmqctl (AMQP does not tell). */
+    private long unacked(String queue) throws Exception {
+        return RabbitBroker.unackedMessages(queue);
+    }
+
     // -------------------------------------------------------------------------------------------- helpers
 
     private MessageHandler<Delivery, Void> recordEffect() {
@@ -449,13 +829,14 @@ class IdempotentDeliverCallbackTest {
     /** Records each delivery after the adapter settled it. */
     private DeliverCallback counting(DeliverCallback adapter) {
         return (tag, delivery) -> {
-            adapter.handle(tag, delivery);
             String key = String.valueOf(delivery.getProperties().getMessageId());
             Object header = delivery.getProperties().getHeaders() == null ? null
                     : delivery.getProperties().getHeaders().get("event-id");
             if (header != null) {
                 key = header.toString();
             }
+            deliveryStarts.computeIfAbsent(key, k -> new CopyOnWriteArrayList<>()).add(System.nanoTime());
+            adapter.handle(tag, delivery);
             deliveries.computeIfAbsent(key, k -> new CopyOnWriteArrayList<>())
                     .add(delivery.getEnvelope().isRedeliver());
             settled.incrementAndGet();
