@@ -1,6 +1,14 @@
 package dev.oncely.jdbc;
 
 import dev.oncely.MisconfigurationException;
+import dev.oncely.TransientStoreException;
+import dev.oncely.jdbc.internal.SqlErrors;
+import java.sql.Connection;
+import java.sql.SQLException;
+import javax.sql.DataSource;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.JdbiException;
 import dev.oncely.jdbc.internal.GenericDialect;
 import dev.oncely.jdbc.internal.H2Dialect;
 import dev.oncely.jdbc.internal.MariaDbDialect;
@@ -62,6 +70,27 @@ public enum JdbcDialect {
             return Optional.of(H2);
         }
         return Optional.empty();
+    }
+
+    /** The dialect of the database behind {@code dataSource}, or else {@code jdbi}; one connection, closed again. */
+    static JdbcDialect detect(DataSource dataSource, Jdbi jdbi) {
+        String product;
+        try {
+            if (dataSource != null) {
+                try (Connection connection = dataSource.getConnection()) {
+                    product = connection.getMetaData().getDatabaseProductName();
+                }
+            } else {
+                try (Handle handle = jdbi.open()) {
+                    product = handle.getConnection().getMetaData().getDatabaseProductName();
+                }
+            }
+        } catch (JdbiException | SQLException e) {
+            throw new TransientStoreException("Could not connect to detect the database ("
+                    + SqlErrors.rootMessage(e) + "). Check that it is up, or name the dialect with"
+                    + " .dialect(JdbcDialect.POSTGRESQL) to build the store without connecting.", e);
+        }
+        return detect(product);
     }
 
     /** {@link #forProductName}, or a failure that says how to choose a dialect. */

@@ -113,7 +113,7 @@ class MariaDbBatchClaimTest {
         String ddl = store.ddl().replace("event_id     varchar(255)", "event_id     varchar(8)");
         assertThat(ddl).contains("varchar(8)");
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
-            for (String sql : JdbcDedupStore.statements(ddl)) {
+            for (String sql : dev.oncely.jdbc.internal.Ddl.statements(ddl)) {
                 st.execute(sql);
             }
         }

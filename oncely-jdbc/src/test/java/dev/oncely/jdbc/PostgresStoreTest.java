@@ -252,7 +252,7 @@ class PostgresStoreTest {
 
     @Test
     void theDdlSplitterKeepsEveryStatement() {
-        assertThat(JdbcDedupStore.statements("-- c\nCREATE TABLE a (x int);\n\nCREATE INDEX i ON a (x);\n"))
+        assertThat(dev.oncely.jdbc.internal.Ddl.statements("-- c\nCREATE TABLE a (x int);\n\nCREATE INDEX i ON a (x);\n"))
                 .containsExactly("CREATE TABLE a (x int)", "CREATE INDEX i ON a (x)");
     }
 

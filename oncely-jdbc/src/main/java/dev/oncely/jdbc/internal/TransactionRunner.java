@@ -1,0 +1,225 @@
+package dev.oncely.jdbc.internal;
+
+import dev.oncely.CommitOutcomeUnknownException;
+import dev.oncely.TransientStoreException;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.concurrent.ThreadLocalRandom;
+import org.jdbi.v3.core.JdbiException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one place a JDBC store's transactions are begun, committed, rolled back, retried and have their SQL errors
+ * translated: per message, batches, a caller's transaction, purges, partition maintenance and Kafka's offsets all
+ * run here. Who owns the connection is a {@link ConnectionOwner}; the runner ends and re-runs only transactions
+ * the owner's lease owns, never a caller's.
+ *
+ * <p>A transaction the database demands to be retried (serialization failure, deadlock: the dialect says which
+ * errors) is rolled back and run again, up to {@code maxRetries} times with a short random back-off. A commit
+ * whose connection was lost is a {@link CommitOutcomeUnknownException}; any other failure of the runner's own is
+ * translated by {@link SqlErrors}. The work's own exceptions pass through unchanged, after the rollback.
+ */
+public final class TransactionRunner {
+
+    private static final Logger log = LoggerFactory.getLogger(TransactionRunner.class);
+
+    /** Work on one attempt's connection; {@code attempt} counts from 1. */
+    @FunctionalInterface
+    public interface Work<T> {
+        T execute(ConnectionOwner.Lease lease, int attempt) throws Exception;
+    }
+
+    private final SqlDialect dialect;
+    private final SqlErrors errors;
+    private final int maxRetries;
+    private final String description;
+    /** Nanoseconds a claiming transaction may stay open (time-partitioned layout), or 0 for no limit. */
+    private final long maxTransactionNanos;
+    private volatile boolean durabilityChecked;
+
+    public TransactionRunner(SqlDialect dialect, SqlErrors errors, int maxRetries, String description) {
+        this.dialect = dialect;
+        this.errors = errors;
+        this.maxRetries = maxRetries;
+        this.description = description;
+        this.maxTransactionNanos = dialect.maxTransactionDuration().map(Duration::toNanos).orElse(0L);
+    }
+
+    public SqlErrors errors() {
+        return errors;
+    }
+
+    /** A connection of {@code owner}'s, for work outside {@link #inTransaction} (a read before the claim). */
+    public ConnectionOwner.Lease acquire(ConnectionOwner owner) {
+        try {
+            return owner.acquire();
+        } catch (SQLException | JdbiException e) {
+            throw errors.noConnection(e);
+        }
+    }
+
+    /** Runs {@code work} in a transaction of {@code owner}'s, as the class comment says. */
+    public <T> T inTransaction(ConnectionOwner owner, Work<T> work) throws Exception {
+        return inTransaction(owner, null, work);
+    }
+
+    /** {@link #inTransaction(ConnectionOwner, Work)} whose first attempt runs on {@code first} (then closed). */
+    public <T> T inTransaction(ConnectionOwner owner, ConnectionOwner.Lease first, Work<T> work) throws Exception {
+        for (int attempt = 1; ; attempt++) {
+            ConnectionOwner.Lease lease = attempt == 1 && first != null ? first : acquire(owner);
+            try {
+                if (!durabilityChecked && lease.ownsTransaction()) {
+                    checkDurability(lease);
+                }
+                begin(lease);
+                long started = System.nanoTime();
+                T result;
+                try {
+                    result = work.execute(lease, attempt);
+                    checkDuration(lease, started);
+                } catch (Throwable failure) {
+                    rollbackQuietly(lease, failure);
+                    if (mayRetry(lease, attempt, failure)) {
+                        continue;
+                    }
+                    throw failure;
+                }
+                try {
+                    lease.commit();
+                } catch (SQLException | JdbiException e) {
+                    rollbackQuietly(lease, e);
+                    if (mayRetry(lease, attempt, e)) {
+                        // The database refused the commit and rolled back: nothing was written, so retrying is safe.
+                        continue;
+                    }
+                    throw commitFailed(lease, e);
+                }
+                return result;
+            } finally {
+                lease.close();
+            }
+        }
+    }
+
+    /**
+     * Runs {@code work} on a connection of {@code owner}'s in autocommit mode (each statement its own transaction:
+     * purges, partition maintenance that cannot run in a transaction block), re-running it after a transient
+     * failure like {@link #inTransaction}; an SQL error is translated as doing {@code action}.
+     */
+    public <T> T inAutocommit(ConnectionOwner owner, String action, Work<T> work) {
+        for (int attempt = 1; ; attempt++) {
+            ConnectionOwner.Lease lease = acquire(owner);
+            try {
+                return work.execute(lease, attempt);
+            } catch (Exception e) {
+                if (attempt <= maxRetries && errors.isTransient(e)) {
+                    backOff(attempt, e);
+                    continue;
+                }
+                if (e instanceof RuntimeException runtime && !(e instanceof JdbiException)) {
+                    throw runtime;
+                }
+                SQLException sql = SqlErrors.findSql(e);
+                throw sql != null ? errors.translate(action, sql)
+                        : new TransientStoreException(action + " on " + description + " failed: " + e, e);
+            } finally {
+                lease.close();
+            }
+        }
+    }
+
+    private boolean mayRetry(ConnectionOwner.Lease lease, int attempt, Throwable failure) {
+        if (lease.ownsTransaction() && attempt <= maxRetries && errors.isTransient(failure)) {
+            backOff(attempt, failure);
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Begins a transaction. A pooled connection whose server side died while it was idle (a terminated backend, a
+     * restarted database) fails here: nothing was written yet, so say so instead of leaking Jdbi's exception.
+     */
+    private void begin(ConnectionOwner.Lease lease) {
+        try {
+            lease.begin();
+        } catch (SQLException | JdbiException e) {
+            throw new TransientStoreException("Could not begin a transaction on " + description + ": "
+                    + SqlErrors.rootMessage(e) + ". The pooled connection was probably lost (database restarted,"
+                    + " backend terminated); nothing was written. Do not acknowledge the message: its redelivery is"
+                    + " processed normally.", e);
+        }
+    }
+
+    private RuntimeException commitFailed(ConnectionOwner.Lease lease, Exception e) {
+        if (SqlErrors.isConnectionLoss(e, lease.connection())) {
+            return new CommitOutcomeUnknownException("Commit outcome unknown on " + description + ": the connection"
+                    + " was lost during the commit (" + SqlErrors.rootMessage(e) + "), so the claim and the business"
+                    + " writes either both committed or both did not. Do not acknowledge the message: its"
+                    + " redelivery is then processed once or reported as a duplicate.", e);
+        }
+        SQLException sql = SqlErrors.findSql(e);
+        if (sql != null) {
+            return errors.translate("Committing", sql);
+        }
+        return new TransientStoreException("Commit failed on " + description + ": " + SqlErrors.rootMessage(e)
+                + ". The database refused the commit, so nothing was written. Do not acknowledge the message; its"
+                + " redelivery is processed normally.", e);
+    }
+
+    /**
+     * Once per store: warns if the database acknowledges commits before they are durable (PostgreSQL's
+     * synchronous_commit=off), because a message acknowledged after such a commit is lost if the server crashes.
+     */
+    private void checkDurability(ConnectionOwner.Lease lease) {
+        durabilityChecked = true;
+        try {
+            dialect.durabilityWarning(lease.connection()).ifPresent(w -> log.warn("{}: {}", description, w));
+        } catch (SQLException e) {
+            // Checked again next time; if the connection is dead, begin() reports it.
+            durabilityChecked = false;
+            log.debug("Could not check commit durability on {}: {}", description, e.toString());
+        }
+    }
+
+    /**
+     * Time-partitioned layout: a claiming transaction open longer than 40% of the overlap could let a later claim of
+     * the same key in the next partition miss it, so it must not commit.
+     */
+    private void checkDuration(ConnectionOwner.Lease lease, long started) {
+        if (maxTransactionNanos == 0 || !lease.claimed()) {
+            return; // a transaction that only found duplicates wrote no claim another one could miss
+        }
+        long elapsed = System.nanoTime() - started;
+        if (elapsed > maxTransactionNanos) {
+            throw new TransientStoreException("The transaction on " + description + " was open for "
+                    + Duration.ofNanos(elapsed).toMillis() + " ms, longer than 40% of the partition overlap ("
+                    + Duration.ofNanos(maxTransactionNanos).toMillis() + " ms), the longest a claiming transaction"
+                    + " may last in the time-partitioned layout for exactly-once to hold at a partition boundary."
+                    + " It " + (lease.ownsTransaction() ? "rolled back" : "must be rolled back (roll your"
+                    + " transaction back)") + ", so nothing it wrote counts: do not acknowledge the message. Make the"
+                    + " overlap longer (timePartitioned(partitionLength, overlap)) or the handler faster.");
+        }
+    }
+
+    private void backOff(int attempt, Throwable cause) {
+        log.debug("Retrying transaction on {} after a transient failure (attempt {} of {}): {}", description,
+                attempt, maxRetries, cause.toString());
+        long maxMillis = Math.min(100, 1L << Math.min(attempt + 1, 6));
+        try {
+            Thread.sleep(ThreadLocalRandom.current().nextLong(maxMillis + 1));
+        } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+            throw new TransientStoreException("Interrupted while retrying a transaction on " + description, ie);
+        }
+    }
+
+    private static void rollbackQuietly(ConnectionOwner.Lease lease, Throwable primary) {
+        try {
+            lease.rollback();
+        } catch (SQLException | RuntimeException e) {
+            primary.addSuppressed(e);
+        }
+    }
+}
