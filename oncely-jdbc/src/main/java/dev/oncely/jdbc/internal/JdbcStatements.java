@@ -81,6 +81,18 @@ final class JdbcStatements {
         return storedClaim(rs.getTimestamp(column).toInstant(), rs, column, loadResult);
     }
 
+    /**
+     * Reads an instant selected as {@code UNIX_TIMESTAMP(column)}: seconds since the epoch with the fraction, a
+     * number no time zone touches. (MariaDB and MySQL hand a TIMESTAMP to JDBC as local time of the session's zone,
+     * which the driver reads in the JVM's zone: the instant shifts by their difference.)
+     */
+    static java.time.Instant epochSeconds(ResultSet rs, int column) throws SQLException {
+        java.math.BigDecimal seconds = rs.getBigDecimal(column);
+        java.math.BigDecimal whole = seconds.setScale(0, java.math.RoundingMode.FLOOR);
+        return java.time.Instant.ofEpochSecond(whole.longValueExact(),
+                seconds.subtract(whole).movePointRight(9).longValue());
+    }
+
     /** The same, with processed_at already read by the dialect. */
     static ClaimResult storedClaim(java.time.Instant processedAt, ResultSet rs, int column, boolean loadResult)
             throws SQLException {
@@ -110,6 +122,13 @@ final class JdbcStatements {
             throws SQLException {
         return readKey(connection, sql, request,
                 rs -> new StoredClaim(storedClaim(rs, 1, request.loadResult()), rs.getInt(4) == 1));
+    }
+
+    /** {@link #findStored}, with processed_at selected as {@code UNIX_TIMESTAMP(processed_at)} ({@link #epochSeconds}). */
+    static Optional<StoredClaim> findStoredEpoch(Connection connection, String sql, ClaimRequest request)
+            throws SQLException {
+        return readKey(connection, sql, request, rs -> new StoredClaim(
+                storedClaim(epochSeconds(rs, 1), rs, 1, request.loadResult()), rs.getInt(4) == 1));
     }
 
     /** Reads one row of {@code sql}, which takes a request's consumer and key; empty if there is none. */
