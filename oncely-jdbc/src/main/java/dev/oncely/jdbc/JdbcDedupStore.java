@@ -70,6 +70,7 @@ public final class JdbcDedupStore implements DedupStore {
     /** Nanoseconds a claiming transaction may stay open (time-partitioned layout), or 0 for no limit. */
     private final long maxTransactionNanos;
     private volatile boolean durabilityChecked;
+    private volatile boolean slowClaimWarned;
 
     private JdbcDedupStore(DataSource dataSource, Jdbi jdbi, SqlDialect dialect, TableName table, int maxRetries) {
         this.dataSource = dataSource;
@@ -161,6 +162,7 @@ public final class JdbcDedupStore implements DedupStore {
                 try {
                     result = work.execute(tx);
                     checkDuration(tx, started, "rolled back");
+                    keepSlowClaimsLive(tx, started);
                 } catch (Throwable failure) {
                     tx.closeLazyHandle();
                     rollbackQuietly(lease, failure);
@@ -229,6 +231,7 @@ public final class JdbcDedupStore implements DedupStore {
         try {
             T result = work.execute(tx);
             checkDuration(tx, started, "must be rolled back (roll your transaction back)");
+            keepSlowClaimsLive(tx, started);
             return result;
         } finally {
             tx.closeLazyHandle();
@@ -387,6 +390,43 @@ public final class JdbcDedupStore implements DedupStore {
                     + " It " + consequence + ", so nothing it wrote counts: do not acknowledge the message. Make the"
                     + " overlap longer (timePartitioned(partitionLength, overlap)) or the handler faster.");
         }
+    }
+
+    /**
+     * A claim's retention is counted from the claim (the database's now() then), so a transaction open for longer
+     * than its retention would commit a key that has already expired, and a redelivery waiting on the key would
+     * reclaim it the moment it became visible and run the handler a second time. Once a transaction has been open
+     * for more than half the shortest retention it claimed with, its keys' expiry moves later by the whole time it
+     * has been open (measured from before it began, so at least as long as by the database clock): they commit
+     * with at least their full retention left. Faster transactions commit with more than half of it left and pay
+     * nothing. In a caller's transaction the time between the end of processIn and the caller's commit is not seen
+     * here; docs/guarantees.md states the rule for that case.
+     */
+    private void keepSlowClaimsLive(JdbcTransaction tx, long started) {
+        if (tx.shortestRetention == null) {
+            return;
+        }
+        long elapsed = System.nanoTime() - started;
+        if (elapsed <= tx.shortestRetention.toNanos() / 2) {
+            return;
+        }
+        Duration by = Duration.ofMillis(Duration.ofNanos(elapsed).toMillis() + 1);
+        if (!slowClaimWarned) {
+            slowClaimWarned = true;
+            log.warn("A transaction on {} was open for {} ms, more than half the retention it claimed keys with ({}):"
+                    + " their expiry is moved {} later so that they do not expire as they commit. Retention must"
+                    + " exceed the longest transaction plus the broker's redelivery window; raise it. (Logged once.)",
+                    description, by.toMillis(), tx.shortestRetention, by);
+        }
+        try {
+            for (Map.Entry<String, List<String>> e : tx.claimedWithExpiry.entrySet()) {
+                dialect.extendExpiry(tx.connection, e.getKey(), e.getValue(), by);
+            }
+        } catch (SQLException e) {
+            throw translate("Moving the expiry of keys claimed by a slow transaction", e);
+        }
+        log.debug("Moved the expiry of {} keys on {} by {} ms before commit",
+                tx.claimedWithExpiry.values().stream().mapToInt(List::size).sum(), description, by.toMillis());
     }
 
     private boolean isTransient(Throwable failure) {
@@ -561,6 +601,9 @@ public final class JdbcDedupStore implements DedupStore {
         private Handle handle;
         private boolean lazyHandle;
         private boolean claimedAny;
+        /** Keys this transaction claimed with a retention, by consumer, and the shortest such retention. */
+        private final Map<String, List<String>> claimedWithExpiry = new java.util.HashMap<>();
+        private Duration shortestRetention;
         /** The request whose key was read and not found just before this transaction began, if any. */
         private ClaimRequest lookedUp;
 
@@ -576,7 +619,7 @@ public final class JdbcDedupStore implements DedupStore {
                         ? dialect.claimAfterMiss(connection, request)
                         : dialect.claim(connection, request);
                 lookedUp = null;
-                claimedAny |= result.claimed();
+                noteClaim(request, result);
                 return result;
             } catch (SQLException e) {
                 throw translate("Claiming key '" + request.key() + "' of consumer '" + request.consumer() + "'", e);
@@ -587,13 +630,27 @@ public final class JdbcDedupStore implements DedupStore {
         public List<ClaimResult> claimAll(List<ClaimRequest> requests) {
             try {
                 List<ClaimResult> results = dialect.claimAll(connection, requests);
-                for (ClaimResult r : results) {
-                    claimedAny |= r.claimed();
+                for (int i = 0; i < results.size(); i++) {
+                    noteClaim(requests.get(i), results.get(i));
                 }
                 return results;
             } catch (SQLException e) {
                 throw translate("Claiming a batch of " + requests.size() + " keys", e);
             }
+        }
+
+        private void noteClaim(ClaimRequest request, ClaimResult result) {
+            if (!result.claimed()) {
+                return;
+            }
+            claimedAny = true;
+            request.retention().ifPresent(retention -> {
+                claimedWithExpiry.computeIfAbsent(request.consumer(), c -> new java.util.ArrayList<>())
+                        .add(request.key());
+                if (shortestRetention == null || retention.compareTo(shortestRetention) < 0) {
+                    shortestRetention = retention;
+                }
+            });
         }
 
         @Override

@@ -92,7 +92,7 @@ class FirstProcessedAtTimeZoneTest {
                 .consumer("tz").key(m -> m.split(" ")[0])
                 .fingerprint(m -> m.getBytes(StandardCharsets.UTF_8))
                 .handler((m, ctx) -> null);
-        return builder.retention(retention).build();
+        return builder.retentionForTestsOnly(retention).build();
     }
 
     private static HikariDataSource pool(String database, String sessionZone) {

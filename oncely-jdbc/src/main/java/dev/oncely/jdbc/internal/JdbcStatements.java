@@ -68,6 +68,27 @@ final class JdbcStatements {
         return true;
     }
 
+    /**
+     * Runs {@code UPDATE ... SET expires_at = <expires_at plus ?> WHERE consumer = ? AND event_id = ?} for each key,
+     * the amount bound as a BIGINT count of {@code unit}: one statement for one key, one JDBC batch for several.
+     */
+    static void extendExpiry(Connection connection, String updateSql, String consumer, java.util.Collection<String> keys,
+                             Duration by, ChronoUnit unit) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(updateSql)) {
+            for (String key : keys) {
+                bindRetention(ps, 1, Optional.of(by), unit);
+                ps.setString(2, consumer);
+                ps.setString(3, key);
+                if (keys.size() == 1) {
+                    ps.executeUpdate();
+                    return;
+                }
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+    }
+
     /** Runs a DELETE whose only parameter is its row limit; returns the rows deleted. */
     static int deleteAtMost(Connection connection, String sql, int maxRows) throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement(sql)) {

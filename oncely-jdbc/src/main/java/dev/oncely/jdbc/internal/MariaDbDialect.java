@@ -66,6 +66,7 @@ public final class MariaDbDialect implements SqlDialect {
     /** Duplicate share of recent claims: while above half, the store reads a key before claiming it. */
     private final DuplicateShare recentDuplicates = new DuplicateShare(4);
     private final String saveResultSql;
+    private final String extendExpirySql;
     private final String purgeSql;
 
     /** @param mariadb true for MariaDB (10.5+: INSERT ... RETURNING), false for MySQL. */
@@ -87,6 +88,8 @@ public final class MariaDbDialect implements SqlDialect {
                 + ", fingerprint = ?, result = NULL WHERE consumer = ? AND event_id = ?"
                 + " AND expires_at <= UTC_TIMESTAMP(6)";
         this.saveResultSql = "UPDATE " + t + " SET result = ? WHERE consumer = ? AND event_id = ?";
+        this.extendExpirySql = "UPDATE " + t + " SET expires_at = DATE_ADD(expires_at, INTERVAL ? MICROSECOND)"
+                + " WHERE consumer = ? AND event_id = ? AND expires_at IS NOT NULL";
         this.purgeSql = "DELETE FROM " + t + " WHERE expires_at <= UTC_TIMESTAMP(6) ORDER BY expires_at LIMIT ?";
     }
 
@@ -324,6 +327,12 @@ public final class MariaDbDialect implements SqlDialect {
     public void saveResults(Connection connection, String consumer, Map<String, byte[]> resultsByKey)
             throws SQLException {
         JdbcStatements.saveResults(connection, saveResultSql, consumer, resultsByKey);
+    }
+
+    @Override
+    public void extendExpiry(Connection connection, String consumer, java.util.Collection<String> keys,
+                             java.time.Duration by) throws SQLException {
+        JdbcStatements.extendExpiry(connection, extendExpirySql, consumer, keys, by, ChronoUnit.MICROS);
     }
 
     @Override
