@@ -810,7 +810,11 @@ public final class JdbcDedupStore implements DedupStore {
             return this;
         }
 
-        /** The table name. Default {@code processed_events}. Letters, digits and underscores only. */
+        /**
+         * The table name. Default {@code processed_events}. Letters, digits and underscores only, and not a reserved
+         * word of PostgreSQL, MariaDB/MySQL or H2 ({@code select}, {@code order}, {@code user}...): names are written
+         * into SQL unquoted. Checked at {@link #build()}.
+         */
         public Builder table(String table) {
             this.table = table;
             return this;
