@@ -56,6 +56,13 @@ public final class IdempotentHandler<M, R> {
     public static final int MAX_KEY_LENGTH = 255;
     /** The longest consumer name, in characters. */
     public static final int MAX_CONSUMER_LENGTH = 100;
+    /**
+     * The shortest {@link Builder#retention retention}: one minute. A claim must outlive its own transaction and
+     * the broker's redelivery window; below a minute, an ordinary slow transaction (a lock wait, a GC pause, a
+     * slow downstream write) or a broker's first redelivery backoff can outlast it. It also keeps the stores' half
+     * retention margin (the time left on a claim when its transaction commits) at 30 seconds or more.
+     */
+    public static final Duration MIN_RETENTION = Duration.ofMinutes(1);
 
     private static final Logger log = LoggerFactory.getLogger(IdempotentHandler.class);
 
@@ -559,11 +566,43 @@ public final class IdempotentHandler<M, R> {
         }
 
         /**
-         * How long a claim is kept, measured by the store's clock. Choose it longer than the longest time in
-         * which your broker can redeliver a message (its retry, backoff and replay windows together): a
-         * redelivery that arrives after its key expired is processed again. Default: kept forever.
+         * How long a claim is kept, measured by the store's clock. Choose it longer than your longest transaction
+         * plus the longest time in which your broker can redeliver a message (its retry, backoff and replay
+         * windows together): a redelivery that arrives after its key expired is processed again. At least
+         * {@link IdempotentHandler#MIN_RETENTION}. Default: kept forever.
+         *
+         * <p>A claim's retention runs from its claim; a transaction of the store's own that has been open for
+         * more than half of it moves the expiry to its end before committing, so a redelivery waiting for a slow
+         * transaction always finds the claim live (docs/guarantees.md, "Retention").
+         *
+         * @throws IllegalArgumentException if shorter than {@link IdempotentHandler#MIN_RETENTION} or longer than
+         *                                  100 years
          */
         public Builder<M, R> retention(Duration retention) {
+            checkRetention(retention);
+            if (retention.compareTo(MIN_RETENTION) < 0) {
+                throw new IllegalArgumentException("retention " + retention + " is shorter than the minimum of "
+                        + MIN_RETENTION + ": a claim must outlive the longest transaction plus the broker's"
+                        + " redelivery window, or a redelivery of a slow message is processed again. Use a period"
+                        + " longer than both, e.g. Duration.ofDays(7).");
+            }
+            this.retention = retention;
+            return this;
+        }
+
+        /**
+         * For tests of expiry only: {@link #retention} without its minimum, so a test need not wait a minute for a
+         * key to expire on a store whose clock it cannot move (a database's). Never use it in production: a claim
+         * kept shorter than a transaction plus the broker's redelivery window lets a redelivery run the handler
+         * again. Stores with an injectable clock (InMemoryDedupStore) are better tested with a clock you move.
+         */
+        public Builder<M, R> retentionForTestsOnly(Duration retention) {
+            checkRetention(retention);
+            this.retention = retention;
+            return this;
+        }
+
+        private static void checkRetention(Duration retention) {
             if (retention == null || retention.isZero() || retention.isNegative()) {
                 throw new IllegalArgumentException("retention must be positive, was " + retention
                         + ": use a period longer than your broker's redelivery window, e.g. Duration.ofDays(7).");
@@ -572,8 +611,6 @@ public final class IdempotentHandler<M, R> {
                 throw new IllegalArgumentException("retention " + retention + " exceeds 100 years: leave it unset"
                         + " to keep claims forever.");
             }
-            this.retention = retention;
-            return this;
         }
 
         public IdempotentHandler<M, R> build() {

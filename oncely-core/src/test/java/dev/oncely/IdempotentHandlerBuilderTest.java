@@ -49,6 +49,19 @@ class IdempotentHandlerBuilderTest {
     }
 
     @Test
+    void aRetentionShorterThanAMinuteIsRejectedSayingWhyAndTestsHaveANamedEscape() {
+        var builder = IdempotentHandler.<String, Void>builder(store);
+        assertThatThrownBy(() -> builder.retention(Duration.ofSeconds(59)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("retention PT59S is shorter than the minimum of PT1M")
+                .hasMessageContaining("must outlive the longest transaction plus the broker's redelivery window");
+        assertThatThrownBy(() -> builder.retention(Duration.ofMillis(300))).hasMessageContaining("minimum of PT1M");
+        assertThat(builder.retention(IdempotentHandler.MIN_RETENTION)).isNotNull();
+        assertThat(builder.retentionForTestsOnly(Duration.ofSeconds(1))).isNotNull();
+        assertThatThrownBy(() -> builder.retentionForTestsOnly(Duration.ZERO)).hasMessageContaining("must be positive");
+    }
+
+    @Test
     void aThrowingKeyExtractorIsReportedAsBadInputAndNothingRuns() throws Exception {
         boolean[] ran = {false};
         IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store).consumer("c")

@@ -27,7 +27,7 @@ class RetentionPurgerTest {
         IdempotentHandler.Builder<String, Void> b = IdempotentHandler.<String, Void>builder(store)
                 .consumer(consumer).key(k -> k).handler((m, ctx) -> null);
         if (retention != null) {
-            b.retention(retention);
+            b.retentionForTestsOnly(retention);
         }
         IdempotentHandler<String, Void> h = b.build();
         List<String> keys = new ArrayList<>();

@@ -158,7 +158,8 @@ public final class InMemoryDedupStore implements DedupStore {
                 Entry e = entries.get(slot);
                 if (e == null || (e.owner == null && e.isExpired(now))) {
                     Instant expiresAt = request.retention().map(now::plus).orElse(null);
-                    entries.put(slot, new Entry(now, expiresAt, request.fingerprint().orElse(null), tx));
+                    entries.put(slot, new Entry(now, request.retention().orElse(null), expiresAt,
+                            request.fingerprint().orElse(null), tx));
                     tx.claimed.add(slot);
                     return ClaimResult.claimed(now);
                 }
@@ -204,6 +205,12 @@ public final class InMemoryDedupStore implements DedupStore {
                 if (e != null && e.owner == tx) {
                     if (commit) {
                         e.owner = null;
+                        // Retention counts from the commit, when the claim becomes visible: a transaction slower
+                        // than its retention would otherwise commit an expired claim, and a redelivery waiting on
+                        // the key would reclaim it at once.
+                        if (e.retention != null) {
+                            e.expiresAt = clock.instant().plus(e.retention);
+                        }
                     } else {
                         entries.remove(slot);
                     }
@@ -219,13 +226,16 @@ public final class InMemoryDedupStore implements DedupStore {
 
     private static final class Entry {
         final Instant processedAt;
-        final Instant expiresAt;
+        final Duration retention;
+        Instant expiresAt;
         final String fingerprint;
         byte[] result;
         InMemoryTransaction owner;
 
-        Entry(Instant processedAt, Instant expiresAt, String fingerprint, InMemoryTransaction owner) {
+        Entry(Instant processedAt, Duration retention, Instant expiresAt, String fingerprint,
+              InMemoryTransaction owner) {
             this.processedAt = processedAt;
+            this.retention = retention;
             this.expiresAt = expiresAt;
             this.fingerprint = fingerprint;
             this.owner = owner;

@@ -51,6 +51,7 @@ public final class JdbcDedupStore implements DedupStore {
     private final String description;
     private final TransactionRunner runner;
     private final HandleLender lender = new HandleLender();
+    private volatile boolean slowClaimWarned;
 
     private JdbcDedupStore(ConnectionOwner connections, SqlDialect dialect, TableName table, int maxRetries) {
         this.connections = connections;
@@ -137,7 +138,17 @@ public final class JdbcDedupStore implements DedupStore {
     private <T> T run(TransactionWork<T> work, ConnectionOwner.Lease lease, ClaimRequest lookedUp) throws Exception {
         JdbcStoreTransaction tx = new JdbcStoreTransaction(lease, dialect, runner.errors(), lender, lookedUp);
         try {
-            return work.execute(tx);
+            T result = work.execute(tx);
+            Duration moved = tx.keepSlowClaimsLive();
+            if (moved != null && !slowClaimWarned) {
+                slowClaimWarned = true;
+                log.warn("A transaction on {} was open for about {} ms, more than half the retention it claimed keys"
+                        + " with ({}): their expiry was moved {} ms later so that they do not expire as they commit."
+                        + " Retention must exceed the longest transaction plus the broker's redelivery window; raise"
+                        + " it. (Logged once.)", description, moved.toMillis(), tx.shortestRetention(),
+                        moved.toMillis());
+            }
+            return result;
         } finally {
             tx.close();
         }
@@ -233,7 +244,11 @@ public final class JdbcDedupStore implements DedupStore {
             return this;
         }
 
-        /** The table name. Default {@code processed_events}. Letters, digits and underscores only. */
+        /**
+         * The table name. Default {@code processed_events}. Letters, digits and underscores only, and not a reserved
+         * word of PostgreSQL, MariaDB/MySQL or H2 ({@code select}, {@code order}, {@code user}...): names are written
+         * into SQL unquoted. Checked at {@link #build()}.
+         */
         public Builder table(String table) {
             this.table = table;
             return this;

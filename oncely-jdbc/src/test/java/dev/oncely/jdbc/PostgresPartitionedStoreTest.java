@@ -66,7 +66,7 @@ class PostgresPartitionedStoreTest {
         DataSource pool = pool(isolation, 20);
         JdbcDedupStore store = freshStore(pool, table, Duration.ofSeconds(1), Duration.ofMillis(600));
         IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store)
-                .consumer("race").key(k -> k).retention(Duration.ofSeconds(3)).handler((key, ctx) -> {
+                .consumer("race").key(k -> k).retentionForTestsOnly(Duration.ofSeconds(3)).handler((key, ctx) -> {
                     recordEffect(ctx);
                     Thread.sleep(30);
                     return null;
@@ -272,7 +272,7 @@ class PostgresPartitionedStoreTest {
                     return null;
                 });
         if (retention != null) {
-            b.retention(retention);
+            b.retentionForTestsOnly(retention);
         }
         return b.build();
     }

@@ -88,7 +88,7 @@ class RetentionBoundaryTest {
         return IdempotentHandler.<String, Void>builder(store)
                 .consumer("s11")
                 .key(k -> k)
-                .retention(retention)
+                .retentionForTestsOnly(retention)
                 .handler((key, ctx) -> {
                     // The application's own (skewed) clock, used for its business data only.
                     tables.insert(ctx.unwrap(Connection.class), key, "app time " + clock.instant());

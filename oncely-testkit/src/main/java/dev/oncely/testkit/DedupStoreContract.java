@@ -274,7 +274,7 @@ public abstract class DedupStoreContract {
                     recordEffect(ctx);
                     return "receipt-" + receipts.incrementAndGet();
                 }).build();
-        IdempotentHandler<Msg, String> shortLived = builder(store, "billing").retention(Duration.ofSeconds(1))
+        IdempotentHandler<Msg, String> shortLived = builder(store, "billing").retentionForTestsOnly(Duration.ofSeconds(1))
                 .handler(effectHandler()).build();
         Outcome<String> first = h.process(Msg.of("evt-1"));
         assertThat(shortLived.process(Msg.of("short")).isProcessed()).isTrue();
@@ -500,7 +500,7 @@ public abstract class DedupStoreContract {
     @Test
     void anExpiredKeyIsProcessedAgainAndPurged() throws Exception {
         DedupStore store = store();
-        IdempotentHandler<Msg, String> shortLived = builder(store, "billing").retention(Duration.ofSeconds(1))
+        IdempotentHandler<Msg, String> shortLived = builder(store, "billing").retentionForTestsOnly(Duration.ofSeconds(1))
                 .handler(effectHandler()).build();
         IdempotentHandler<Msg, String> forever = recording(store, "billing");
 
@@ -524,6 +524,43 @@ public abstract class DedupStoreContract {
         assertThat(claimRows(DEFAULT_TABLE)).as("only the unexpiring key is left").isEqualTo(1);
         assertThat(forever.process(Msg.of("kept")).isDuplicate()).isTrue();
         assertThatThrownBy(() -> store.purgeExpired(0)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    /**
+     * A claim never expires under its own open transaction: a redelivery that arrives after the key's retention
+     * has run out, while the first delivery's transaction is still open, waits for it and is a duplicate once it
+     * commits, not a second run. (A store that counts retention from the claim must move the expiry of a slow
+     * transaction's keys before it commits, or count it from the commit.)
+     */
+    @Test
+    void aRedeliveryWaitingOnAClaimerSlowerThanTheRetentionIsADuplicate() throws Exception {
+        DedupStore store = store();
+        Duration retention = Duration.ofSeconds(1);
+        CountDownLatch expired = new CountDownLatch(1);
+        CountDownLatch redelivering = new CountDownLatch(1);
+        IdempotentHandler<Msg, String> slow = builder(store, "billing").retentionForTestsOnly(retention)
+                .handler((m, ctx) -> {
+                    recordEffect(ctx);
+                    if (expired.getCount() > 0) {
+                        letStoreClockPass(retention.plusMillis(500));
+                        expired.countDown();
+                        redelivering.await(30, TimeUnit.SECONDS);
+                        Thread.sleep(300); // the redelivery now waits on the key this transaction holds
+                    }
+                    return "slow";
+                }).build();
+        ExecutorService executor = pool(2);
+        Future<Outcome<String>> first = executor.submit(() -> slow.process(Msg.of("slow")));
+        assertThat(expired.await(30, TimeUnit.SECONDS)).isTrue();
+        Future<Outcome<String>> redelivery = executor.submit(() -> {
+            redelivering.countDown();
+            return slow.process(Msg.of("slow"));
+        });
+
+        assertThat(await(first).isProcessed()).isTrue();
+        assertThat(await(redelivery).isDuplicate()).as("the redelivery that waited on the slow claim").isTrue();
+        assertThat(effects("billing", "slow")).isEqualTo(1);
+        assertThat(slow.process(Msg.of("slow")).isDuplicate()).as("and the claim is live after its commit").isTrue();
     }
 
     @Test

@@ -39,6 +39,7 @@ public class GenericDialect implements SqlDialect {
     private final String insertSql;
     private final String readOwnSql;
     private final String setExpirySql;
+    private final String readExpirySql;
     private final String findSql;
     private final String rewriteExpiredSql;
     private final String saveResultSql;
@@ -59,6 +60,7 @@ public class GenericDialect implements SqlDialect {
                 + " VALUES (?, ?, CURRENT_TIMESTAMP, NULL, ?)";
         this.readOwnSql = "SELECT processed_at FROM " + t + pk;
         this.setExpirySql = "UPDATE " + t + " SET expires_at = ?" + pk;
+        this.readExpirySql = "SELECT expires_at FROM " + t + pk;
         this.findSql = "SELECT processed_at, fingerprint, result,"
                 + " CASE WHEN expires_at <= CURRENT_TIMESTAMP THEN 1 ELSE 0 END FROM " + t + pk;
         this.rewriteExpiredSql = "UPDATE " + t + " SET processed_at = CURRENT_TIMESTAMP, expires_at = NULL,"
@@ -181,6 +183,30 @@ public class GenericDialect implements SqlDialect {
     @Override
     public List<ClaimResult> claimAll(Connection connection, List<ClaimRequest> requests) throws SQLException {
         return claimEach(connection, requests);
+    }
+
+    /** Without portable interval arithmetic: each key's expires_at is read and written back later by {@code by}. */
+    @Override
+    public void extendExpiry(Connection connection, String consumer, java.util.Collection<String> keys,
+                             java.time.Duration by) throws SQLException {
+        for (String key : keys) {
+            Timestamp expiresAt;
+            try (PreparedStatement ps = connection.prepareStatement(readExpirySql)) {
+                ps.setString(1, consumer);
+                ps.setString(2, key);
+                try (ResultSet rs = ps.executeQuery()) {
+                    expiresAt = rs.next() ? rs.getTimestamp(1) : null;
+                }
+            }
+            if (expiresAt != null) {
+                try (PreparedStatement ps = connection.prepareStatement(setExpirySql)) {
+                    ps.setTimestamp(1, Timestamp.from(expiresAt.toInstant().plus(by)));
+                    ps.setString(2, consumer);
+                    ps.setString(3, key);
+                    ps.executeUpdate();
+                }
+            }
+        }
     }
 
     @Override

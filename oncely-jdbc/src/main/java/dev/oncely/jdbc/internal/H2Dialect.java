@@ -29,6 +29,7 @@ public final class H2Dialect extends GenericDialect {
     private final String insertSql;
     private final String rewriteExpiredSql;
     private final String purgeSql;
+    private final String extendExpirySql;
 
     public H2Dialect(TableName table) {
         super(table, "H2", "dev/oncely/jdbc/h2.sql");
@@ -39,6 +40,8 @@ public final class H2Dialect extends GenericDialect {
         this.rewriteExpiredSql = "SELECT processed_at FROM FINAL TABLE (UPDATE " + t
                 + " SET processed_at = CURRENT_TIMESTAMP, expires_at = " + EXPIRES + ", fingerprint = ?,"
                 + " result = NULL WHERE consumer = ? AND event_id = ? AND expires_at <= CURRENT_TIMESTAMP)";
+        this.extendExpirySql = "UPDATE " + t + " SET expires_at = DATEADD(MILLISECOND, CAST(? AS BIGINT), expires_at)"
+                + " WHERE consumer = ? AND event_id = ? AND expires_at IS NOT NULL";
         this.purgeSql = "DELETE FROM " + t + " WHERE expires_at <= CURRENT_TIMESTAMP FETCH FIRST ? ROWS ONLY";
     }
 
@@ -67,6 +70,12 @@ public final class H2Dialect extends GenericDialect {
                 return rs.next() ? Optional.of(rs.getTimestamp(1).toInstant()) : Optional.empty();
             }
         }
+    }
+
+    @Override
+    public void extendExpiry(Connection connection, String consumer, java.util.Collection<String> keys,
+                             java.time.Duration by) throws SQLException {
+        JdbcStatements.extendExpiry(connection, extendExpirySql, consumer, keys, by, ChronoUnit.MILLIS);
     }
 
     @Override

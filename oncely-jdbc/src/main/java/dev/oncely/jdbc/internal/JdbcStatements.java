@@ -68,6 +68,27 @@ final class JdbcStatements {
         return true;
     }
 
+    /**
+     * Runs {@code UPDATE ... SET expires_at = <expires_at plus ?> WHERE consumer = ? AND event_id = ?} for each key,
+     * the amount bound as a BIGINT count of {@code unit}: one statement for one key, one JDBC batch for several.
+     */
+    static void extendExpiry(Connection connection, String updateSql, String consumer, java.util.Collection<String> keys,
+                             Duration by, ChronoUnit unit) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(updateSql)) {
+            for (String key : keys) {
+                bindRetention(ps, 1, Optional.of(by), unit);
+                ps.setString(2, consumer);
+                ps.setString(3, key);
+                if (keys.size() == 1) {
+                    ps.executeUpdate();
+                    return;
+                }
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+    }
+
     /** Runs a DELETE whose only parameter is its row limit; returns the rows deleted. */
     static int deleteAtMost(Connection connection, String sql, int maxRows) throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement(sql)) {
@@ -79,6 +100,18 @@ final class JdbcStatements {
     /** Reads a stored claim from columns {@code column} (processed_at), +1 (fingerprint) and +2 (result). */
     static ClaimResult storedClaim(ResultSet rs, int column, boolean loadResult) throws SQLException {
         return storedClaim(rs.getTimestamp(column).toInstant(), rs, column, loadResult);
+    }
+
+    /**
+     * Reads an instant selected as {@code UNIX_TIMESTAMP(column)}: seconds since the epoch with the fraction, a
+     * number no time zone touches. (MariaDB and MySQL hand a TIMESTAMP to JDBC as local time of the session's zone,
+     * which the driver reads in the JVM's zone: the instant shifts by their difference.)
+     */
+    static java.time.Instant epochSeconds(ResultSet rs, int column) throws SQLException {
+        java.math.BigDecimal seconds = rs.getBigDecimal(column);
+        java.math.BigDecimal whole = seconds.setScale(0, java.math.RoundingMode.FLOOR);
+        return java.time.Instant.ofEpochSecond(whole.longValueExact(),
+                seconds.subtract(whole).movePointRight(9).longValue());
     }
 
     /** The same, with processed_at already read by the dialect. */
@@ -110,6 +143,13 @@ final class JdbcStatements {
             throws SQLException {
         return readKey(connection, sql, request,
                 rs -> new StoredClaim(storedClaim(rs, 1, request.loadResult()), rs.getInt(4) == 1));
+    }
+
+    /** {@link #findStored}, with processed_at selected as {@code UNIX_TIMESTAMP(processed_at)} ({@link #epochSeconds}). */
+    static Optional<StoredClaim> findStoredEpoch(Connection connection, String sql, ClaimRequest request)
+            throws SQLException {
+        return readKey(connection, sql, request, rs -> new StoredClaim(
+                storedClaim(epochSeconds(rs, 1), rs, 1, request.loadResult()), rs.getInt(4) == 1));
     }
 
     /** Reads one row of {@code sql}, which takes a request's consumer and key; empty if there is none. */

@@ -48,6 +48,13 @@ public final class MariaDbDialect implements SqlDialect {
     private static final int MAX_ATTEMPTS = 3;
 
     private static final String EXPIRES = "DATE_ADD(UTC_TIMESTAMP(6), INTERVAL ? MICROSECOND)";
+    /**
+     * processed_at as epoch seconds: a TIMESTAMP reaches JDBC as the session zone's local time, which the driver
+     * reads in the JVM's zone, shifting the instant by their difference; UNIX_TIMESTAMP of a TIMESTAMP column
+     * returns the stored UTC value as is. (NOW(6) written to a TIMESTAMP column is stored as the statement's
+     * instant, also without a detour through the session zone.)
+     */
+    private static final String PROCESSED_AT = "UNIX_TIMESTAMP(processed_at)";
 
     private final boolean mariadb;
     private final TableName table;
@@ -59,6 +66,7 @@ public final class MariaDbDialect implements SqlDialect {
     /** Duplicate share of recent claims: while above half, the store reads a key before claiming it. */
     private final DuplicateShare recentDuplicates = new DuplicateShare(4);
     private final String saveResultSql;
+    private final String extendExpirySql;
     private final String purgeSql;
 
     /** @param mariadb true for MariaDB (10.5+: INSERT ... RETURNING), false for MySQL. */
@@ -69,17 +77,19 @@ public final class MariaDbDialect implements SqlDialect {
         String insert = "INSERT INTO " + t + " (consumer, event_id, processed_at, expires_at, fingerprint)"
                 + " VALUES (?, ?, NOW(6), " + EXPIRES + ", ?)";
         // MariaDB returns the timestamp in the same round trip; MySQL has no RETURNING, so it reads its own row.
-        this.insertSql = mariadb ? insert + " RETURNING processed_at" : insert;
-        this.readOwnSql = "SELECT processed_at FROM " + t + " WHERE consumer = ? AND event_id = ?";
-        this.findSql = "SELECT processed_at, fingerprint, result, expires_at <= UTC_TIMESTAMP(6) FROM " + t
+        this.insertSql = mariadb ? insert + " RETURNING " + PROCESSED_AT : insert;
+        this.readOwnSql = "SELECT " + PROCESSED_AT + " FROM " + t + " WHERE consumer = ? AND event_id = ?";
+        this.findSql = "SELECT " + PROCESSED_AT + ", fingerprint, result, expires_at <= UTC_TIMESTAMP(6) FROM " + t
                 + " WHERE consumer = ? AND event_id = ? LOCK IN SHARE MODE";
         // Before a transaction, in autocommit mode: a consistent read of the latest committed row, no lock.
-        this.findLiveSql = "SELECT processed_at, fingerprint, result, expires_at <= UTC_TIMESTAMP(6) FROM " + t
-                + " WHERE consumer = ? AND event_id = ?";
+        this.findLiveSql = "SELECT " + PROCESSED_AT + ", fingerprint, result, expires_at <= UTC_TIMESTAMP(6) FROM "
+                + t + " WHERE consumer = ? AND event_id = ?";
         this.rewriteExpiredSql = "UPDATE " + t + " SET processed_at = NOW(6), expires_at = " + EXPIRES
                 + ", fingerprint = ?, result = NULL WHERE consumer = ? AND event_id = ?"
                 + " AND expires_at <= UTC_TIMESTAMP(6)";
         this.saveResultSql = "UPDATE " + t + " SET result = ? WHERE consumer = ? AND event_id = ?";
+        this.extendExpirySql = "UPDATE " + t + " SET expires_at = DATE_ADD(expires_at, INTERVAL ? MICROSECOND)"
+                + " WHERE consumer = ? AND event_id = ? AND expires_at IS NOT NULL";
         this.purgeSql = "DELETE FROM " + t + " WHERE expires_at <= UTC_TIMESTAMP(6) ORDER BY expires_at LIMIT ?";
     }
 
@@ -110,7 +120,7 @@ public final class MariaDbDialect implements SqlDialect {
 
     @Override
     public Optional<ClaimResult> findLive(Connection connection, ClaimRequest request) throws SQLException {
-        Optional<JdbcStatements.StoredClaim> stored = JdbcStatements.findStored(connection, findLiveSql, request);
+        Optional<JdbcStatements.StoredClaim> stored = JdbcStatements.findStoredEpoch(connection, findLiveSql, request);
         if (stored.isPresent() && !stored.get().expired()) {
             return Optional.of(recentDuplicates.noted(stored.get().claim()));
         }
@@ -128,7 +138,7 @@ public final class MariaDbDialect implements SqlDialect {
                 }
                 lastDuplicate = e; // InnoDB rolled back this statement only; the transaction goes on.
             }
-            Optional<JdbcStatements.StoredClaim> existing = JdbcStatements.findStored(connection, findSql, request);
+            Optional<JdbcStatements.StoredClaim> existing = JdbcStatements.findStoredEpoch(connection, findSql, request);
             if (existing.isEmpty()) {
                 continue; // the row expired and was purged between the two statements: insert again
             }
@@ -155,7 +165,7 @@ public final class MariaDbDialect implements SqlDialect {
             if (mariadb) {
                 try (ResultSet rs = ps.executeQuery()) {
                     rs.next();
-                    return rs.getTimestamp(1).toInstant();
+                    return JdbcStatements.epochSeconds(rs, 1);
                 }
             }
             ps.executeUpdate();
@@ -172,7 +182,7 @@ public final class MariaDbDialect implements SqlDialect {
                     throw new SQLException("The row just written for key '" + request.key() + "' is not visible"
                             + " to its own transaction in " + table, "55000");
                 }
-                return rs.getTimestamp(1).toInstant();
+                return JdbcStatements.epochSeconds(rs, 1);
             }
         }
     }
@@ -211,7 +221,7 @@ public final class MariaDbDialect implements SqlDialect {
         for (int i = 0; i < requests.size(); i++) {
             insert.append(i == 0 ? "" : ", ").append("(?, ?, NOW(6), ").append(EXPIRES).append(", ?)");
         }
-        insert.append(" RETURNING event_id, processed_at");
+        insert.append(" RETURNING event_id, ").append(PROCESSED_AT);
         boolean warned;
         try (PreparedStatement ps = connection.prepareStatement(insert.toString())) {
             int p = 1;
@@ -223,7 +233,7 @@ public final class MariaDbDialect implements SqlDialect {
             }
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    found.put(rs.getString(1), ClaimResult.claimed(rs.getTimestamp(2).toInstant()));
+                    found.put(rs.getString(1), ClaimResult.claimed(JdbcStatements.epochSeconds(rs, 2)));
                 }
             }
             // An ignored row always warns, so then the count is checked anyway (getWarnings would fetch them all,
@@ -275,7 +285,7 @@ public final class MariaDbDialect implements SqlDialect {
                 ignored.add(r);
             }
         }
-        StringBuilder read = new StringBuilder("SELECT event_id, processed_at, fingerprint, result,"
+        StringBuilder read = new StringBuilder("SELECT event_id, " + PROCESSED_AT + ", fingerprint, result,"
                 + " expires_at <= UTC_TIMESTAMP(6) FROM ").append(table.qualified())
                 .append(" WHERE consumer = ? AND event_id IN (");
         for (int i = 0; i < ignored.size(); i++) {
@@ -299,7 +309,8 @@ public final class MariaDbDialect implements SqlDialect {
                     if (rs.getInt(5) == 1) {
                         expired.add(r);
                     } else {
-                        found.put(r.key(), JdbcStatements.storedClaim(rs, 2, r.loadResult()));
+                        found.put(r.key(), JdbcStatements.storedClaim(JdbcStatements.epochSeconds(rs, 2), rs, 2,
+                                r.loadResult()));
                     }
                 }
             }
@@ -316,6 +327,12 @@ public final class MariaDbDialect implements SqlDialect {
     public void saveResults(Connection connection, String consumer, Map<String, byte[]> resultsByKey)
             throws SQLException {
         JdbcStatements.saveResults(connection, saveResultSql, consumer, resultsByKey);
+    }
+
+    @Override
+    public void extendExpiry(Connection connection, String consumer, java.util.Collection<String> keys,
+                             java.time.Duration by) throws SQLException {
+        JdbcStatements.extendExpiry(connection, extendExpirySql, consumer, keys, by, ChronoUnit.MICROS);
     }
 
     @Override

@@ -75,6 +75,7 @@ public final class PostgresDialect implements SqlDialect {
     private final String findSql;
     private final String findAllSql;
     private final String saveResultSql;
+    private final String extendExpirySql;
     private final String purgeSql;
 
     public PostgresDialect(TableName table) {
@@ -150,6 +151,7 @@ public final class PostgresDialect implements SqlDialect {
                 + " e.processed_at, e.fingerprint, e.result FROM " + t + " e WHERE e.consumer = ?"
                 + " AND e.event_id = w.event_id OFFSET 0) x";
         this.saveResultSql = "UPDATE " + t + " SET result = ? WHERE consumer = ? AND event_id = ?";
+        this.extendExpirySql = extendExpirySql(t);
         this.purgeSql = "DELETE FROM " + t + " WHERE (consumer, event_id) IN (SELECT consumer, event_id FROM " + t
                 + " WHERE expires_at <= now() ORDER BY expires_at LIMIT ? FOR UPDATE SKIP LOCKED)";
     }
@@ -475,6 +477,18 @@ public final class PostgresDialect implements SqlDialect {
         }
         recentBatchDuplicates.note(duplicates, results.size());
         return results;
+    }
+
+    /** Also the time-partitioned layout's: every row of the key (one per partition it was written to) moves. */
+    static String extendExpirySql(String table) {
+        return "UPDATE " + table + " SET expires_at = expires_at + (?::bigint * interval '1 millisecond')"
+                + " WHERE consumer = ? AND event_id = ? AND expires_at IS NOT NULL";
+    }
+
+    @Override
+    public void extendExpiry(Connection connection, String consumer, java.util.Collection<String> keys,
+                             java.time.Duration by) throws SQLException {
+        JdbcStatements.extendExpiry(connection, extendExpirySql, consumer, keys, by, ChronoUnit.MILLIS);
     }
 
     @Override

@@ -279,6 +279,17 @@ public final class PostgresPartitionedDialect implements SqlDialect {
         return results;
     }
 
+    /**
+     * Moves the expiry of the key's rows in the partitions they live in; a partition is dropped only once every
+     * row in it has expired, so a moved expiry keeps its partition a little longer.
+     */
+    @Override
+    public void extendExpiry(Connection connection, String consumer, java.util.Collection<String> keys, Duration by)
+            throws SQLException {
+        JdbcStatements.extendExpiry(connection, PostgresDialect.extendExpirySql(table.qualified()), consumer, keys,
+                by, ChronoUnit.MILLIS);
+    }
+
     @Override
     public void saveResults(Connection connection, String consumer, Map<String, byte[]> resultsByKey)
             throws SQLException {

@@ -37,6 +37,15 @@ public interface SqlDialect {
 
     void saveResults(Connection connection, String consumer, Map<String, byte[]> resultsByKey) throws SQLException;
 
+    /**
+     * Moves the expiry of keys this transaction claimed {@code by} later, just before a slow transaction commits:
+     * their retention was counted from the claim, and a transaction open for longer than part of it would otherwise
+     * commit a claim that expires soon after (or before) it becomes visible, letting a waiting redelivery reclaim
+     * it. Only keys that have an expiry are moved.
+     */
+    void extendExpiry(Connection connection, String consumer, java.util.Collection<String> keys, java.time.Duration by)
+            throws SQLException;
+
     /** Deletes at most maxRows expired keys; runs on a connection in autocommit mode. */
     int purgeExpired(Connection connection, int maxRows) throws SQLException;
 
