@@ -70,6 +70,8 @@ public final class JdbcDedupStore implements DedupStore {
     /** Nanoseconds a claiming transaction may stay open (time-partitioned layout), or 0 for no limit. */
     private final long maxTransactionNanos;
     private volatile boolean durabilityChecked;
+    /** The tables have every column the dialect uses (checked once, before the first claim can commit). */
+    private volatile boolean shapeChecked;
 
     private JdbcDedupStore(DataSource dataSource, Jdbi jdbi, SqlDialect dialect, TableName table, int maxRetries) {
         this.dataSource = dataSource;
@@ -117,7 +119,7 @@ public final class JdbcDedupStore implements DedupStore {
                                        TransactionWork<T> work) throws Exception {
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(ifDuplicate, "ifDuplicate");
-        if (!dialect.readsBeforeClaiming()) {
+        if (!dialect.readsBeforeClaiming() || !shapeChecked) {
             return run(null, null, work);
         }
         Lease lease = lease();
@@ -152,6 +154,14 @@ public final class JdbcDedupStore implements DedupStore {
             try {
                 if (!durabilityChecked) {
                     checkDurability(lease.connection);
+                }
+                if (!shapeChecked) {
+                    checkShape(lease.connection);
+                    if (!lease.connection.getAutoCommit()) {
+                        // A pool without autocommit began a transaction with the check: end it, so the claim
+                        // stays the first statement of the transaction that commits.
+                        lease.connection.rollback();
+                    }
                 }
                 begin(lease);
                 long started = System.nanoTime();
@@ -223,6 +233,11 @@ public final class JdbcDedupStore implements DedupStore {
                     + " its own, before your business writes. Begin a transaction first"
                     + " (connection.setAutoCommit(false), handle.begin(), or your framework's transaction), then"
                     + " call processIn inside it.");
+        }
+        if (!shapeChecked) {
+            // In the caller's transaction, before the claim: a table that cannot hold the claim must fail it before
+            // the caller's business writes can commit.
+            checkShape(connection);
         }
         JdbcTransaction tx = new JdbcTransaction(connection, handle.orElse(null));
         long started = System.nanoTime();
@@ -368,6 +383,44 @@ public final class JdbcDedupStore implements DedupStore {
             durabilityChecked = false;
             log.debug("Could not check commit durability on {}: {}", description, e.toString());
         }
+    }
+
+    /**
+     * Once per store (again until it passes): every table the dialect uses exists and has every column the dialect
+     * reads or writes. Without it a table missing, say, {@code result} would take the first claim of a key and its
+     * business writes, and fail only at the redelivery that reads the result: a message that could never be
+     * acknowledged. One {@code SELECT * ... WHERE 1 = 0} per table, which resolves the name exactly as the claims do
+     * (schema, search path, case) and reads no row.
+     */
+    private void checkShape(Connection connection) {
+        for (Map.Entry<String, List<String>> used : dialect.columnsUsed(table).entrySet()) {
+            String name = used.getKey();
+            Set<String> present = new java.util.HashSet<>();
+            try (Statement st = connection.createStatement();
+                 java.sql.ResultSet rs = st.executeQuery("SELECT * FROM " + name + " WHERE 1 = 0")) {
+                java.sql.ResultSetMetaData columns = rs.getMetaData();
+                for (int i = 1; i <= columns.getColumnCount(); i++) {
+                    present.add(columns.getColumnName(i).toLowerCase(java.util.Locale.ROOT));
+                }
+            } catch (SQLException e) {
+                if (dialect.isMissingTable(e)) {
+                    throw new MisconfigurationException("Table " + name + " does not exist, so " + description
+                            + " cannot claim anything; nothing was claimed or written. Apply Oncely's DDL (classpath"
+                            + " resource " + dialect.ddlResource() + ", also printed by JdbcDedupStore#ddl()) with"
+                            + " your migration tool, or call createSchemaIfMissing() on the store once at startup.", e);
+                }
+                throw translate("Checking the columns of " + name, e);
+            }
+            List<String> missing = used.getValue().stream().filter(c -> !present.contains(c)).toList();
+            if (!missing.isEmpty()) {
+                throw new MisconfigurationException("Table " + name + " lacks the column" + (missing.size() == 1
+                        ? " " : "s ") + String.join(", ", missing) + ", which " + description + " reads or writes;"
+                        + " nothing was claimed or written. Compare the table with the DDL (classpath resource "
+                        + dialect.ddlResource() + ", also printed by JdbcDedupStore#ddl()) and apply the changes"
+                        + " listed in docs/upgrading.md.");
+            }
+        }
+        shapeChecked = true;
     }
 
     /**
