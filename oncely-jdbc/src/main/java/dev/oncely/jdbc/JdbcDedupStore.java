@@ -149,7 +149,7 @@ public final class JdbcDedupStore implements DedupStore {
      * {@code lookedUp}, if not null, is the request whose key was just read and not found.
      */
     private <T> T run(Lease first, ClaimRequest lookedUp, TransactionWork<T> work) throws Exception {
-        for (int attempt = 1; ; attempt++) {
+        return retrying(attempt -> {
             Lease lease = attempt == 1 && first != null ? first : lease();
             try {
                 if (!durabilityChecked) {
@@ -174,22 +174,15 @@ public final class JdbcDedupStore implements DedupStore {
                 } catch (Throwable failure) {
                     tx.closeLazyHandle();
                     rollbackQuietly(lease, failure);
-                    if (attempt <= maxRetries && isTransient(failure)) {
-                        backOff(attempt, failure);
-                        continue;
-                    }
                     throw failure;
                 }
                 tx.closeLazyHandle();
                 try {
                     lease.commit();
                 } catch (SQLException | JdbiException e) {
+                    // A transient refusal (the translation keeps it as the cause) rolled everything back, so
+                    // retrying(...) runs the whole transaction again.
                     rollbackQuietly(lease, e);
-                    if (attempt <= maxRetries && isTransient(e)) {
-                        // The database refused the commit and rolled back: nothing was written, so retrying is safe.
-                        backOff(attempt, e);
-                        continue;
-                    }
                     if (isConnectionLoss(findSql(e), lease.connection)) {
                         throw new CommitOutcomeUnknownException("Commit outcome unknown on " + description
                                 + ": the connection was lost during the commit (" + rootMessage(e) + "), so the"
@@ -208,6 +201,32 @@ public final class JdbcDedupStore implements DedupStore {
                 return result;
             } finally {
                 lease.close();
+            }
+        });
+    }
+
+    /** One attempt of work the store retries; {@code attempt} counts from 1. */
+    @FunctionalInterface
+    private interface Attempt<T> {
+        T run(int attempt) throws Exception;
+    }
+
+    /**
+     * The store's one retry loop: runs an attempt, and again (after a short random back-off) while it fails with an
+     * error the database says is transient (deadlock, serialization failure, lock wait timeout), at most
+     * {@code maxRetries} more times; then lets the last failure through. Every attempt must leave nothing behind
+     * (its transaction rolled back), so running it again is safe.
+     */
+    private <T> T retrying(Attempt<T> work) throws Exception {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return work.run(attempt);
+            } catch (Exception failure) {
+                if (attempt <= maxRetries && isTransient(failure)) {
+                    backOff(attempt, failure);
+                    continue;
+                }
+                throw failure;
             }
         }
     }
@@ -255,13 +274,31 @@ public final class JdbcDedupStore implements DedupStore {
         if (maxRows < 1) {
             throw new IllegalArgumentException("maxRows must be at least 1, was " + maxRows);
         }
-        Lease lease = lease();
         try {
-            return dialect.purgeExpired(lease.connection, maxRows);
+            // Each attempt is the purge's own transaction (autocommit statements on a connection of the store's),
+            // retried like the store's other transactions: a purge deleting next to live claims can deadlock.
+            return retrying(attempt -> {
+                Lease lease = lease();
+                try {
+                    return dialect.purgeExpired(lease.connection, maxRows);
+                } finally {
+                    lease.close();
+                }
+            });
         } catch (SQLException e) {
+            if (isTransient(e)) {
+                throw new TransientStoreException("Purging expired keys on " + description + " failed with a"
+                        + " transient error: " + e.getMessage() + " (SQLState " + e.getSQLState() + ", error "
+                        + e.getErrorCode() + "). The purge ran in transactions of its own, tried " + (maxRetries + 1)
+                        + " times (maxRetries " + maxRetries + "), and each rolled back; nothing of yours is involved"
+                        + " and there is nothing for you to roll back. Keys it did not delete are deleted by a later"
+                        + " purge (RetentionPurger tries again at its next run).", e);
+            }
             throw translate("Purging expired keys", e);
-        } finally {
-            lease.close();
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException("unexpected checked exception from a purge", e);
         }
     }
 
