@@ -18,10 +18,14 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -432,17 +436,18 @@ public final class JdbcDedupStore implements DedupStore {
     private void checkShape(Connection connection) {
         for (Map.Entry<String, List<String>> used : dialect.columnsUsed(table).entrySet()) {
             String name = used.getKey();
-            Set<String> present = new java.util.HashSet<>();
+            Set<String> present = new HashSet<>();
             try (Statement st = connection.createStatement();
-                 java.sql.ResultSet rs = st.executeQuery("SELECT * FROM " + name + " WHERE 1 = 0")) {
-                java.sql.ResultSetMetaData columns = rs.getMetaData();
+                 ResultSet rs = st.executeQuery("SELECT * FROM " + name + " WHERE 1 = 0")) {
+                ResultSetMetaData columns = rs.getMetaData();
                 for (int i = 1; i <= columns.getColumnCount(); i++) {
-                    present.add(columns.getColumnName(i).toLowerCase(java.util.Locale.ROOT));
+                    present.add(columns.getColumnName(i).toLowerCase(Locale.ROOT));
                 }
             } catch (SQLException e) {
                 if (dialect.isMissingTable(e)) {
                     throw new MisconfigurationException("Table " + name + " does not exist, so " + description
-                            + " cannot claim anything; nothing was claimed or written. Apply Oncely's DDL (classpath"
+                            + " cannot claim anything; nothing was claimed (roll back your transaction if you joined"
+                            + " one with processIn). Apply Oncely's DDL (classpath"
                             + " resource " + dialect.ddlResource() + ", also printed by JdbcDedupStore#ddl()) with"
                             + " your migration tool, or call createSchemaIfMissing() on the store once at startup.", e);
                 }
@@ -452,7 +457,8 @@ public final class JdbcDedupStore implements DedupStore {
             if (!missing.isEmpty()) {
                 throw new MisconfigurationException("Table " + name + " lacks the column" + (missing.size() == 1
                         ? " " : "s ") + String.join(", ", missing) + ", which " + description + " reads or writes;"
-                        + " nothing was claimed or written. Compare the table with the DDL (classpath resource "
+                        + " nothing was claimed (roll back your transaction if you joined one with processIn)."
+                        + " Compare the table with the DDL (classpath resource "
                         + dialect.ddlResource() + ", also printed by JdbcDedupStore#ddl()) and apply the changes"
                         + " listed in docs/upgrading.md.");
             }
