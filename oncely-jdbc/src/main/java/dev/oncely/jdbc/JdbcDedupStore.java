@@ -10,12 +10,15 @@ import dev.oncely.jdbc.internal.PostgresPartitionedDialect;
 import dev.oncely.jdbc.internal.SqlDialect;
 import dev.oncely.jdbc.internal.SqlErrors;
 import dev.oncely.jdbc.internal.TableName;
+import dev.oncely.jdbc.internal.TableShape;
 import dev.oncely.jdbc.internal.TransactionRunner;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
 import dev.oncely.spi.DedupStore;
 import dev.oncely.spi.TransactionWork;
 import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -58,8 +61,9 @@ public final class JdbcDedupStore implements DedupStore {
         this.dialect = dialect;
         this.table = table;
         this.description = dialect.name() + " store on " + table.qualified();
-        this.runner = new TransactionRunner(dialect, new SqlErrors(dialect, table, description), maxRetries,
-                description);
+        SqlErrors errors = new SqlErrors(dialect, table, description);
+        this.runner = new TransactionRunner(dialect, errors, new TableShape(dialect, table, errors, description),
+                maxRetries, description);
     }
 
     /** A store on a pooled {@link DataSource}. */
@@ -94,7 +98,7 @@ public final class JdbcDedupStore implements DedupStore {
                                        TransactionWork<T> work) throws Exception {
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(ifDuplicate, "ifDuplicate");
-        if (!dialect.readsBeforeClaiming()) {
+        if (!dialect.readsBeforeClaiming() || !runner.shapeChecked()) {
             return inTransaction(work);
         }
         ConnectionOwner.Lease lease = runner.acquire(connections);

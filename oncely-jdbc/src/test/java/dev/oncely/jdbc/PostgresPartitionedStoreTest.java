@@ -144,7 +144,8 @@ class PostgresPartitionedStoreTest {
     @Test
     void partitionsGoWholeOnceTheirKeysExpiredAndStayWhileOneIsLive() throws Exception {
         DataSource pool = pool("TRANSACTION_READ_COMMITTED", 4);
-        JdbcDedupStore store = freshStore(pool, "pbt_drop", Duration.ofSeconds(1), Duration.ofMillis(200));
+        // An overlap of 400 ms bounds a claiming transaction at 160 ms, room for a batch on a loaded test machine.
+        JdbcDedupStore store = freshStore(pool, "pbt_drop", Duration.ofSeconds(1), Duration.ofMillis(400));
         IdempotentHandler<String, Void> shortLived = recording(store, Duration.ofMillis(300));
         IdempotentHandler<String, Void> forever = recording(store, null);
 
@@ -246,8 +247,8 @@ class PostgresPartitionedStoreTest {
      * they land in that partition only, and returns the partition holding {@code key}.
      */
     private String placeInOnePartition(ThrowingRunnable claims, String table, String key) throws Exception {
-        // 250 ms into the next second: past the 200 ms overlap with the previous partition, with 750 ms left.
-        sleepUntil((System.currentTimeMillis() / 1000 + 1) * 1000 + 250);
+        // 450 ms into the next second: past the 400 ms overlap with the previous partition, with 550 ms left.
+        sleepUntil((System.currentTimeMillis() / 1000 + 1) * 1000 + 450);
         claims.run();
         return text("SELECT tableoid::regclass::text FROM " + table + " WHERE event_id = '" + key + "'");
     }

@@ -19,6 +19,8 @@ import javax.sql.DataSource;
 final class RecordingDataSource implements DataSource {
 
     final List<String> calls = new CopyOnWriteArrayList<>();
+    /** Plain (unprepared) statements created, kept apart from {@link #calls}. */
+    final java.util.concurrent.atomic.AtomicInteger statementsCreated = new java.util.concurrent.atomic.AtomicInteger();
     private final DataSource target;
 
     RecordingDataSource(DataSource target) {
@@ -34,6 +36,7 @@ final class RecordingDataSource implements DataSource {
                 case "prepareStatement" -> calls.add("prepare " + ((String) args[0]).strip().split("\\s+")[0]);
                 case "setAutoCommit" -> calls.add("setAutoCommit " + args[0]);
                 case "commit", "rollback", "close" -> calls.add(method.getName());
+                case "createStatement" -> statementsCreated.incrementAndGet();
                 default -> {
                 }
             }

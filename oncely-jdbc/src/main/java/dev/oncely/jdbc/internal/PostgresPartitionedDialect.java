@@ -306,6 +306,17 @@ public final class PostgresPartitionedDialect implements SqlDialect {
         return (int) Math.min(Integer.MAX_VALUE, maintain(connection, true));
     }
 
+    /** The dedup table with its partition key, and the table of partitions maintenance and claims read. */
+    @Override
+    public Map<String, List<String>> columnsUsed(TableName table) {
+        Map<String, List<String>> used = new java.util.LinkedHashMap<>();
+        List<String> columns = new ArrayList<>(plain.columnsUsed(table).get(table.qualified()));
+        columns.add("bucket");
+        used.put(table.qualified(), List.copyOf(columns));
+        used.put(table.partitionsTable(), List.of("bucket", "ends_at", "accepts_until", "partition_name"));
+        return used;
+    }
+
     @Override
     public void afterSchemaCreated(Connection connection) throws SQLException {
         maintain(connection, false);

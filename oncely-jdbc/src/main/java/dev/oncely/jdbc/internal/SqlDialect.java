@@ -46,7 +46,19 @@ public interface SqlDialect {
     void extendExpiry(Connection connection, String consumer, java.util.Collection<String> keys, java.time.Duration by)
             throws SQLException;
 
-    /** Deletes at most maxRows expired keys; runs on a connection in autocommit mode. */
+    /**
+     * The tables the dialect reads and writes, each with the columns it uses (lower case), as the store checks
+     * them once before its first claim. Default: the dedup table with the six columns of the shipped DDL.
+     */
+    default Map<String, List<String>> columnsUsed(TableName table) {
+        return Map.of(table.qualified(), List.of("consumer", "event_id", "processed_at", "expires_at", "fingerprint",
+                "result"));
+    }
+
+    /**
+     * Deletes at most maxRows expired keys; runs on a connection in autocommit mode, and is run again by the store
+     * (up to its retry setting) if it fails with a {@linkplain #isTransient transient} error.
+     */
     int purgeExpired(Connection connection, int maxRows) throws SQLException;
 
     /** Whether the database asks for the whole transaction to be retried (serialization failure, deadlock). */

@@ -32,15 +32,18 @@ public final class TransactionRunner {
 
     private final SqlDialect dialect;
     private final SqlErrors errors;
+    private final TableShape shape;
     private final int maxRetries;
     private final String description;
     /** Nanoseconds a claiming transaction may stay open (time-partitioned layout), or 0 for no limit. */
     private final long maxTransactionNanos;
     private volatile boolean durabilityChecked;
 
-    public TransactionRunner(SqlDialect dialect, SqlErrors errors, int maxRetries, String description) {
+    public TransactionRunner(SqlDialect dialect, SqlErrors errors, TableShape shape, int maxRetries,
+                             String description) {
         this.dialect = dialect;
         this.errors = errors;
+        this.shape = shape;
         this.maxRetries = maxRetries;
         this.description = description;
         this.maxTransactionNanos = dialect.maxTransactionDuration().map(Duration::toNanos).orElse(0L);
@@ -48,6 +51,11 @@ public final class TransactionRunner {
 
     public SqlErrors errors() {
         return errors;
+    }
+
+    /** Whether the table's shape was checked and found complete ({@link TableShape}). */
+    public boolean shapeChecked() {
+        return shape.checked();
     }
 
     /** A connection of {@code owner}'s, for work outside {@link #inTransaction} (a read before the claim). */
@@ -71,6 +79,9 @@ public final class TransactionRunner {
             try {
                 if (!durabilityChecked && lease.ownsTransaction()) {
                     checkDurability(lease);
+                }
+                if (!shape.checked()) {
+                    checkShape(lease);
                 }
                 begin(lease);
                 long started = System.nanoTime();
@@ -113,9 +124,18 @@ public final class TransactionRunner {
             try {
                 return work.execute(lease, attempt);
             } catch (Exception e) {
-                if (attempt <= maxRetries && errors.isTransient(e)) {
-                    backOff(attempt, e);
-                    continue;
+                if (errors.isTransient(e)) {
+                    if (attempt <= maxRetries) {
+                        backOff(attempt, e);
+                        continue;
+                    }
+                    SQLException sql = SqlErrors.findSql(e);
+                    throw new TransientStoreException(action + " on " + description + " failed with a transient"
+                            + " error: " + SqlErrors.rootMessage(e) + (sql == null ? "" : " (SQLState "
+                            + sql.getSQLState() + ", error " + sql.getErrorCode() + ")") + ". It ran in transactions of its own, tried "
+                            + attempt + " times (maxRetries " + maxRetries + "), and each rolled back; nothing of"
+                            + " yours is involved and there is nothing for you to roll back. Whatever it did not do"
+                            + " is done by a later run (RetentionPurger tries again at its next run).", e);
                 }
                 if (e instanceof RuntimeException runtime && !(e instanceof JdbiException)) {
                     throw runtime;
@@ -126,6 +146,18 @@ public final class TransactionRunner {
             } finally {
                 lease.close();
             }
+        }
+    }
+
+    /**
+     * Before the first claim can commit: in the caller's transaction, before the claim; on a connection of the
+     * owner's, before the transaction begins (a pool without autocommit began one with the check: end it, so the
+     * claim stays the first statement of the transaction that commits).
+     */
+    private void checkShape(ConnectionOwner.Lease lease) throws SQLException {
+        shape.check(lease.connection());
+        if (lease.ownsTransaction() && !lease.connection().getAutoCommit()) {
+            lease.connection().rollback();
         }
     }
 
