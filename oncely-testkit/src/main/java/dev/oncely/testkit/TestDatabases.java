@@ -68,22 +68,6 @@ public final class TestDatabases {
         return FOUND.computeIfAbsent(MARIADB.kind(), k -> resolve(MARIADB));
     }
 
-    /**
-     * The embedded PostgreSQL alone, started once per JVM whatever else is available: the last fallback of
-     * {@link #postgres()}, for tests of that fallback itself.
-     *
-     * @return the embedded PostgreSQL, on a free port
-     * @throws IllegalStateException if it cannot start; the message says why and what to do
-     */
-    public static TestDatabase embeddedPostgres() {
-        return FOUND.computeIfAbsent("postgresql-embedded", k -> {
-            List<String> tried = new ArrayList<>();
-            return EmbeddedPostgresSupport.start(tried).orElseThrow(() -> new IllegalStateException(
-                    "The embedded PostgreSQL did not start: " + String.join("; ", tried) + ". "
-                            + EmbeddedPostgresSupport.HOW));
-        });
-    }
-
     record Spec(String kind, String envName, String localUrl, List<String> localUsers, String localPassword,
                 String containerClass, String containerArtifact, String image, boolean embedded) {
     }
