@@ -64,6 +64,7 @@ public final class JdbcDedupStore implements DedupStore {
     private final Jdbi lender;
     private final ThreadLocal<Connection> lent = new ThreadLocal<>();
     private final SqlDialect dialect;
+    private final JdbcDialect jdbcDialect;
     private final TableName table;
     private final int maxRetries;
     private final String description;
@@ -71,8 +72,10 @@ public final class JdbcDedupStore implements DedupStore {
     private final long maxTransactionNanos;
     private volatile boolean durabilityChecked;
 
-    private JdbcDedupStore(DataSource dataSource, Jdbi jdbi, SqlDialect dialect, TableName table, int maxRetries) {
+    private JdbcDedupStore(DataSource dataSource, Jdbi jdbi, SqlDialect dialect, JdbcDialect jdbcDialect,
+                           TableName table, int maxRetries) {
         this.dataSource = dataSource;
+        this.jdbcDialect = jdbcDialect;
         this.jdbi = jdbi;
         this.lender = Jdbi.create(new LentConnectionFactory());
         this.lender.getConfig(Handles.class).setForceEndTransactions(false);
@@ -308,6 +311,31 @@ public final class JdbcDedupStore implements DedupStore {
         }
     }
 
+    /** The database this store's SQL is written for. */
+    public JdbcDialect dialect() {
+        return jdbcDialect;
+    }
+
+    /**
+     * Whether {@code failure} (or one of its causes) is an error the database asks to retry the whole transaction
+     * for: a serialization failure, a deadlock or a lock wait timeout, by this store's dialect. These are the
+     * failures {@link #inTransaction} re-runs its work on; one that reaches you came after the last retry.
+     */
+    public boolean isRetryable(Throwable failure) {
+        return isTransient(failure);
+    }
+
+    /**
+     * Translates an error of a statement an integration runs on this store's transaction against a table of its
+     * own (such as oncely-kafka's offsets table) into the {@link OncelyException} subtype that says what to do,
+     * by the same rules as the store's own statements: a missing table or column, a missing privilege or a value
+     * that does not fit is a {@link MisconfigurationException} naming {@code table} and {@code ddlResource}; a
+     * lost connection, a serialization failure, a deadlock or anything else a {@link TransientStoreException}.
+     */
+    public OncelyException translate(String action, SQLException e, String table, String ddlResource) {
+        return translate(action, e, table, ddlResource, "call its createSchemaIfMissing() once at startup");
+    }
+
     /** The table claims are written to, e.g. {@code public.processed_events}. */
     public String tableName() {
         return table.qualified();
@@ -476,17 +504,21 @@ public final class JdbcDedupStore implements DedupStore {
     }
 
     private OncelyException translate(String action, SQLException e) {
+        return translate(action, e, table.qualified(), dialect.ddlResource() + ", also printed by JdbcDedupStore#ddl()",
+                "call createSchemaIfMissing() on the store once at startup");
+    }
+
+    private OncelyException translate(String action, SQLException e, String tableName, String ddlResource,
+                                      String createHint) {
         if (dialect.isMissingTable(e)) {
-            return new MisconfigurationException("Table " + table.qualified() + " does not exist. Apply Oncely's DDL"
-                    + " (classpath resource " + dialect.ddlResource() + ", also printed by JdbcDedupStore#ddl()) with"
-                    + " your migration tool, or call createSchemaIfMissing() on the store once at startup.", e);
+            return new MisconfigurationException("Table " + tableName + " does not exist. Apply Oncely's DDL"
+                    + " (classpath resource " + ddlResource + ") with your migration tool, or " + createHint + ".", e);
         }
         if (dialect.isMissingColumn(e)) {
             return new MisconfigurationException(action + " on " + description + " failed: " + e.getMessage()
-                    + " (SQLState " + e.getSQLState() + "). Table " + table.qualified() + " lacks a column this"
+                    + " (SQLState " + e.getSQLState() + "). Table " + tableName + " lacks a column this"
                     + " version of Oncely writes: it was created by an older version. Apply the changes listed in"
-                    + " docs/upgrading.md, or compare it with the DDL (classpath resource " + dialect.ddlResource()
-                    + ", also printed by JdbcDedupStore#ddl()).", e);
+                    + " docs/upgrading.md, or compare it with the DDL (classpath resource " + ddlResource + ").", e);
         }
         String state = e.getSQLState();
         if (state != null && state.startsWith("08")) {
@@ -505,8 +537,8 @@ public final class JdbcDedupStore implements DedupStore {
         if (isPermanent(e)) {
             return new MisconfigurationException(action + " on " + description + " failed: " + e.getMessage()
                     + " (SQLState " + state + ", error " + e.getErrorCode() + "). Every message would fail the same"
-                    + " way: check the database user's privileges on " + table.qualified() + " and that the table"
-                    + " matches the DDL (classpath resource " + dialect.ddlResource() + ").", e);
+                    + " way: check the database user's privileges on " + tableName + " and that the table"
+                    + " matches the DDL (classpath resource " + ddlResource + ").", e);
         }
         return new TransientStoreException(action + " on " + description + " failed: " + e.getMessage()
                 + " (SQLState " + state + ", error " + e.getErrorCode() + "). Nothing of this transaction was"
@@ -827,7 +859,7 @@ public final class JdbcDedupStore implements DedupStore {
                 sqlDialect = new PostgresPartitionedDialect(name, partitionLength, overlap,
                         partitionsAhead(partitionLength));
             }
-            JdbcDedupStore store = new JdbcDedupStore(dataSource, jdbi, sqlDialect, name, maxRetries);
+            JdbcDedupStore store = new JdbcDedupStore(dataSource, jdbi, sqlDialect, chosen, name, maxRetries);
             log.info("Oncely {} (retries on serialization failure and deadlock: {})", store.describe(), maxRetries);
             return store;
         }
