@@ -534,7 +534,7 @@ public final class JdbcDedupStore implements DedupStore {
                     + " database asks for the transaction to be retried (deadlock, serialization failure or lock"
                     + " wait timeout): roll your transaction back and run it again.", e);
         }
-        if (isPermanent(e)) {
+        if (JdbcDialect.isPermanent(e)) {
             return new MisconfigurationException(action + " on " + description + " failed: " + e.getMessage()
                     + " (SQLState " + state + ", error " + e.getErrorCode() + "). Every message would fail the same"
                     + " way: check the database user's privileges on " + tableName + " and that the table"
@@ -543,20 +543,6 @@ public final class JdbcDedupStore implements DedupStore {
         return new TransientStoreException(action + " on " + description + " failed: " + e.getMessage()
                 + " (SQLState " + state + ", error " + e.getErrorCode() + "). Nothing of this transaction was"
                 + " committed; do not acknowledge the message.", e);
-    }
-
-    /**
-     * Errors that repeat for every message until someone changes the database or the configuration: access rule
-     * violations and missing privileges (SQLState classes 42 and 28, MySQL/MariaDB 1142, 1143, 1044, 1045), and
-     * data that does not fit the table's columns (class 22: a column narrower than the DDL's).
-     */
-    private static boolean isPermanent(SQLException e) {
-        String state = e.getSQLState();
-        if (state != null && (state.startsWith("42") || state.startsWith("28") || state.startsWith("22"))) {
-            return true;
-        }
-        int code = e.getErrorCode();
-        return code == 1142 || code == 1143 || code == 1044 || code == 1045;
     }
 
     private static String readResource(String resource) {

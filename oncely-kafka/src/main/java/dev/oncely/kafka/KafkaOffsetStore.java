@@ -134,7 +134,8 @@ public final class KafkaOffsetStore {
      * The stored next offsets of {@code group} for the given partitions; partitions without a row are absent.
      * Reads on a connection of its own (it only reads committed rows).
      *
-     * @throws OncelyException if the database fails
+     * @throws MisconfigurationException if the table is missing or may not be read
+     * @throws TransientStoreException   if the database fails otherwise
      */
     public Map<TopicPartition, Long> read(String group, Collection<TopicPartition> partitions) {
         Objects.requireNonNull(group, "group");
@@ -159,9 +160,14 @@ public final class KafkaOffsetStore {
             }
             return found;
         } catch (SQLException e) {
-            throw new TransientStoreException("Reading the stored Kafka offsets of group '" + group + "' from " + table
-                    + " failed: " + e.getMessage() + ". Check that the table exists (DDL: classpath resource "
-                    + ddlResource + ") and the database is reachable.", e);
+            String what = "Reading the stored Kafka offsets of group '" + group + "' from " + table + " failed: "
+                    + e.getMessage() + " (SQLState " + e.getSQLState() + ").";
+            if (JdbcDialect.isPermanent(e)) {
+                throw new MisconfigurationException(what + " Every read would fail the same way: check that the table"
+                        + " exists (DDL: classpath resource " + ddlResource + ") and the user may read it.", e);
+            }
+            throw new TransientStoreException(what + " Check that the database is reachable; nothing was"
+                    + " processed.", e);
         }
     }
 

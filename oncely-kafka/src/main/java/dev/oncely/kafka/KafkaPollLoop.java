@@ -548,9 +548,10 @@ public final class KafkaPollLoop<K, V> {
             if (!partitions.isEmpty()) {
                 try {
                     loadAndSeek(partitions);
-                } catch (TransientStoreException e) {
-                    // Thrown from here it would reach poll() wrapped in a KafkaException and end run(). The
-                    // partitions stay without an expected offset, and each is loaded before its first batch.
+                } catch (OncelyException e) {
+                    // Thrown from here it would reach poll() wrapped in a KafkaException. The partitions stay
+                    // without an expected offset, and each is read again before its first batch: a transient
+                    // failure passes, a misconfiguration then reaches the caller as itself.
                     log.warn("Group '{}': reading the stored offsets of {} failed ({}); reading them again before"
                             + " processing", group, partitions, e.getMessage());
                 }
