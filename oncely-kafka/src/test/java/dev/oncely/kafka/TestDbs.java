@@ -29,6 +29,7 @@ enum TestDbs {
         config.setUsername(db.user());
         config.setPassword(db.password());
         config.setMaximumPoolSize(size);
+        config.setMinimumIdle(1); // the test servers are shared: open connections only when needed
         config.setTransactionIsolation(isolation);
         return new HikariDataSource(config);
     }
