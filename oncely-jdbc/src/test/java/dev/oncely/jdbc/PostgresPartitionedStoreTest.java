@@ -221,7 +221,7 @@ class PostgresPartitionedStoreTest {
         DataSource pool = pool("TRANSACTION_READ_COMMITTED", 2);
         assertThatThrownBy(() -> JdbcDedupStore.builder(pool).dialect(JdbcDialect.MARIADB)
                 .timePartitioned(Duration.ofDays(1), Duration.ofMinutes(30)).build())
-                .isInstanceOf(OncelyException.class).hasMessageContaining("only available on PostgreSQL");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("only available on PostgreSQL");
         assertThatThrownBy(() -> JdbcDedupStore.builder(pool).timePartitioned(Duration.ofMillis(500),
                 Duration.ofMillis(100))).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("at least 1 second");
