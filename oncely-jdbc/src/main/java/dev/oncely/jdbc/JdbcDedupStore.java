@@ -2,6 +2,7 @@ package dev.oncely.jdbc;
 
 import dev.oncely.CallerTransaction;
 import dev.oncely.MisconfigurationException;
+import dev.oncely.OncelyException;
 import dev.oncely.jdbc.internal.ConnectionOwner;
 import dev.oncely.jdbc.internal.Ddl;
 import dev.oncely.jdbc.internal.HandleLender;
@@ -50,15 +51,18 @@ public final class JdbcDedupStore implements DedupStore {
     /** The store's own connections: the pool's (plain JDBC) or the caller's Jdbi's. */
     private final ConnectionOwner connections;
     private final SqlDialect dialect;
+    private final JdbcDialect jdbcDialect;
     private final TableName table;
     private final String description;
     private final TransactionRunner runner;
     private final HandleLender lender = new HandleLender();
     private volatile boolean slowClaimWarned;
 
-    private JdbcDedupStore(ConnectionOwner connections, SqlDialect dialect, TableName table, int maxRetries) {
+    private JdbcDedupStore(ConnectionOwner connections, SqlDialect dialect, JdbcDialect jdbcDialect, TableName table,
+                           int maxRetries) {
         this.connections = connections;
         this.dialect = dialect;
+        this.jdbcDialect = jdbcDialect;
         this.table = table;
         this.description = dialect.name() + " store on " + table.qualified();
         SqlErrors errors = new SqlErrors(dialect, table, description);
@@ -216,6 +220,31 @@ public final class JdbcDedupStore implements DedupStore {
         }
     }
 
+    /** The database this store's SQL is written for. */
+    public JdbcDialect dialect() {
+        return jdbcDialect;
+    }
+
+    /**
+     * Whether {@code failure} (or one of its causes) is an error the database asks to retry the whole transaction
+     * for: a serialization failure, a deadlock or a lock wait timeout, by this store's dialect. These are the
+     * failures {@link #inTransaction} re-runs its work on; one that reaches you came after the last retry.
+     */
+    public boolean isRetryable(Throwable failure) {
+        return runner.errors().isTransient(failure);
+    }
+
+    /**
+     * Translates an error of a statement an integration runs on this store's transaction against a table of its
+     * own (such as oncely-kafka's offsets table) into the {@link OncelyException} subtype that says what to do,
+     * by the same rules as the store's own statements: a missing table or column, a missing privilege or a value
+     * that does not fit is a {@link MisconfigurationException} naming {@code table} and {@code ddlResource}; a
+     * lost connection, a serialization failure, a deadlock or anything else a {@link TransientStoreException}.
+     */
+    public OncelyException translate(String action, SQLException e, String table, String ddlResource) {
+        return runner.errors().translate(action, e, table, ddlResource, "call its createSchemaIfMissing() once at startup");
+    }
+
     /** The table claims are written to, e.g. {@code public.processed_events}. */
     public String tableName() {
         return table.qualified();
@@ -327,7 +356,7 @@ public final class JdbcDedupStore implements DedupStore {
                         partitionsAhead(partitionLength));
             }
             JdbcDedupStore store = new JdbcDedupStore(dataSource != null ? ConnectionOwner.pool(dataSource)
-                    : ConnectionOwner.jdbi(jdbi), sqlDialect, name, maxRetries);
+                    : ConnectionOwner.jdbi(jdbi), sqlDialect, chosen, name, maxRetries);
             log.info("Oncely {} (retries on serialization failure and deadlock: {})", store.describe(), maxRetries);
             return store;
         }

@@ -93,6 +93,21 @@ public enum JdbcDialect {
         return detect(product);
     }
 
+    /**
+     * Whether an error repeats for every message until someone changes the database or the configuration, on any
+     * of these databases: access rule violations, missing tables and missing privileges (SQLState classes 42 and
+     * 28, MySQL/MariaDB 1142, 1143, 1044, 1045), and data that does not fit the table's columns (class 22: a
+     * column narrower than the DDL's). Such an error is a {@link MisconfigurationException}, not a reason to retry.
+     */
+    public static boolean isPermanent(java.sql.SQLException e) {
+        String state = e.getSQLState();
+        if (state != null && (state.startsWith("42") || state.startsWith("28") || state.startsWith("22"))) {
+            return true;
+        }
+        int code = e.getErrorCode();
+        return code == 1142 || code == 1143 || code == 1044 || code == 1045;
+    }
+
     /** {@link #forProductName}, or a failure that says how to choose a dialect. */
     static JdbcDialect detect(String productName) {
         return forProductName(productName).orElseThrow(() -> new MisconfigurationException("Oncely has no dialect for"

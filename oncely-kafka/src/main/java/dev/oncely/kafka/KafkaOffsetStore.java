@@ -31,17 +31,23 @@ import org.slf4j.LoggerFactory;
  * {@link KafkaPollLoop.Builder#offsetsInDatabase(KafkaOffsetStore)}: Kafka's documented "storing offsets outside
  * Kafka", done in the same transaction as the dedup claims and the business writes.
  *
- * <p>Use the same {@link DataSource} (the same database) as the {@code JdbcDedupStore} of the handler: the loop
- * opens one connection per partition batch from it and runs the offset update, the claims and your handler's
- * writes in that one transaction.
+ * <p>The table must be in the same database as the {@code JdbcDedupStore} of the handler: the loop runs the
+ * offset update, the claims and your handler's writes in one transaction of that store (with its retries), and
+ * {@link KafkaPollLoop.Builder#build()} checks the table is reachable there. This store's own {@link DataSource}
+ * serves only {@link #read} and {@link #createSchemaIfMissing()}.
  *
- * <p>DDL: {@link #ddl()}, shipped as {@value #POSTGRESQL_DDL_RESOURCE}; apply it with your migration tool or
- * call {@link #createSchemaIfMissing()}. PostgreSQL only for now.
+ * <p>DDL: {@link #ddl()}, shipped per database as {@value #POSTGRESQL_DDL_RESOURCE}, {@value #MARIADB_DDL_RESOURCE}
+ * (MariaDB and MySQL) and {@value #H2_DDL_RESOURCE}; apply it with your migration tool or call
+ * {@link #createSchemaIfMissing()}.
  */
 public final class KafkaOffsetStore {
 
     /** The classpath resource holding the PostgreSQL DDL. */
     public static final String POSTGRESQL_DDL_RESOURCE = "dev/oncely/kafka/postgresql-offsets.sql";
+    /** The classpath resource holding the MariaDB and MySQL DDL. */
+    public static final String MARIADB_DDL_RESOURCE = "dev/oncely/kafka/mariadb-offsets.sql";
+    /** The classpath resource holding the H2 DDL. */
+    public static final String H2_DDL_RESOURCE = "dev/oncely/kafka/h2-offsets.sql";
     /** The default table name. */
     public static final String DEFAULT_TABLE = "oncely_kafka_offsets";
     private static final int MAX_TABLE_LENGTH = 58; // room for the _pkey suffix within PostgreSQL's 63
@@ -49,19 +55,40 @@ public final class KafkaOffsetStore {
     private static final Logger log = LoggerFactory.getLogger(KafkaOffsetStore.class);
 
     private final DataSource dataSource;
+    private final JdbcDialect dialect;
     private final String table;
+    private final String ddlResource;
     private final String advanceSql;
     private final String insertSql;
     private final String selectSql;
+    private final String probeSql;
 
-    private KafkaOffsetStore(DataSource dataSource, String table) {
+    private KafkaOffsetStore(DataSource dataSource, JdbcDialect dialect, String table) {
         this.dataSource = dataSource;
+        this.dialect = dialect;
         this.table = table;
-        this.advanceSql = "UPDATE " + table + " SET next_offset = ?, updated_at = now()"
+        this.ddlResource = ddlResource(dialect);
+        this.advanceSql = "UPDATE " + table + " SET next_offset = ?, updated_at = CURRENT_TIMESTAMP"
                 + " WHERE group_id = ? AND topic = ? AND partition_id = ? AND next_offset = ?";
-        this.insertSql = "INSERT INTO " + table + " (group_id, topic, partition_id, next_offset) VALUES (?, ?, ?, ?)"
-                + " ON CONFLICT (group_id, topic, partition_id) DO NOTHING";
+        String insert = "INSERT INTO " + table + " (group_id, topic, partition_id, next_offset) VALUES (?, ?, ?, ?)";
+        // PostgreSQL: a failed statement aborts the whole transaction, so the duplicate must not be an error there.
+        // MariaDB/MySQL and H2 roll back only the failing statement, so a plain INSERT's duplicate-key error leaves
+        // the transaction usable (INSERT IGNORE would also swallow truncation).
+        this.insertSql = dialect == JdbcDialect.POSTGRESQL
+                ? insert + " ON CONFLICT (group_id, topic, partition_id) DO NOTHING" : insert;
         this.selectSql = "SELECT partition_id, next_offset FROM " + table + " WHERE group_id = ? AND topic = ?";
+        this.probeSql = "SELECT count(*) FROM " + table + " WHERE 1 = 0";
+    }
+
+    private static String ddlResource(JdbcDialect dialect) {
+        return switch (dialect) {
+            case POSTGRESQL -> POSTGRESQL_DDL_RESOURCE;
+            case MARIADB, MYSQL -> MARIADB_DDL_RESOURCE;
+            case H2 -> H2_DDL_RESOURCE;
+            case GENERIC -> throw new IllegalArgumentException("The Kafka offsets table has SQL for PostgreSQL,"
+                    + " MariaDB, MySQL and H2, not for " + dialect + ". Use one of those, or use KafkaPollLoop"
+                    + " without offsetsInDatabase (offsets in Kafka, duplicates caught by the claims).");
+        };
     }
 
     /** Starts a builder on the database of your {@code JdbcDedupStore}. */
@@ -83,11 +110,32 @@ public final class KafkaOffsetStore {
         return table;
     }
 
+    /** The database the offsets SQL is written for. */
+    public JdbcDialect dialect() {
+        return dialect;
+    }
+
+    /** The classpath resource of this store's DDL, e.g. {@value #MARIADB_DDL_RESOURCE}. */
+    public String ddlResource() {
+        return ddlResource;
+    }
+
+    /**
+     * Reads nothing from the table on the caller's connection: fails if the table is not there (on that
+     * connection's database), as the loop's build() uses it to check the claims' database has it.
+     */
+    void probe(Connection connection) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(probeSql); ResultSet rs = ps.executeQuery()) {
+            rs.next();
+        }
+    }
+
     /**
      * The stored next offsets of {@code group} for the given partitions; partitions without a row are absent.
      * Reads on a connection of its own (it only reads committed rows).
      *
-     * @throws OncelyException if the database fails
+     * @throws MisconfigurationException if the table is missing or may not be read
+     * @throws TransientStoreException   if the database fails otherwise
      */
     public Map<TopicPartition, Long> read(String group, Collection<TopicPartition> partitions) {
         Objects.requireNonNull(group, "group");
@@ -112,9 +160,14 @@ public final class KafkaOffsetStore {
             }
             return found;
         } catch (SQLException e) {
-            throw new TransientStoreException("Reading the stored Kafka offsets of group '" + group + "' from " + table
-                    + " failed: " + e.getMessage() + ". Check that the table exists (DDL: classpath resource "
-                    + POSTGRESQL_DDL_RESOURCE + ") and the database is reachable.", e);
+            String what = "Reading the stored Kafka offsets of group '" + group + "' from " + table + " failed: "
+                    + e.getMessage() + " (SQLState " + e.getSQLState() + ").";
+            if (JdbcDialect.isPermanent(e)) {
+                throw new MisconfigurationException(what + " Every read would fail the same way: check that the table"
+                        + " exists (DDL: classpath resource " + ddlResource + ") and the user may read it.", e);
+            }
+            throw new TransientStoreException(what + " Check that the database is reachable; nothing was"
+                    + " processed.", e);
         }
     }
 
@@ -135,7 +188,8 @@ public final class KafkaOffsetStore {
      * re-check the condition against the committed value, so two consumers can never both advance from the same
      * offset.
      *
-     * @throws SQLException as the driver reports it; roll back
+     * @throws SQLException as the driver reports it (a duplicate key on the insert is a {@code false}, not an
+     *                      error); roll back
      */
     public boolean advance(Connection transaction, String group, TopicPartition partition, OptionalLong expected,
                            long next) throws SQLException {
@@ -155,12 +209,22 @@ public final class KafkaOffsetStore {
             ps.setInt(3, partition.partition());
             ps.setLong(4, next);
             return ps.executeUpdate() == 1;
+        } catch (SQLException e) {
+            if (dialect != JdbcDialect.POSTGRESQL && isDuplicateKey(e)) {
+                return false; // another consumer inserted the row first: fenced, as ON CONFLICT DO NOTHING says
+            }
+            throw e;
         }
+    }
+
+    /** MariaDB/MySQL 1062 (SQLState 23000), H2 23505. */
+    private static boolean isDuplicateKey(SQLException e) {
+        return e.getErrorCode() == 1062 || "23505".equals(e.getSQLState());
     }
 
     /** The DDL for this store's table name. */
     public String ddl() {
-        String text = readResource(POSTGRESQL_DDL_RESOURCE);
+        String text = readResource(ddlResource);
         return text.replace(DEFAULT_TABLE, table);
     }
 
@@ -182,7 +246,7 @@ public final class KafkaOffsetStore {
             return this;
         } catch (SQLException e) {
             throw new MisconfigurationException("Creating " + table + " failed: " + e.getMessage() + ". Apply the DDL"
-                    + " yourself (classpath resource " + POSTGRESQL_DDL_RESOURCE + ") with a user allowed to create"
+                    + " yourself (classpath resource " + ddlResource + ") with a user allowed to create"
                     + " tables.", e);
         }
     }
@@ -200,7 +264,7 @@ public final class KafkaOffsetStore {
 
     @Override
     public String toString() {
-        return "KafkaOffsetStore[" + table + "]";
+        return "KafkaOffsetStore[" + table + " on " + dialect + "]";
     }
 
     /** Builds a {@link KafkaOffsetStore}; {@link #build()} checks the database is one it has SQL for. */
@@ -234,15 +298,16 @@ public final class KafkaOffsetStore {
                 } catch (SQLException e) {
                     throw new TransientStoreException("Could not open a connection to detect the database of the Kafka"
                             + " offsets table: " + e.getMessage() + ". Check the data source, or name the dialect"
-                            + " with dialect(JdbcDialect.POSTGRESQL).", e);
+                            + " with dialect(JdbcDialect.POSTGRESQL) (or MARIADB, MYSQL, H2).", e);
                 }
                 chosen = JdbcDialect.forProductName(product).orElseThrow(() -> new IllegalArgumentException(
-                        "The Kafka offsets table has SQL for PostgreSQL only, and the data source is '" + product
-                                + "'. Use PostgreSQL, or use KafkaPollLoop without offsetsInDatabase (offsets in"
-                                + " Kafka, duplicates caught by the claims)."));
+                        "The Kafka offsets table has SQL for PostgreSQL, MariaDB, MySQL and H2, and the data source"
+                                + " is '" + product + "'. Use one of those, or use KafkaPollLoop without"
+                                + " offsetsInDatabase (offsets in Kafka, duplicates caught by the claims)."));
             }
+            ddlResource(chosen); // refuses GENERIC
             log.debug("Kafka offsets store on {} ({})", table, chosen);
-            return new KafkaOffsetStore(dataSource, table);
+            return new KafkaOffsetStore(dataSource, chosen, table);
         }
     }
 }

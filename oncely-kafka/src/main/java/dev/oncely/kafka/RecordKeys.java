@@ -24,8 +24,10 @@ import org.apache.kafka.common.header.Header;
  *       recreated (offsets start again at 0). Prefer a producer-assigned event id header.</li>
  * </ul>
  *
- * <p>A missing or unusable key makes the handler throw {@link IllegalArgumentException} before anything is
- * written; the poll loop then stops with that error instead of skipping the record silently.
+ * <p>A missing or unusable key makes the key function throw {@link IllegalArgumentException}, which the handler
+ * reports as an {@link dev.oncely.InvalidMessageException} before anything is written; the poll loop then hands
+ * the record to its poison handler ({@link KafkaPollLoop.Builder#onPoisonRecord}) or stops with that error,
+ * never skipping the record silently.
  */
 public final class RecordKeys {
 

@@ -2,6 +2,7 @@
 -- Used by KafkaPollLoop in offsets-in-database mode (KafkaOffsetStore). Each row says: group group_id has
 -- processed topic/partition_id up to, not including, next_offset. The row is updated in the same transaction
 -- as the dedup claims and the business writes, with a check of the value the consumer expects (the fence).
+-- Put it in the same database as the dedup table.
 -- Apply it with psql, your migration tool, or KafkaOffsetStore#createSchemaIfMissing(). To use another table
 -- name, replace oncely_kafka_offsets everywhere below (constraint name included) and pass the same name to
 -- KafkaOffsetStore.Builder#table.

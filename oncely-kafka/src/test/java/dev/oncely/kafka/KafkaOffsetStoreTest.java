@@ -3,49 +3,61 @@ package dev.oncely.kafka;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
-import dev.oncely.testkit.TestDatabase;
-import dev.oncely.testkit.TestDatabaseExtension;
+import dev.oncely.jdbc.JdbcDialect;
 import java.sql.Connection;
+import java.util.EnumMap;
+import java.util.Map;
 import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
-/** The fence statement itself, on a real PostgreSQL, including two transactions racing for the same offset. */
+/**
+ * The fence statement itself, on PostgreSQL, MariaDB and H2 (each with its own DDL resource), including two
+ * transactions racing for the same offset.
+ */
 class KafkaOffsetStoreTest {
 
-    @RegisterExtension
-    static final TestDatabaseExtension DB = TestDatabaseExtension.postgres();
+    private static final Map<TestDbs, HikariDataSource> POOLS = new EnumMap<>(TestDbs.class);
 
-    private static HikariDataSource dataSource;
-    private static KafkaOffsetStore offsets;
+    private HikariDataSource dataSource;
+    private KafkaOffsetStore offsets;
 
-    @BeforeAll
-    static void start() {
-        TestDatabase db = DB.database();
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(db.jdbcUrl());
-        config.setUsername(db.user());
-        config.setPassword(db.password());
-        config.setMaximumPoolSize(4);
-        dataSource = new HikariDataSource(config);
+    private void on(TestDbs db) {
+        dataSource = POOLS.computeIfAbsent(db, d -> d.pool(4));
         offsets = KafkaOffsetStore.builder(dataSource).build().createSchemaIfMissing();
     }
 
     @AfterAll
     static void stop() {
-        dataSource.close();
+        POOLS.values().forEach(HikariDataSource::close);
     }
 
-    @Test
-    void advancesOnlyFromTheExpectedOffset() throws Exception {
+    @ParameterizedTest
+    @EnumSource(TestDbs.class)
+    void eachDatabaseGetsItsOwnDdlResource(TestDbs db) {
+        on(db);
+        JdbcDialect expected = switch (db) {
+            case POSTGRESQL -> JdbcDialect.POSTGRESQL;
+            case MARIADB -> JdbcDialect.MARIADB;
+            case H2 -> JdbcDialect.H2;
+        };
+        assertThat(offsets.dialect()).isEqualTo(expected);
+        assertThat(offsets.ddlResource()).isEqualTo("dev/oncely/kafka/" + db.name().toLowerCase(java.util.Locale.ROOT)
+                + "-offsets.sql");
+        assertThat(offsets.ddl()).contains("CREATE TABLE IF NOT EXISTS oncely_kafka_offsets");
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDbs.class)
+    void advancesOnlyFromTheExpectedOffset(TestDbs db) throws Exception {
+        on(db);
         String group = "g-" + UUID.randomUUID();
         TopicPartition tp = new TopicPartition("t", 2);
         assertThat(advance(group, tp, OptionalLong.empty(), 5)).as("first insert").isTrue();
@@ -57,8 +69,10 @@ class KafkaOffsetStoreTest {
         assertThat(offsets.read("other-" + group, tp)).isEmpty();
     }
 
-    @Test
-    void ofTwoTransactionsAdvancingFromTheSameOffsetOnlyTheFirstToCommitWins() throws Exception {
+    @ParameterizedTest
+    @EnumSource(TestDbs.class)
+    void ofTwoTransactionsAdvancingFromTheSameOffsetOnlyTheFirstToCommitWins(TestDbs db) throws Exception {
+        on(db);
         String group = "g-" + UUID.randomUUID();
         TopicPartition tp = new TopicPartition("t", 0);
         assertThat(advance(group, tp, OptionalLong.empty(), 10)).isTrue();
@@ -85,13 +99,14 @@ class KafkaOffsetStoreTest {
 
     @Test
     void badTableNamesAreRefused() {
+        on(TestDbs.H2);
         assertThatThrownBy(() -> KafkaOffsetStore.builder(dataSource).table("offsets; DROP TABLE x"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not allowed");
         assertThatThrownBy(() -> KafkaOffsetStore.builder(null))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dataSource is null");
     }
 
-    private static boolean advance(String group, TopicPartition tp, OptionalLong expected, long next)
+    private boolean advance(String group, TopicPartition tp, OptionalLong expected, long next)
             throws Exception {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);

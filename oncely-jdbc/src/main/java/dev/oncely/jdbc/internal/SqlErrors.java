@@ -26,17 +26,25 @@ public final class SqlErrors {
 
     /** The exception for {@code e}, raised while doing {@code action} (e.g. "Claiming key 'k' of consumer 'c'"). */
     public OncelyException translate(String action, SQLException e) {
+        return translate(action, e, table.qualified(), dialect.ddlResource() + ", also printed by JdbcDedupStore#ddl()",
+                "call createSchemaIfMissing() on the store once at startup");
+    }
+
+    /**
+     * {@link #translate(String, SQLException)} for a statement on another table of Oncely's ({@code tableName},
+     * whose DDL is {@code ddlResource}), such as oncely-kafka's offsets table.
+     */
+    public OncelyException translate(String action, SQLException e, String tableName, String ddlResource,
+                                     String createHint) {
         if (dialect.isMissingTable(e)) {
-            return new MisconfigurationException("Table " + table.qualified() + " does not exist. Apply Oncely's DDL"
-                    + " (classpath resource " + dialect.ddlResource() + ", also printed by JdbcDedupStore#ddl()) with"
-                    + " your migration tool, or call createSchemaIfMissing() on the store once at startup.", e);
+            return new MisconfigurationException("Table " + tableName + " does not exist. Apply Oncely's DDL"
+                    + " (classpath resource " + ddlResource + ") with your migration tool, or " + createHint + ".", e);
         }
         if (dialect.isMissingColumn(e)) {
             return new MisconfigurationException(action + " on " + description + " failed: " + e.getMessage()
-                    + " (SQLState " + e.getSQLState() + "). Table " + table.qualified() + " lacks a column this"
+                    + " (SQLState " + e.getSQLState() + "). Table " + tableName + " lacks a column this"
                     + " version of Oncely writes: it was created by an older version. Apply the changes listed in"
-                    + " docs/upgrading.md, or compare it with the DDL (classpath resource " + dialect.ddlResource()
-                    + ", also printed by JdbcDedupStore#ddl()).", e);
+                    + " docs/upgrading.md, or compare it with the DDL (classpath resource " + ddlResource + ").", e);
         }
         String state = e.getSQLState();
         if (state != null && state.startsWith("08")) {
@@ -52,11 +60,11 @@ public final class SqlErrors {
                     + " database asks for the transaction to be retried (deadlock, serialization failure or lock"
                     + " wait timeout): roll your transaction back and run it again.", e);
         }
-        if (isPermanent(e)) {
+        if (dev.oncely.jdbc.JdbcDialect.isPermanent(e)) {
             return new MisconfigurationException(action + " on " + description + " failed: " + e.getMessage()
                     + " (SQLState " + state + ", error " + e.getErrorCode() + "). Every message would fail the same"
-                    + " way: check the database user's privileges on " + table.qualified() + " and that the table"
-                    + " matches the DDL (classpath resource " + dialect.ddlResource() + ").", e);
+                    + " way: check the database user's privileges on " + tableName + " and that the table"
+                    + " matches the DDL (classpath resource " + ddlResource + ").", e);
         }
         return new TransientStoreException(action + " on " + description + " failed: " + e.getMessage()
                 + " (SQLState " + state + ", error " + e.getErrorCode() + "). Nothing of this transaction was"
@@ -88,20 +96,6 @@ public final class SqlErrors {
             }
         }
         return false;
-    }
-
-    /**
-     * Errors that repeat for every message until someone changes the database or the configuration: access rule
-     * violations and missing privileges (SQLState classes 42 and 28, MySQL/MariaDB 1142, 1143, 1044, 1045), and
-     * data that does not fit the table's columns (class 22: a column narrower than the DDL's).
-     */
-    static boolean isPermanent(SQLException e) {
-        String state = e.getSQLState();
-        if (state != null && (state.startsWith("42") || state.startsWith("28") || state.startsWith("22"))) {
-            return true;
-        }
-        int code = e.getErrorCode();
-        return code == 1142 || code == 1143 || code == 1044 || code == 1045;
     }
 
     /**
