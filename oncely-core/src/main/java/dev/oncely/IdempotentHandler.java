@@ -4,9 +4,7 @@ import dev.oncely.internal.Fingerprints;
 import dev.oncely.internal.Validation;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
-import dev.oncely.spi.DedupStore;
 import dev.oncely.spi.StoreTransaction;
-import java.sql.Connection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -115,11 +113,6 @@ public final class IdempotentHandler<M, R> {
         Objects.requireNonNull(transaction, "transaction");
         Pending pending = prepare(message, 0);
         return store.inCallerTransaction(transaction, tx -> runOne(tx, pending));
-    }
-
-    /** {@link #processIn(CallerTransaction, Object)} on a JDBC connection with autocommit off. */
-    public Outcome<R> processIn(Connection connection, M message) throws Exception {
-        return processIn(CallerTransaction.of(connection), message);
     }
 
     /**

@@ -1,13 +1,12 @@
 package dev.oncely;
 
-import java.sql.Connection;
 import java.util.Optional;
 
 /**
  * What a {@link MessageHandler} gets besides the message: which claim it runs under, and the open transaction
  * to write its business effects into.
  *
- * <p>For the JDBC stores, {@link #connection()} is the connection holding the claim and
+ * <p>For the JDBC stores, {@code unwrap(java.sql.Connection.class)} is the connection holding the claim and
  * {@code unwrap(org.jdbi.v3.core.Handle.class)} a Jdbi handle on it. Do not commit, roll back or close either:
  * Oncely does that. The in-memory store has no connection; keep business writes behind an interface of your
  * own so the same handler runs against a fake in unit tests.
@@ -21,16 +20,7 @@ public interface ProcessingContext {
     String key();
 
     /**
-     * The JDBC connection of the transaction holding the claim.
-     *
-     * @throws OncelyException if the store has no JDBC connection (the in-memory store)
-     */
-    default Connection connection() {
-        return unwrap(Connection.class);
-    }
-
-    /**
-     * A resource of the open transaction, such as {@link Connection} or a Jdbi {@code Handle}.
+     * A resource of the open transaction, such as a JDBC {@code Connection} or a Jdbi {@code Handle}.
      *
      * @throws OncelyException naming the types this store offers, if it has none of that type
      */

@@ -1,6 +1,5 @@
 package dev.oncely;
 
-import dev.oncely.spi.DedupStore;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;

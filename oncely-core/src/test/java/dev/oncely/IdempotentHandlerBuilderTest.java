@@ -1,6 +1,7 @@
 package dev.oncely;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import java.sql.Connection;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.oncely.inmemory.InMemoryDedupStore;
@@ -123,7 +124,7 @@ class IdempotentHandlerBuilderTest {
     void theInMemoryStoreHasNoConnectionAndSaysWhatToDoInstead() {
         IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store).consumer("c")
                 .key(s -> s).handler((m, tx) -> {
-                    tx.connection();
+                    tx.unwrap(Connection.class);
                     return null;
                 }).build();
         assertThatThrownBy(() -> h.process("k"))

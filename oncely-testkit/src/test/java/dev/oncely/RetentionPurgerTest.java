@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.oncely.inmemory.InMemoryDedupStore;
 import dev.oncely.testkit.MutableClock;
-import dev.oncely.spi.DedupStore;
 import dev.oncely.spi.TransactionWork;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,6 +1,7 @@
 package dev.oncely.benchmarks;
 
 import com.zaxxer.hikari.HikariConfig;
+import dev.oncely.jdbc.JdbcTransactions;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.Outcome;
@@ -169,7 +170,7 @@ public final class LoadHarness {
                     try (Connection c = pool.getConnection()) {
                         c.setAutoCommit(false);
                         try {
-                            collecting.processBatchIn(dev.oncely.CallerTransaction.of(c), keys);
+                            collecting.processBatchIn(dev.oncely.JdbcTransactions.of(c), keys);
                             try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + BUSINESS_TABLE
                                     + " (consumer, event_id, amount) VALUES (?, ?, ?)")) {
                                 for (String key : rows) {
@@ -505,7 +506,7 @@ public final class LoadHarness {
     /** A handler keyed by the message itself that writes one business row per message in the claim's transaction. */
     private static IdempotentHandler<String, Void> rowWriting(IdempotentHandler.Builder<String, Void> builder) {
         return builder.key(k -> k).handler((key, ctx) -> {
-            try (PreparedStatement ps = ctx.connection().prepareStatement("INSERT INTO " + BUSINESS_TABLE
+            try (PreparedStatement ps = ctx.unwrap(Connection.class).prepareStatement("INSERT INTO " + BUSINESS_TABLE
                     + " (consumer, event_id, amount) VALUES (?, ?, ?)")) {
                 ps.setString(1, ctx.consumer());
                 ps.setString(2, key);

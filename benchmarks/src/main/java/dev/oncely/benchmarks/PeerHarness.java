@@ -1,8 +1,8 @@
 package dev.oncely.benchmarks;
 
 import com.zaxxer.hikari.HikariConfig;
+import dev.oncely.jdbc.JdbcTransactions;
 import com.zaxxer.hikari.HikariDataSource;
-import dev.oncely.CallerTransaction;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.jdbc.JdbcDedupStore;
 import java.io.IOException;
@@ -328,7 +328,7 @@ public final class PeerHarness {
         });
         IdempotentHandler<String, Void> oncely = IdempotentHandler.<String, Void>builder(oncelyStore)
                 .consumer("oncely").key(k -> k).handler((key, ctx) -> {
-                    business(ctx.connection(), "oncely", key);
+                    business(ctx.unwrap(Connection.class), "oncely", key);
                     return null;
                 }).build();
         perMessage.add(new Variant("oncely", "3 Oncely process()", 1) {
@@ -346,7 +346,7 @@ public final class PeerHarness {
         crashes.put("oncely", key -> {
             try (Connection c = pool.getConnection()) {
                 c.setAutoCommit(false);
-                oncely.processIn(CallerTransaction.of(c), key);
+                oncely.processIn(JdbcTransactions.of(c), key);
             }
         });
         // Camel, as its docs configure it: new JdbcMessageIdRepository(dataSource, processorName); the repository
@@ -486,7 +486,7 @@ public final class PeerHarness {
                     try (Connection c = pool.getConnection()) {
                         c.setAutoCommit(false);
                         try {
-                            collecting.processBatchIn(CallerTransaction.of(c), keys);
+                            collecting.processBatchIn(JdbcTransactions.of(c), keys);
                             businessAll(c, id, rows);
                             c.commit();
                         } catch (Exception e) {
@@ -923,7 +923,7 @@ public final class PeerHarness {
             }
             IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store)
                     .consumer("oncely").key(k -> k).handler((key, ctx) -> {
-                        business(ctx.connection(), "growth", key);
+                        business(ctx.unwrap(Connection.class), "growth", key);
                         return null;
                     }).build();
             variants.add(new Variant(String.valueOf(size), "Oncely process(), " + size + " keys", 1) {

@@ -6,7 +6,7 @@ import dev.oncely.Outcome;
 import dev.oncely.inmemory.InMemoryDedupStore;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
-import dev.oncely.spi.DedupStore;
+import dev.oncely.DedupStore;
 import dev.oncely.spi.StoreTransaction;
 import dev.oncely.spi.TransactionWork;
 import java.time.Instant;

@@ -5,7 +5,7 @@ import dev.oncely.MisconfigurationException;
 import dev.oncely.TransientStoreException;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
-import dev.oncely.spi.DedupStore;
+import dev.oncely.DedupStore;
 import dev.oncely.spi.StoreTransaction;
 import dev.oncely.spi.TransactionWork;
 import java.time.Clock;

@@ -7,7 +7,7 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * The claim operations of one open transaction of a {@link DedupStore}. Only valid inside the
+ * The claim operations of one open transaction of a {@link dev.oncely.DedupStore}. Only valid inside the
  * {@link TransactionWork} it was handed to; not thread-safe.
  */
 public interface StoreTransaction {

@@ -1,6 +1,6 @@
 package dev.oncely.spi;
 
-/** A unit of work run by {@link DedupStore} inside a transaction. */
+/** A unit of work run by {@link dev.oncely.DedupStore} inside a transaction. */
 @FunctionalInterface
 public interface TransactionWork<T> {
 

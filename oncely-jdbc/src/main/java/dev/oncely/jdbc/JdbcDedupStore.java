@@ -15,7 +15,7 @@ import dev.oncely.jdbc.internal.TableShape;
 import dev.oncely.jdbc.internal.TransactionRunner;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
-import dev.oncely.spi.DedupStore;
+import dev.oncely.DedupStore;
 import dev.oncely.spi.TransactionWork;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -51,14 +51,14 @@ public final class JdbcDedupStore implements DedupStore {
     /** The store's own connections: the pool's (plain JDBC) or the caller's Jdbi's. */
     private final ConnectionOwner connections;
     private final SqlDialect dialect;
-    private final JdbcDialect jdbcDialect;
+    private final Database jdbcDialect;
     private final TableName table;
     private final String description;
     private final TransactionRunner runner;
     private final HandleLender lender = new HandleLender();
     private volatile boolean slowClaimWarned;
 
-    private JdbcDedupStore(ConnectionOwner connections, SqlDialect dialect, JdbcDialect jdbcDialect, TableName table,
+    private JdbcDedupStore(ConnectionOwner connections, SqlDialect dialect, Database jdbcDialect, TableName table,
                            int maxRetries) {
         this.connections = connections;
         this.dialect = dialect;
@@ -137,8 +137,8 @@ public final class JdbcDedupStore implements DedupStore {
         Connection connection = handle.map(Handle::getConnection)
                 .or(() -> transaction.unwrap(Connection.class))
                 .orElseThrow(() -> new MisconfigurationException(description + " can join a transaction on a JDBC"
-                        + " Connection or a Jdbi Handle, not " + transaction + ": use CallerTransaction.of(connection)"
-                        + " or JdbiCallerTransaction.of(handle)."));
+                        + " Connection or a Jdbi Handle, not " + transaction + ": use JdbcTransactions.of(connection)"
+                        + " or JdbcTransactions.of(handle)."));
         return runner.inTransaction(ConnectionOwner.caller(connection, handle.orElse(null)),
                 (lease, attempt) -> run(work, lease, null));
     }
@@ -221,7 +221,7 @@ public final class JdbcDedupStore implements DedupStore {
     }
 
     /** The database this store's SQL is written for. */
-    public JdbcDialect dialect() {
+    public Database database() {
         return jdbcDialect;
     }
 
@@ -259,7 +259,7 @@ public final class JdbcDedupStore implements DedupStore {
     public static final class Builder {
         private final DataSource dataSource;
         private final Jdbi jdbi;
-        private JdbcDialect dialect;
+        private Database dialect;
         private String schema;
         private String table = TableName.DEFAULT_TABLE;
         private int maxRetries = 5;
@@ -272,8 +272,8 @@ public final class JdbcDedupStore implements DedupStore {
         }
 
         /** The database dialect. Default: detected from the database product name at {@link #build()}. */
-        public Builder dialect(JdbcDialect dialect) {
-            this.dialect = Objects.requireNonNull(dialect, "dialect");
+        public Builder database(Database database) {
+            this.dialect = Objects.requireNonNull(database, "database");
             return this;
         }
 
@@ -338,12 +338,12 @@ public final class JdbcDedupStore implements DedupStore {
 
         public JdbcDedupStore build() {
             TableName name = new TableName(Optional.ofNullable(schema), table);
-            JdbcDialect chosen = dialect != null ? dialect : JdbcDialect.detect(dataSource, jdbi);
+            Database chosen = dialect != null ? dialect : Database.detect(dataSource, jdbi);
             SqlDialect sqlDialect;
             if (partitionLength == null) {
                 sqlDialect = chosen.create(name);
             } else {
-                if (chosen != JdbcDialect.POSTGRESQL) {
+                if (chosen != Database.POSTGRESQL) {
                     throw new IllegalArgumentException("timePartitioned(...) is only available on PostgreSQL (14 or later),"
                             + " not on " + chosen + ". Remove it and purge with RetentionPurger's bounded deletes.");
                 }

@@ -23,7 +23,7 @@ class GenericOnH2StoreContractTest extends JdbcStoreContractTestBase {
 
     @Override
     protected JdbcDedupStore.Builder storeBuilder(DataSource dataSource, String table) {
-        return JdbcDedupStore.builder(dataSource).dialect(JdbcDialect.GENERIC).table(table);
+        return JdbcDedupStore.builder(dataSource).database(Database.GENERIC).table(table);
     }
 
     @Test

@@ -35,7 +35,7 @@ class GenericOnPostgresStoreContractTest extends JdbcStoreContractTestBase {
         } catch (SQLException e) {
             throw new IllegalStateException("Could not create schema " + SCHEMA + ": " + e.getMessage(), e);
         }
-        return JdbcDedupStore.builder(dataSource).dialect(JdbcDialect.GENERIC).schema(SCHEMA).table(table);
+        return JdbcDedupStore.builder(dataSource).database(Database.GENERIC).schema(SCHEMA).table(table);
     }
 
     @Test

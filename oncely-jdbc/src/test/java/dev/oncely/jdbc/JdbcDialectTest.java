@@ -10,28 +10,28 @@ class JdbcDialectTest {
 
     @Test
     void productNamesAsTheDriversReportThemMapToTheirDialects() {
-        assertThat(JdbcDialect.forProductName("PostgreSQL")).contains(JdbcDialect.POSTGRESQL);
-        assertThat(JdbcDialect.forProductName("MariaDB")).contains(JdbcDialect.MARIADB);
-        assertThat(JdbcDialect.forProductName("MySQL")).contains(JdbcDialect.MYSQL);
-        assertThat(JdbcDialect.forProductName("H2")).contains(JdbcDialect.H2);
-        assertThat(JdbcDialect.forProductName(" mariadb ")).contains(JdbcDialect.MARIADB);
+        assertThat(Database.forProductName("PostgreSQL")).contains(Database.POSTGRESQL);
+        assertThat(Database.forProductName("MariaDB")).contains(Database.MARIADB);
+        assertThat(Database.forProductName("MySQL")).contains(Database.MYSQL);
+        assertThat(Database.forProductName("H2")).contains(Database.H2);
+        assertThat(Database.forProductName(" mariadb ")).contains(Database.MARIADB);
     }
 
     @Test
     void unknownProductsHaveNoDialectAndGenericIsNeverDetected() {
-        assertThat(JdbcDialect.forProductName("Oracle")).isEmpty();
-        assertThat(JdbcDialect.forProductName("HSQL Database Engine")).isEmpty();
-        assertThat(JdbcDialect.forProductName("Generic JDBC")).isEmpty();
-        assertThat(JdbcDialect.forProductName(null)).isEmpty();
+        assertThat(Database.forProductName("Oracle")).isEmpty();
+        assertThat(Database.forProductName("HSQL Database Engine")).isEmpty();
+        assertThat(Database.forProductName("Generic JDBC")).isEmpty();
+        assertThat(Database.forProductName(null)).isEmpty();
     }
 
     @Test
     void anUnknownProductFailsWithAMessageNamingTheOverride() {
-        assertThatThrownBy(() -> JdbcDialect.detect("Apache Derby"))
+        assertThatThrownBy(() -> Database.detect("Apache Derby"))
                 .isInstanceOf(OncelyException.class)
                 .hasMessageContaining("'Apache Derby'")
                 .hasMessageContaining(".dialect(...)")
-                .hasMessageContaining(".dialect(JdbcDialect.GENERIC)");
-        assertThat(JdbcDialect.detect("MariaDB")).isEqualTo(JdbcDialect.MARIADB);
+                .hasMessageContaining(".database(Database.GENERIC)");
+        assertThat(Database.detect("MariaDB")).isEqualTo(Database.MARIADB);
     }
 }

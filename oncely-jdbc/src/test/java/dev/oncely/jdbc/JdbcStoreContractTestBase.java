@@ -4,7 +4,7 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.CallerTransaction;
 import dev.oncely.ProcessingContext;
-import dev.oncely.spi.DedupStore;
+import dev.oncely.DedupStore;
 import dev.oncely.testkit.DedupStoreContract;
 import dev.oncely.testkit.OpenTransaction;
 import dev.oncely.testkit.StoreCapabilities;
@@ -91,7 +91,7 @@ abstract class JdbcStoreContractTestBase extends DedupStoreContract {
 
     @Override
     protected void recordEffect(ProcessingContext context) throws SQLException {
-        try (PreparedStatement ps = context.connection().prepareStatement(
+        try (PreparedStatement ps = context.unwrap(Connection.class).prepareStatement(
                 "INSERT INTO " + EFFECTS_TABLE + " (consumer, event_id) VALUES (?, ?)")) {
             ps.setString(1, context.consumer());
             ps.setString(2, context.key());
@@ -140,7 +140,7 @@ abstract class JdbcStoreContractTestBase extends DedupStoreContract {
     private OpenTransaction open(boolean autoCommit) throws SQLException {
         Connection c = dataSource().getConnection();
         c.setAutoCommit(autoCommit);
-        CallerTransaction tx = CallerTransaction.of(c);
+        CallerTransaction tx = JdbcTransactions.of(c);
         return new OpenTransaction() {
             @Override
             public CallerTransaction transaction() {

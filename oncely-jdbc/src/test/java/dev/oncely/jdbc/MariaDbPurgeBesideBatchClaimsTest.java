@@ -218,7 +218,7 @@ class MariaDbPurgeBesideBatchClaimsTest {
     }
 
     private static void recordEffect(ProcessingContext ctx) throws SQLException {
-        try (PreparedStatement ps = ctx.connection().prepareStatement("INSERT INTO " + EFFECTS
+        try (PreparedStatement ps = ctx.unwrap(Connection.class).prepareStatement("INSERT INTO " + EFFECTS
                 + " (event_id) VALUES (?)")) {
             ps.setString(1, ctx.key());
             ps.executeUpdate();

@@ -60,7 +60,7 @@ class MariaDbReadFirstTest {
                         JdbcDedupStore.builder(recording).table(TABLE).build())
                 .consumer("c").key(k -> k).resultCodec(ResultCodec.utf8())
                 .handler((key, ctx) -> {
-                    try (PreparedStatement ps = ctx.connection().prepareStatement(
+                    try (PreparedStatement ps = ctx.unwrap(Connection.class).prepareStatement(
                             "INSERT INTO " + TABLE + "_effects (event_id) VALUES (?)")) {
                         ps.setString(1, key);
                         ps.executeUpdate();

@@ -8,7 +8,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.OncelyException;
 import dev.oncely.Outcome;
-import dev.oncely.spi.DedupStore;
+import dev.oncely.DedupStore;
 import dev.oncely.testkit.OpenTransaction;
 import dev.oncely.testkit.TestDatabase;
 import dev.oncely.testkit.TestDatabaseExtension;

@@ -14,12 +14,12 @@ class MySqlDialectOnMariaDbStoreContractTest extends MariaDbStoreContractTest {
 
     @Override
     protected JdbcDedupStore.Builder storeBuilder(DataSource dataSource, String table) {
-        return JdbcDedupStore.builder(dataSource).dialect(JdbcDialect.MYSQL).table(table);
+        return JdbcDedupStore.builder(dataSource).database(Database.MYSQL).table(table);
     }
 
     @Override
     protected void createSchema(JdbcDedupStore store, String table) {
-        JdbcDedupStore.builder(dataSource()).dialect(JdbcDialect.MARIADB).table(table).build()
+        JdbcDedupStore.builder(dataSource()).database(Database.MARIADB).table(table).build()
                 .createSchemaIfMissing();
     }
 

@@ -221,7 +221,7 @@ class PostgresPartitionedStoreTest {
     @Test
     void refusesWhatTheLayoutCannotDo() throws Exception {
         DataSource pool = pool("TRANSACTION_READ_COMMITTED", 2);
-        assertThatThrownBy(() -> JdbcDedupStore.builder(pool).dialect(JdbcDialect.MARIADB)
+        assertThatThrownBy(() -> JdbcDedupStore.builder(pool).database(Database.MARIADB)
                 .timePartitioned(Duration.ofDays(1), Duration.ofMinutes(30)).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("only available on PostgreSQL");
         assertThatThrownBy(() -> JdbcDedupStore.builder(pool).timePartitioned(Duration.ofMillis(500),
@@ -290,7 +290,7 @@ class PostgresPartitionedStoreTest {
     }
 
     private static void recordEffect(ProcessingContext ctx) throws SQLException {
-        try (PreparedStatement ps = ctx.connection().prepareStatement("INSERT INTO " + EFFECTS
+        try (PreparedStatement ps = ctx.unwrap(Connection.class).prepareStatement("INSERT INTO " + EFFECTS
                 + " (consumer, event_id) VALUES (?, ?)")) {
             ps.setString(1, ctx.consumer());
             ps.setString(2, ctx.key());

@@ -70,7 +70,7 @@ class PostgresReadFirstTest {
                 .resultCodec(ResultCodec.utf8())
                 .fingerprint(k -> ("payload-" + k).getBytes(StandardCharsets.UTF_8))
                 .handler((key, ctx) -> {
-                    try (PreparedStatement ps = ctx.connection().prepareStatement(
+                    try (PreparedStatement ps = ctx.unwrap(Connection.class).prepareStatement(
                             "INSERT INTO " + TABLE + "_effects (event_id) VALUES (?)")) {
                         ps.setString(1, key);
                         ps.executeUpdate();

@@ -160,7 +160,7 @@ class PostgresStoreTest {
         IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store)
                 .consumer("lend").key(k -> k).handler((k, tx) -> {
                     Handle handle = tx.unwrap(Handle.class);
-                    assertThat(handle.getConnection()).isSameAs(tx.connection());
+                    assertThat(handle.getConnection()).isSameAs(tx.unwrap(Connection.class));
                     assertThat(handle.getConnection().getAutoCommit()).as("inside the store's transaction").isFalse();
                     handle.execute("INSERT INTO oncely_lend_effects VALUES (?)", k);
                     if (k.startsWith("fail")) {
@@ -190,12 +190,12 @@ class PostgresStoreTest {
         IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store)
                 .consumer("jdbi-join").key(k -> k).handler((k, tx) -> {
                     seen.add(tx.unwrap(Handle.class));
-                    assertThat(tx.connection()).isSameAs(tx.unwrap(Handle.class).getConnection());
+                    assertThat(tx.unwrap(Connection.class)).isSameAs(tx.unwrap(Handle.class).getConnection());
                     return null;
                 }).build();
 
         jdbi.useTransaction(handle -> {
-            assertThat(h.processIn(JdbiCallerTransaction.of(handle), "k1").isProcessed()).isTrue();
+            assertThat(h.processIn(JdbcTransactions.of(handle), "k1").isProcessed()).isTrue();
             assertThat(seen).containsExactly(handle);
             handle.rollback();
         });
@@ -204,7 +204,7 @@ class PostgresStoreTest {
         // A bare connection: the handler still gets a handle, on that same connection, and nothing is closed.
         try (Connection c = pool.getConnection()) {
             c.setAutoCommit(false);
-            assertThat(h.processIn(c, "k2").isProcessed()).isTrue();
+            assertThat(h.processIn(JdbcTransactions.of(c), "k2").isProcessed()).isTrue();
             assertThat(seen.get(1).getConnection()).isSameAs(c);
             assertThat(c.isClosed()).isFalse();
             c.commit();
@@ -239,8 +239,8 @@ class PostgresStoreTest {
             assertThatThrownBy(() -> JdbcDedupStore.builder(down).build())
                     .isInstanceOf(OncelyException.class)
                     .hasMessageContaining("Could not connect to detect the database")
-                    .hasMessageContaining(".dialect(JdbcDialect.POSTGRESQL)");
-            JdbcDedupStore store = JdbcDedupStore.builder(down).dialect(JdbcDialect.POSTGRESQL).build();
+                    .hasMessageContaining(".database(Database.POSTGRESQL)");
+            JdbcDedupStore store = JdbcDedupStore.builder(down).database(Database.POSTGRESQL).build();
             IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store)
                     .consumer("c").key(k -> k).handler((k, tx) -> null).build();
             assertThatThrownBy(() -> h.process("k"))

@@ -106,7 +106,7 @@ abstract class SchemaShapeCheckTestBase {
         IdempotentHandler<String, Void> handler = handler(storeWithout("result"));
         try (Connection c = pool().getConnection()) {
             c.setAutoCommit(false);
-            assertThatThrownBy(() -> handler.processIn(c, "order-1"))
+            assertThatThrownBy(() -> handler.processIn(JdbcTransactions.of(c), "order-1"))
                     .isInstanceOf(MisconfigurationException.class).hasMessageContaining("lacks the column result");
             c.rollback();
         }
@@ -176,7 +176,7 @@ abstract class SchemaShapeCheckTestBase {
     }
 
     private static void recordEffect(ProcessingContext ctx) throws SQLException {
-        try (PreparedStatement ps = ctx.connection().prepareStatement("INSERT INTO " + EFFECTS
+        try (PreparedStatement ps = ctx.unwrap(Connection.class).prepareStatement("INSERT INTO " + EFFECTS
                 + " (consumer, event_id) VALUES (?, ?)")) {
             ps.setString(1, ctx.consumer());
             ps.setString(2, ctx.key());

@@ -46,7 +46,7 @@ class EmbeddedPostgresFallbackTest {
         execute(db, "CREATE TABLE IF NOT EXISTS oncely_fallback_effects (event_id text NOT NULL)");
         IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store)
                 .consumer("fallback").key(k -> k).handler((k, tx) -> {
-                    try (PreparedStatement ps = tx.connection().prepareStatement(
+                    try (PreparedStatement ps = tx.unwrap(Connection.class).prepareStatement(
                             "INSERT INTO oncely_fallback_effects VALUES (?)")) {
                         ps.setString(1, k);
                         ps.executeUpdate();

@@ -4,7 +4,7 @@ import dev.oncely.MisconfigurationException;
 import dev.oncely.OncelyException;
 import dev.oncely.TransientStoreException;
 import dev.oncely.internal.Validation;
-import dev.oncely.jdbc.JdbcDialect;
+import dev.oncely.jdbc.Database;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -55,7 +55,7 @@ public final class KafkaOffsetStore {
     private static final Logger log = LoggerFactory.getLogger(KafkaOffsetStore.class);
 
     private final DataSource dataSource;
-    private final JdbcDialect dialect;
+    private final Database dialect;
     private final String table;
     private final String ddlResource;
     private final String advanceSql;
@@ -63,7 +63,7 @@ public final class KafkaOffsetStore {
     private final String selectSql;
     private final String probeSql;
 
-    private KafkaOffsetStore(DataSource dataSource, JdbcDialect dialect, String table) {
+    private KafkaOffsetStore(DataSource dataSource, Database dialect, String table) {
         this.dataSource = dataSource;
         this.dialect = dialect;
         this.table = table;
@@ -74,13 +74,13 @@ public final class KafkaOffsetStore {
         // PostgreSQL: a failed statement aborts the whole transaction, so the duplicate must not be an error there.
         // MariaDB/MySQL and H2 roll back only the failing statement, so a plain INSERT's duplicate-key error leaves
         // the transaction usable (INSERT IGNORE would also swallow truncation).
-        this.insertSql = dialect == JdbcDialect.POSTGRESQL
+        this.insertSql = dialect == Database.POSTGRESQL
                 ? insert + " ON CONFLICT (group_id, topic, partition_id) DO NOTHING" : insert;
         this.selectSql = "SELECT partition_id, next_offset FROM " + table + " WHERE group_id = ? AND topic = ?";
         this.probeSql = "SELECT count(*) FROM " + table + " WHERE 1 = 0";
     }
 
-    private static String ddlResource(JdbcDialect dialect) {
+    private static String ddlResource(Database dialect) {
         return switch (dialect) {
             case POSTGRESQL -> POSTGRESQL_DDL_RESOURCE;
             case MARIADB, MYSQL -> MARIADB_DDL_RESOURCE;
@@ -111,7 +111,7 @@ public final class KafkaOffsetStore {
     }
 
     /** The database the offsets SQL is written for. */
-    public JdbcDialect dialect() {
+    public Database database() {
         return dialect;
     }
 
@@ -162,7 +162,7 @@ public final class KafkaOffsetStore {
         } catch (SQLException e) {
             String what = "Reading the stored Kafka offsets of group '" + group + "' from " + table + " failed: "
                     + e.getMessage() + " (SQLState " + e.getSQLState() + ").";
-            if (JdbcDialect.isPermanent(e)) {
+            if (Database.isPermanent(e)) {
                 throw new MisconfigurationException(what + " Every read would fail the same way: check that the table"
                         + " exists (DDL: classpath resource " + ddlResource + ") and the user may read it.", e);
             }
@@ -210,7 +210,7 @@ public final class KafkaOffsetStore {
             ps.setLong(4, next);
             return ps.executeUpdate() == 1;
         } catch (SQLException e) {
-            if (dialect != JdbcDialect.POSTGRESQL && isDuplicateKey(e)) {
+            if (dialect != Database.POSTGRESQL && isDuplicateKey(e)) {
                 return false; // another consumer inserted the row first: fenced, as ON CONFLICT DO NOTHING says
             }
             throw e;
@@ -271,7 +271,7 @@ public final class KafkaOffsetStore {
     public static final class Builder {
         private final DataSource dataSource;
         private String table = DEFAULT_TABLE;
-        private JdbcDialect dialect;
+        private Database dialect;
 
         private Builder(DataSource dataSource) {
             this.dataSource = dataSource;
@@ -284,13 +284,13 @@ public final class KafkaOffsetStore {
         }
 
         /** Skips detecting the database from its product name (which opens a connection at build()). */
-        public Builder dialect(JdbcDialect dialect) {
+        public Builder database(Database dialect) {
             this.dialect = Objects.requireNonNull(dialect, "dialect");
             return this;
         }
 
         public KafkaOffsetStore build() {
-            JdbcDialect chosen = dialect;
+            Database chosen = dialect;
             if (chosen == null) {
                 String product;
                 try (Connection c = dataSource.getConnection()) {
@@ -298,9 +298,9 @@ public final class KafkaOffsetStore {
                 } catch (SQLException e) {
                     throw new TransientStoreException("Could not open a connection to detect the database of the Kafka"
                             + " offsets table: " + e.getMessage() + ". Check the data source, or name the dialect"
-                            + " with dialect(JdbcDialect.POSTGRESQL) (or MARIADB, MYSQL, H2).", e);
+                            + " with dialect(Database.POSTGRESQL) (or MARIADB, MYSQL, H2).", e);
                 }
-                chosen = JdbcDialect.forProductName(product).orElseThrow(() -> new IllegalArgumentException(
+                chosen = Database.forProductName(product).orElseThrow(() -> new IllegalArgumentException(
                         "The Kafka offsets table has SQL for PostgreSQL, MariaDB, MySQL and H2, and the data source"
                                 + " is '" + product + "'. Use one of those, or use KafkaPollLoop without"
                                 + " offsetsInDatabase (offsets in Kafka, duplicates caught by the claims)."));

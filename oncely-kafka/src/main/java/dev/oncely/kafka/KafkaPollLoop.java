@@ -1,6 +1,6 @@
 package dev.oncely.kafka;
 
-import dev.oncely.CallerTransaction;
+import dev.oncely.jdbc.JdbcTransactions;
 import dev.oncely.CommitOutcomeUnknownException;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.InvalidMessageException;
@@ -10,7 +10,7 @@ import dev.oncely.Outcome;
 import dev.oncely.PayloadConflictException;
 import dev.oncely.TransientStoreException;
 import dev.oncely.jdbc.JdbcDedupStore;
-import dev.oncely.jdbc.JdbcDialect;
+import dev.oncely.jdbc.Database;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -84,7 +84,7 @@ import org.slf4j.LoggerFactory;
  *         IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(store)
  *                 .consumer("billing")
  *                 .key(RecordKeys.header("event-id"))
- *                 .handler((record, ctx) -> { insertCharge(ctx.connection(), record.value()); return null; })
+ *                 .handler((record, ctx) -> { insertCharge(ctx.unwrap(Connection.class), record.value()); return null; })
  *                 .build();
  * KafkaPollLoop<String, String> loop = KafkaPollLoop.builder(consumer, handler)
  *         .topics("charges")
@@ -439,7 +439,7 @@ public final class KafkaPollLoop<K, V> {
                 if (!moved) {
                     throw new Fenced();
                 }
-                return handler.processBatchIn(CallerTransaction.of(connection), batch);
+                return handler.processBatchIn(JdbcTransactions.of(connection), batch);
             });
         } catch (Fenced f) {
             resyncAfterFence(tp, expect, batch.size());
@@ -668,8 +668,8 @@ public final class KafkaPollLoop<K, V> {
                         + ". Build the handler on a JdbcDedupStore over the same DataSource as the"
                         + " KafkaOffsetStore.");
             }
-            if (!sameSql(jdbc.dialect(), offsets.dialect())) {
-                throw new IllegalArgumentException("The Kafka offsets table is on " + offsets.dialect() + " but the"
+            if (!sameSql(jdbc.database(), offsets.database())) {
+                throw new IllegalArgumentException("The Kafka offsets table is on " + offsets.database() + " but the"
                         + " handler's store is " + jdbc.describe() + ": the offset update runs in the claims'"
                         + " transaction, so both must be in the same database. Build the KafkaOffsetStore on the"
                         + " DataSource of the JdbcDedupStore.");
@@ -724,9 +724,9 @@ public final class KafkaPollLoop<K, V> {
         }
     }
 
-    private static boolean sameSql(JdbcDialect a, JdbcDialect b) {
-        return a == b || (a == JdbcDialect.MARIADB || a == JdbcDialect.MYSQL) && (b == JdbcDialect.MARIADB
-                || b == JdbcDialect.MYSQL);
+    private static boolean sameSql(Database a, Database b) {
+        return a == b || (a == Database.MARIADB || a == Database.MYSQL) && (b == Database.MARIADB
+                || b == Database.MYSQL);
     }
 
     @Override

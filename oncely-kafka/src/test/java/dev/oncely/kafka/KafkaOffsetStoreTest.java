@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.zaxxer.hikari.HikariDataSource;
-import dev.oncely.jdbc.JdbcDialect;
+import dev.oncely.jdbc.Database;
 import java.sql.Connection;
 import java.util.EnumMap;
 import java.util.Map;
@@ -43,12 +43,12 @@ class KafkaOffsetStoreTest {
     @EnumSource(TestDbs.class)
     void eachDatabaseGetsItsOwnDdlResource(TestDbs db) {
         on(db);
-        JdbcDialect expected = switch (db) {
-            case POSTGRESQL -> JdbcDialect.POSTGRESQL;
-            case MARIADB -> JdbcDialect.MARIADB;
-            case H2 -> JdbcDialect.H2;
+        Database expected = switch (db) {
+            case POSTGRESQL -> Database.POSTGRESQL;
+            case MARIADB -> Database.MARIADB;
+            case H2 -> Database.H2;
         };
-        assertThat(offsets.dialect()).isEqualTo(expected);
+        assertThat(offsets.database()).isEqualTo(expected);
         assertThat(offsets.ddlResource()).isEqualTo("dev/oncely/kafka/" + db.name().toLowerCase(java.util.Locale.ROOT)
                 + "-offsets.sql");
         assertThat(offsets.ddl()).contains("CREATE TABLE IF NOT EXISTS oncely_kafka_offsets");

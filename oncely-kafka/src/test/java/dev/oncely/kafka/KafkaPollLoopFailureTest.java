@@ -205,7 +205,7 @@ class KafkaPollLoopFailureTest {
                 IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(env.store)
                         .consumer(run).key(RecordKeys.header("event-id"))
                         .handler((record, ctx) -> {
-                            try (PreparedStatement ps = ctx.connection().prepareStatement(
+                            try (PreparedStatement ps = ctx.unwrap(Connection.class).prepareStatement(
                                     "INSERT INTO " + UNIQUE + " (id) VALUES (?)")) {
                                 ps.setString(1, run);
                                 ps.executeUpdate();
@@ -279,10 +279,10 @@ class KafkaPollLoopFailureTest {
                             .consumer(run).key(RecordKeys.header("event-id"))
                             .handler((record, ctx) -> {
                                 calls.incrementAndGet();
-                                bump(ctx.connection(), run, 1);
+                                bump(ctx.unwrap(Connection.class), run, 1);
                                 Thread.sleep(1);
-                                bump(ctx.connection(), run, 2);
-                                insertEffect(ctx.connection(), run, ctx.key());
+                                bump(ctx.unwrap(Connection.class), run, 2);
+                                insertEffect(ctx.unwrap(Connection.class), run, ctx.key());
                                 return null;
                             }).build();
             AtomicBoolean writing = new AtomicBoolean(true);
@@ -424,7 +424,7 @@ class KafkaPollLoopFailureTest {
                         .consumer(run).key(RecordKeys.header("event-id"))
                         .fingerprint(r -> r.value().getBytes(StandardCharsets.UTF_8))
                         .handler((record, ctx) -> {
-                            insertEffect(ctx.connection(), run, ctx.key());
+                            insertEffect(ctx.unwrap(Connection.class), run, ctx.key());
                             return null;
                         }).build();
         Consumer<String, String> consumer = newConsumer(run, 20);
@@ -564,7 +564,7 @@ class KafkaPollLoopFailureTest {
                 .consumer(run)
                 .key(RecordKeys.header("event-id"))
                 .handler((record, ctx) -> {
-                    insertEffect(ctx.connection(), run, ctx.key());
+                    insertEffect(ctx.unwrap(Connection.class), run, ctx.key());
                     return null;
                 })
                 .build();

@@ -360,7 +360,7 @@ class KafkaPollLoopTest {
                     if (calls.incrementAndGet() == crashOnCall) {
                         throw new SimulatedCrash("in the handler at " + record.offset());
                     }
-                    try (PreparedStatement ps = ctx.connection().prepareStatement(
+                    try (PreparedStatement ps = ctx.unwrap(Connection.class).prepareStatement(
                             "INSERT INTO oncely_kafka_test_effects (run_id, event_id, handled_by) VALUES (?, ?, ?)")) {
                         ps.setString(1, run);
                         ps.setString(2, ctx.key());

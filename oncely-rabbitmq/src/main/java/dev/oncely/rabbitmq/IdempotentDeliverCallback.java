@@ -1,6 +1,7 @@
 package dev.oncely.rabbitmq;
 
 import com.rabbitmq.client.AMQP;
+import java.sql.Connection;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.DeliverCallback;
 import com.rabbitmq.client.Delivery;
@@ -16,7 +17,7 @@ import dev.oncely.OncelyException;
 import dev.oncely.Outcome;
 import dev.oncely.PayloadConflictException;
 import dev.oncely.TransientStoreException;
-import dev.oncely.spi.DedupStore;
+import dev.oncely.DedupStore;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.HashMap;
@@ -34,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * <pre>{@code
  * IdempotentHandler<Delivery, Void> orders = IdempotentDeliverCallback.<Void>handlerBuilder(store)
  *         .consumer("orders")                              // key: the message-id property by default
- *         .handler((delivery, tx) -> { insertOrder(tx.connection(), delivery.getBody()); return null; })
+ *         .handler((delivery, tx) -> { insertOrder(tx.unwrap(Connection.class), delivery.getBody()); return null; })
  *         .build();
  * channel.basicQos(50);
  * IdempotentDeliverCallback.builder(channel, orders).build().consume("orders");

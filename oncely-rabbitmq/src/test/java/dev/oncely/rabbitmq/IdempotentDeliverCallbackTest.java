@@ -1,6 +1,7 @@
 package dev.oncely.rabbitmq;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import dev.oncely.jdbc.Database;
 import static org.awaitility.Awaitility.await;
 
 import com.rabbitmq.client.AMQP;
@@ -329,7 +330,7 @@ class IdempotentDeliverCallbackTest {
                         throw e.getCause();
                     }
                 });
-        JdbcDedupStore flakyStore = JdbcDedupStore.builder(flaky).dialect(dev.oncely.jdbc.JdbcDialect.POSTGRESQL)
+        JdbcDedupStore flakyStore = JdbcDedupStore.builder(flaky).database(dev.oncely.jdbc.Database.POSTGRESQL)
                 .table(CLAIMS_TABLE).build();
         IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(flakyStore)
                 .consumer(consumer)
@@ -489,7 +490,7 @@ class IdempotentDeliverCallbackTest {
     void transientStoreFailureIsRequeuedAfterAPauseNotInAHotLoop() throws Exception {
         AtomicInteger outagesLeft = new AtomicInteger(3);
         javax.sql.DataSource flaky = failingFirst(outagesLeft);
-        JdbcDedupStore flakyStore = JdbcDedupStore.builder(flaky).dialect(dev.oncely.jdbc.JdbcDialect.POSTGRESQL)
+        JdbcDedupStore flakyStore = JdbcDedupStore.builder(flaky).database(dev.oncely.jdbc.Database.POSTGRESQL)
                 .table(CLAIMS_TABLE).build();
         IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(flakyStore)
                 .consumer(consumer).handler(counted(recordEffect())).build();
@@ -792,7 +793,7 @@ class IdempotentDeliverCallbackTest {
 
     private MessageHandler<Delivery, Void> recordEffect() {
         return (delivery, context) -> {
-            try (PreparedStatement ps = context.connection().prepareStatement(
+            try (PreparedStatement ps = context.unwrap(java.sql.Connection.class).prepareStatement(
                     "INSERT INTO " + EFFECTS_TABLE + " (consumer, event_id, body) VALUES (?, ?, ?)")) {
                 ps.setString(1, context.consumer());
                 ps.setString(2, context.key());

@@ -8,7 +8,7 @@ import dev.oncely.IdempotentHandler;
 import dev.oncely.OncelyException;
 import dev.oncely.ResultCodec;
 import dev.oncely.jdbc.JdbcDedupStore;
-import dev.oncely.jdbc.JdbcDialect;
+import dev.oncely.jdbc.Database;
 import dev.oncely.testkit.TestDatabase;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -106,7 +106,7 @@ class BadInputTest {
                     + " (event_id varchar(255) NOT NULL, payload text)");
             proxy.outage(60_000); // the database is "down" from the start
             // Building with the dialect named does not connect; the first message reports the outage.
-            JdbcDedupStore store = JdbcDedupStore.builder(pool).dialect(JdbcDialect.POSTGRESQL)
+            JdbcDedupStore store = JdbcDedupStore.builder(pool).database(Database.POSTGRESQL)
                     .table(tables.claims).build();
             IdempotentHandler<String, Void> handler = effectHandler(store, tables);
             assertThatThrownBy(() -> handler.process("k-1"))
@@ -117,7 +117,7 @@ class BadInputTest {
             assertThatThrownBy(() -> JdbcDedupStore.builder(pool).table(tables.claims).build())
                     .isInstanceOf(OncelyException.class)
                     .hasMessageContaining("Could not connect to detect the database")
-                    .hasMessageContaining(".dialect(JdbcDialect.POSTGRESQL)");
+                    .hasMessageContaining(".database(Database.POSTGRESQL)");
             proxy.outage(0);
             store.createSchemaIfMissing();
             assertThat(handler.process("k-1").isProcessed()).isTrue();
@@ -136,7 +136,7 @@ class BadInputTest {
         TestDatabase db = Databases.postgres();
         try (HikariDataSource pool = Databases.pool(db, Databases.postgresVia(db, closedPort), 1,
                 c -> c.setConnectionTimeout(500))) {
-            JdbcDedupStore store = JdbcDedupStore.builder(pool).dialect(JdbcDialect.POSTGRESQL).build();
+            JdbcDedupStore store = JdbcDedupStore.builder(pool).database(Database.POSTGRESQL).build();
             IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store).consumer("c")
                     .key(k -> k).handler((k, ctx) -> null).build();
             assertThatThrownBy(() -> handler.process("k"))

@@ -1,6 +1,7 @@
 package dev.oncely.reliability;
 
 import com.zaxxer.hikari.HikariConfig;
+import dev.oncely.jdbc.Database;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.OncelyException;
@@ -87,7 +88,7 @@ public final class CrashableConsumer {
             // ("Transaction isolation level -1 not supported"): the pool is wedged for good (seen in this harness).
             config.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
             try (HikariDataSource pool = new HikariDataSource(config)) {
-                JdbcDedupStore store = JdbcDedupStore.builder(pool).dialect(dev.oncely.jdbc.JdbcDialect.POSTGRESQL)
+                JdbcDedupStore store = JdbcDedupStore.builder(pool).database(dev.oncely.jdbc.Database.POSTGRESQL)
                         .table(claimsTable).build();
                 String insert = "INSERT INTO " + effectsTable + " (event_id, payload) VALUES (?, ?)";
                 IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store)

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.oncely.jdbc.JdbcTransactions;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.OncelyException;
 import dev.oncely.jdbc.JdbcDedupStore;
@@ -126,7 +127,7 @@ class FailingAndSlowHandlerTest {
             try (Connection held = pool.getConnection()) {
                 held.setAutoCommit(false);
                 // processIn needs no second connection: the claim and the effect ride on the caller's.
-                assertThat(handler.processIn(held, "joined-1").isProcessed()).isTrue();
+                assertThat(handler.processIn(JdbcTransactions.of(held), "joined-1").isProcessed()).isTrue();
                 held.commit();
 
                 long start = System.nanoTime();

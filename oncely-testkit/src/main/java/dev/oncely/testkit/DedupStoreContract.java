@@ -15,7 +15,7 @@ import dev.oncely.Outcome;
 import dev.oncely.PayloadConflictException;
 import dev.oncely.ProcessingContext;
 import dev.oncely.ResultCodec;
-import dev.oncely.spi.DedupStore;
+import dev.oncely.DedupStore;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;

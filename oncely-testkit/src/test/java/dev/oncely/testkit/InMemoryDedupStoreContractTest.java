@@ -2,7 +2,7 @@ package dev.oncely.testkit;
 
 import dev.oncely.ProcessingContext;
 import dev.oncely.inmemory.InMemoryDedupStore;
-import dev.oncely.spi.DedupStore;
+import dev.oncely.DedupStore;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;

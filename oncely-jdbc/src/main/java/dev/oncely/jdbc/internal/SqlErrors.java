@@ -1,6 +1,7 @@
 package dev.oncely.jdbc.internal;
 
 import dev.oncely.MisconfigurationException;
+import dev.oncely.jdbc.Database;
 import dev.oncely.OncelyException;
 import dev.oncely.TransientStoreException;
 import java.sql.Connection;
@@ -60,7 +61,7 @@ public final class SqlErrors {
                     + " database asks for the transaction to be retried (deadlock, serialization failure or lock"
                     + " wait timeout): roll your transaction back and run it again.", e);
         }
-        if (dev.oncely.jdbc.JdbcDialect.isPermanent(e)) {
+        if (dev.oncely.jdbc.Database.isPermanent(e)) {
             return new MisconfigurationException(action + " on " + description + " failed: " + e.getMessage()
                     + " (SQLState " + state + ", error " + e.getErrorCode() + "). Every message would fail the same"
                     + " way: check the database user's privileges on " + tableName + " and that the table"

@@ -85,7 +85,7 @@ public final class BillingDemo {
                     .consumer("billing")
                     .key(ChargeEvent::eventId)
                     .handler((event, tx) -> {
-                        BillingTables.insertCharge(tx.connection(), ONCELY_CHARGES, event);
+                        BillingTables.insertCharge(tx.unwrap(Connection.class), ONCELY_CHARGES, event);
                         return null;
                     })
                     .build();

@@ -80,7 +80,7 @@ public final class KafkaExample {
                             .consumer(run)
                             .key(RecordKeys.header("event-id"))
                             .handler((record, ctx) -> {
-                                try (PreparedStatement ps = ctx.connection().prepareStatement(
+                                try (PreparedStatement ps = ctx.unwrap(Connection.class).prepareStatement(
                                         "INSERT INTO oncely_example_payments VALUES (?, ?, ?)")) {
                                     ps.setString(1, run);
                                     ps.setString(2, ctx.key());

@@ -1,13 +1,14 @@
 package dev.oncely.examples.quickstart;
 
 import dev.oncely.IdempotentHandler;
+import java.sql.Connection;
 import dev.oncely.ProcessingContext;
-import dev.oncely.spi.DedupStore;
+import dev.oncely.DedupStore;
 import java.util.function.Function;
 
 /**
  * The shape that keeps handlers unit-testable: business writes go through an interface of your own, obtained
- * from the processing context. Production passes a JDBC implementation bound to {@code tx.connection()}; tests
+ * from the processing context. Production passes a JDBC implementation bound to {@code tx.unwrap(Connection.class)}; tests
  * pass a fake and the in-memory store (see ChargeServiceTest).
  */
 public final class ChargeService {

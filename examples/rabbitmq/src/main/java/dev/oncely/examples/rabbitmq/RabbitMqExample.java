@@ -74,7 +74,7 @@ public final class RabbitMqExample {
             IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(store)
                     .consumer("example-orders")
                     .handler((delivery, tx) -> {
-                        try (PreparedStatement ps = tx.connection().prepareStatement(
+                        try (PreparedStatement ps = tx.unwrap(java.sql.Connection.class).prepareStatement(
                                 "INSERT INTO example_rabbitmq_orders (run, order_id, body) VALUES (?, ?, ?)")) {
                             ps.setString(1, run);
                             ps.setString(2, tx.key());

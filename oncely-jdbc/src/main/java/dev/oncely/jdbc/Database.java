@@ -21,10 +21,10 @@ import java.util.function.Function;
 
 /**
  * The databases {@link JdbcDedupStore} has a dialect for. {@link JdbcDedupStore.Builder#build()} picks one from
- * the database product name; {@link JdbcDedupStore.Builder#dialect(JdbcDialect)} overrides it. See
+ * the database product name; {@link JdbcDedupStore.Builder#dialect(Database)} overrides it. See
  * docs/databases.md for versions, DDL and caveats.
  */
-public enum JdbcDialect {
+public enum Database {
     /** PostgreSQL 9.5 or later, and databases that speak its dialect (CockroachDB, YugabyteDB: untested). */
     POSTGRESQL("PostgreSQL", PostgresDialect::new),
     /** MariaDB 10.5 or later, InnoDB; DDL {@code dev/oncely/jdbc/mariadb.sql}. */
@@ -35,14 +35,14 @@ public enum JdbcDialect {
     H2("H2", H2Dialect::new),
     /**
      * Any other database with savepoints, in portable SQL (DDL {@code dev/oncely/jdbc/generic.sql}). Never
-     * detected: choose it with {@code .dialect(JdbcDialect.GENERIC)}.
+     * detected: choose it with {@code .database(Database.GENERIC)}.
      */
     GENERIC("Generic JDBC", GenericDialect::new);
 
     private final String productName;
     private final Function<TableName, SqlDialect> factory;
 
-    JdbcDialect(String productName, Function<TableName, SqlDialect> factory) {
+    Database(String productName, Function<TableName, SqlDialect> factory) {
         this.productName = productName;
         this.factory = factory;
     }
@@ -55,7 +55,7 @@ public enum JdbcDialect {
      * The dialect for a JDBC {@code DatabaseMetaData.getDatabaseProductName()}, if there is a dedicated one.
      * Never returns {@link #GENERIC}.
      */
-    public static Optional<JdbcDialect> forProductName(String productName) {
+    public static Optional<Database> forProductName(String productName) {
         String name = productName == null ? "" : productName.strip().toLowerCase(Locale.ROOT);
         if (name.contains("postgres")) {
             return Optional.of(POSTGRESQL);
@@ -73,7 +73,7 @@ public enum JdbcDialect {
     }
 
     /** The dialect of the database behind {@code dataSource}, or else {@code jdbi}; one connection, closed again. */
-    static JdbcDialect detect(DataSource dataSource, Jdbi jdbi) {
+    static Database detect(DataSource dataSource, Jdbi jdbi) {
         String product;
         try {
             if (dataSource != null) {
@@ -87,8 +87,8 @@ public enum JdbcDialect {
             }
         } catch (JdbiException | SQLException e) {
             throw new TransientStoreException("Could not connect to detect the database ("
-                    + SqlErrors.rootMessage(e) + "). Check that it is up, or name the dialect with"
-                    + " .dialect(JdbcDialect.POSTGRESQL) to build the store without connecting.", e);
+                    + SqlErrors.rootMessage(e) + "). Check that it is up, or name the database with"
+                    + " .database(Database.POSTGRESQL) to build the store without connecting.", e);
         }
         return detect(product);
     }
@@ -109,11 +109,11 @@ public enum JdbcDialect {
     }
 
     /** {@link #forProductName}, or a failure that says how to choose a dialect. */
-    static JdbcDialect detect(String productName) {
+    static Database detect(String productName) {
         return forProductName(productName).orElseThrow(() -> new MisconfigurationException("Oncely has no dialect for"
-                + " database '" + productName + "'. Name one with .dialect(...) on JdbcDedupStore.Builder:"
-                + " .dialect(JdbcDialect.POSTGRESQL) if it speaks PostgreSQL's SQL, .dialect(JdbcDialect.MARIADB)"
-                + " for MySQL-compatible ones, or .dialect(JdbcDialect.GENERIC) for any database with savepoints"
+                + " database '" + productName + "'. Name one with .database(...) on JdbcDedupStore.Builder:"
+                + " .database(Database.POSTGRESQL) if it speaks PostgreSQL's SQL, .database(Database.MARIADB)"
+                + " for MySQL-compatible ones, or .database(Database.GENERIC) for any database with savepoints"
                 + " (apply dev/oncely/jdbc/generic.sql, adapted to its types; see docs/databases.md)."));
     }
 

@@ -1,6 +1,8 @@
-package dev.oncely.spi;
+package dev.oncely;
 
-import dev.oncely.CallerTransaction;
+import dev.oncely.spi.TransactionWork;
+import dev.oncely.spi.ClaimRequest;
+import dev.oncely.spi.ClaimResult;
 
 /**
  * The service provider interface behind {@link dev.oncely.IdempotentHandler}: where claims are recorded, and
