@@ -20,8 +20,8 @@ import java.util.Optional;
 import java.util.function.Function;
 
 /**
- * The databases {@link JdbcDedupStore} has a dialect for. {@link JdbcDedupStore.Builder#build()} picks one from
- * the database product name; {@link JdbcDedupStore.Builder#dialect(Database)} overrides it. See
+ * The databases {@link JdbcDedupStore} has a dialect for. {@link JdbcDedupStoreBuilder#build()} picks one from
+ * the database product name; {@link JdbcDedupStoreBuilder#dialect(Database)} overrides it. See
  * docs/databases.md for versions, DDL and caveats.
  */
 public enum Database {
@@ -111,7 +111,7 @@ public enum Database {
     /** {@link #forProductName}, or a failure that says how to choose a dialect. */
     static Database detect(String productName) {
         return forProductName(productName).orElseThrow(() -> new MisconfigurationException("Oncely has no dialect for"
-                + " database '" + productName + "'. Name one with .database(...) on JdbcDedupStore.Builder:"
+                + " database '" + productName + "'. Name one with .database(...) on JdbcDedupStoreBuilder:"
                 + " .database(Database.POSTGRESQL) if it speaks PostgreSQL's SQL, .database(Database.MARIADB)"
                 + " for MySQL-compatible ones, or .database(Database.GENERIC) for any database with savepoints"
                 + " (apply dev/oncely/jdbc/generic.sql, adapted to its types; see docs/databases.md)."));

@@ -1,6 +1,7 @@
 package dev.oncely.jdbc;
 
 import dev.oncely.CallerTransaction;
+import dev.oncely.DedupStore;
 import dev.oncely.MisconfigurationException;
 import dev.oncely.OncelyException;
 import dev.oncely.jdbc.internal.ConnectionOwner;
@@ -15,11 +16,8 @@ import dev.oncely.jdbc.internal.TableShape;
 import dev.oncely.jdbc.internal.TransactionRunner;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
-import dev.oncely.DedupStore;
 import dev.oncely.spi.TransactionWork;
 import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -58,7 +56,7 @@ public final class JdbcDedupStore implements DedupStore {
     private final HandleLender lender = new HandleLender();
     private volatile boolean slowClaimWarned;
 
-    private JdbcDedupStore(ConnectionOwner connections, SqlDialect dialect, Database jdbcDialect, TableName table,
+    JdbcDedupStore(ConnectionOwner connections, SqlDialect dialect, Database jdbcDialect, TableName table,
                            int maxRetries) {
         this.connections = connections;
         this.dialect = dialect;
@@ -71,19 +69,19 @@ public final class JdbcDedupStore implements DedupStore {
     }
 
     /** A store on a pooled {@link DataSource}. */
-    public static Builder builder(DataSource dataSource) {
+    public static JdbcDedupStoreBuilder builder(DataSource dataSource) {
         if (dataSource == null) {
             throw new IllegalArgumentException("dataSource is null: pass your connection pool (e.g. HikariDataSource).");
         }
-        return new Builder(dataSource, null);
+        return new JdbcDedupStoreBuilder(dataSource, null);
     }
 
     /** A store on your {@link Jdbi}: its plugins, mappers and connection factory are used as they are. */
-    public static Builder builder(Jdbi jdbi) {
+    public static JdbcDedupStoreBuilder builder(Jdbi jdbi) {
         if (jdbi == null) {
             throw new IllegalArgumentException("jdbi is null: pass your Jdbi instance.");
         }
-        return new Builder(null, jdbi);
+        return new JdbcDedupStoreBuilder(null, jdbi);
     }
 
     @Override
@@ -253,118 +251,5 @@ public final class JdbcDedupStore implements DedupStore {
     @Override
     public String toString() {
         return "JdbcDedupStore[" + description + "]";
-    }
-
-    /** Builds a {@link JdbcDedupStore}. */
-    public static final class Builder {
-        private final DataSource dataSource;
-        private final Jdbi jdbi;
-        private Database dialect;
-        private String schema;
-        private String table = TableName.DEFAULT_TABLE;
-        private int maxRetries = 5;
-        private Duration partitionLength;
-        private Duration overlap;
-
-        private Builder(DataSource dataSource, Jdbi jdbi) {
-            this.dataSource = dataSource;
-            this.jdbi = jdbi;
-        }
-
-        /** The database dialect. Default: detected from the database product name at {@link #build()}. */
-        public Builder database(Database database) {
-            this.dialect = Objects.requireNonNull(database, "database");
-            return this;
-        }
-
-        /**
-         * The table name. Default {@code processed_events}. Letters, digits and underscores only, and not a reserved
-         * word of PostgreSQL, MariaDB/MySQL or H2 ({@code select}, {@code order}, {@code user}...): names are written
-         * into SQL unquoted. Checked at {@link #build()}.
-         */
-        public Builder table(String table) {
-            this.table = table;
-            return this;
-        }
-
-        /** The schema of the table. Default: the connection's search path. */
-        public Builder schema(String schema) {
-            this.schema = schema;
-            return this;
-        }
-
-        /**
-         * How many times a transaction is re-run after the database demands a retry (serialization failure,
-         * deadlock): the claim and your handler run again. Default 5; 0 turns retries off.
-         */
-        public Builder maxRetries(int maxRetries) {
-            if (maxRetries < 0 || maxRetries > 100) {
-                throw new IllegalArgumentException("maxRetries must be between 0 and 100, was " + maxRetries);
-            }
-            this.maxRetries = maxRetries;
-            return this;
-        }
-
-        /**
-         * PostgreSQL 14+ only: claims go to a table partitioned by the time they were made (one partition per
-         * {@code partitionLength}), and expired keys are removed by dropping whole partitions once all their keys
-         * have expired, instead of deleting rows, so a purge costs live claims nothing. The price: a claim reads
-         * the key in every partition (one index probe each), a claim made during the first {@code overlap} of a
-         * partition writes its key into the previous partition too, and every transaction that claims must end
-         * within 40% of the overlap (the store rolls back its own transactions that take longer; a caller's
-         * transaction joined with processIn must keep it). DDL: {@code dev/oncely/jdbc/postgresql-partitioned.sql};
-         * details in docs/retention.md.
-         *
-         * @param partitionLength how long each partition takes claims, at least 1 second (e.g. 1 day)
-         * @param overlap         at least 100 ms and at most partitionLength; twice the longest transaction that
-         *                        claims (e.g. 30 minutes)
-         */
-        public Builder timePartitioned(Duration partitionLength, Duration overlap) {
-            Objects.requireNonNull(partitionLength, "partitionLength");
-            Objects.requireNonNull(overlap, "overlap");
-            if (partitionLength.compareTo(Duration.ofSeconds(1)) < 0) {
-                throw new IllegalArgumentException("partitionLength must be at least 1 second, was " + partitionLength
-                        + "; a day suits most retention windows.");
-            }
-            if (overlap.compareTo(Duration.ofMillis(100)) < 0 || overlap.compareTo(partitionLength) > 0) {
-                throw new IllegalArgumentException("overlap must be between 100 ms and the partition length ("
-                        + partitionLength + "), was " + overlap + ". Make it twice the longest transaction that"
-                        + " claims.");
-            }
-            this.partitionLength = partitionLength;
-            this.overlap = overlap;
-            return this;
-        }
-
-        public JdbcDedupStore build() {
-            TableName name = new TableName(Optional.ofNullable(schema), table);
-            Database chosen = dialect != null ? dialect : Database.detect(dataSource, jdbi);
-            SqlDialect sqlDialect;
-            if (partitionLength == null) {
-                sqlDialect = chosen.create(name);
-            } else {
-                if (chosen != Database.POSTGRESQL) {
-                    throw new IllegalArgumentException("timePartitioned(...) is only available on PostgreSQL (14 or later),"
-                            + " not on " + chosen + ". Remove it and purge with RetentionPurger's bounded deletes.");
-                }
-                if (name.table().length() > PostgresPartitionedDialect.MAX_TABLE_LENGTH) {
-                    throw new IllegalArgumentException("Table name '" + name.table() + "' is too long for the"
-                            + " time-partitioned layout: at most " + PostgresPartitionedDialect.MAX_TABLE_LENGTH
-                            + " characters, so its partitions' names (table + _pYYYYMMDD_HHMMSS) fit PostgreSQL's 63.");
-                }
-                sqlDialect = new PostgresPartitionedDialect(name, partitionLength, overlap,
-                        partitionsAhead(partitionLength));
-            }
-            JdbcDedupStore store = new JdbcDedupStore(dataSource != null ? ConnectionOwner.pool(dataSource)
-                    : ConnectionOwner.jdbi(jdbi), sqlDialect, chosen, name, maxRetries);
-            log.info("Oncely {} (retries on serialization failure and deadlock: {})", store.describe(), maxRetries);
-            return store;
-        }
-
-        /** Partitions created ahead: a day's worth, at least 2 and at most 48. */
-        private static int partitionsAhead(Duration partitionLength) {
-            long perDay = (Duration.ofDays(1).toMillis() + partitionLength.toMillis() - 1) / partitionLength.toMillis();
-            return (int) Math.max(2, Math.min(48, perDay));
-        }
     }
 }

@@ -22,7 +22,7 @@ class GenericOnH2StoreContractTest extends JdbcStoreContractTestBase {
     }
 
     @Override
-    protected JdbcDedupStore.Builder storeBuilder(DataSource dataSource, String table) {
+    protected JdbcDedupStoreBuilder storeBuilder(DataSource dataSource, String table) {
         return JdbcDedupStore.builder(dataSource).database(Database.GENERIC).table(table);
     }
 

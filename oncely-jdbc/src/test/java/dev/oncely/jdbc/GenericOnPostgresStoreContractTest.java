@@ -29,7 +29,7 @@ class GenericOnPostgresStoreContractTest extends JdbcStoreContractTestBase {
     }
 
     @Override
-    protected JdbcDedupStore.Builder storeBuilder(DataSource dataSource, String table) {
+    protected JdbcDedupStoreBuilder storeBuilder(DataSource dataSource, String table) {
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
             st.execute("CREATE SCHEMA IF NOT EXISTS " + SCHEMA);
         } catch (SQLException e) {

@@ -36,7 +36,7 @@ abstract class JdbcStoreContractTestBase extends DedupStoreContract {
     protected abstract TestDatabase database();
 
     /** The store builder for a table; the test class names the dialect or lets it be detected. */
-    protected abstract JdbcDedupStore.Builder storeBuilder(DataSource dataSource, String table);
+    protected abstract JdbcDedupStoreBuilder storeBuilder(DataSource dataSource, String table);
 
     /** DDL of the effects table for this database. */
     protected String effectsDdl() {

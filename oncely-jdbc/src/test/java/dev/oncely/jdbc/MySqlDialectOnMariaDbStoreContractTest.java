@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 class MySqlDialectOnMariaDbStoreContractTest extends MariaDbStoreContractTest {
 
     @Override
-    protected JdbcDedupStore.Builder storeBuilder(DataSource dataSource, String table) {
+    protected JdbcDedupStoreBuilder storeBuilder(DataSource dataSource, String table) {
         return JdbcDedupStore.builder(dataSource).database(Database.MYSQL).table(table);
     }
 

@@ -21,7 +21,7 @@ class PostgresOnJdbiStoreContractTest extends JdbcStoreContractTestBase {
     }
 
     @Override
-    protected JdbcDedupStore.Builder storeBuilder(DataSource dataSource, String table) {
+    protected JdbcDedupStoreBuilder storeBuilder(DataSource dataSource, String table) {
         return JdbcDedupStore.builder(Jdbi.create(dataSource)).table(table);
     }
 }

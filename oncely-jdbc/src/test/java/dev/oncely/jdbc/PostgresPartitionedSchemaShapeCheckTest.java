@@ -38,7 +38,7 @@ class PostgresPartitionedSchemaShapeCheckTest extends SchemaShapeCheckTestBase {
     }
 
     @Override
-    protected JdbcDedupStore.Builder builder(DataSource dataSource) {
+    protected JdbcDedupStoreBuilder builder(DataSource dataSource) {
         return super.builder(dataSource).timePartitioned(Duration.ofHours(1), Duration.ofMinutes(1));
     }
 

@@ -24,7 +24,7 @@ class PostgresPartitionedStoreContractTest extends JdbcStoreContractTestBase {
     }
 
     @Override
-    protected JdbcDedupStore.Builder storeBuilder(DataSource dataSource, String table) {
+    protected JdbcDedupStoreBuilder storeBuilder(DataSource dataSource, String table) {
         return JdbcDedupStore.builder(dataSource).table(tablePrefix() + table)
                 .timePartitioned(Duration.ofHours(1), overlap());
     }

@@ -17,7 +17,7 @@ class PostgresStoreContractTest extends JdbcStoreContractTestBase {
     }
 
     @Override
-    protected JdbcDedupStore.Builder storeBuilder(DataSource dataSource, String table) {
+    protected JdbcDedupStoreBuilder storeBuilder(DataSource dataSource, String table) {
         return JdbcDedupStore.builder(dataSource).table(table); // dialect detected from the product name
     }
 }

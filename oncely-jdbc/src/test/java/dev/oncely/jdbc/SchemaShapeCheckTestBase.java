@@ -45,7 +45,7 @@ abstract class SchemaShapeCheckTestBase {
     protected abstract String table();
 
     /** A store builder on the table, with the subclass's layout. */
-    protected JdbcDedupStore.Builder builder(DataSource dataSource) {
+    protected JdbcDedupStoreBuilder builder(DataSource dataSource) {
         return JdbcDedupStore.builder(dataSource).table(table());
     }
 
