@@ -47,8 +47,9 @@ import org.slf4j.LoggerFactory;
  *
  * @param <M> the message type
  * @param <R> the handler's result type ({@link Void} if it has none)
+ * @param <X> the checked exception the handler may throw, inferred from it ({@link RuntimeException} if none)
  */
-public final class IdempotentHandler<M, R> {
+public final class IdempotentHandler<M, R, X extends Exception> {
 
     /** The longest idempotency key, in characters. Hash longer natural keys. */
     public static final int MAX_KEY_LENGTH = 255;
@@ -67,23 +68,30 @@ public final class IdempotentHandler<M, R> {
     private final DedupStore store;
     private final String consumer;
     private final Function<? super M, String> keyExtractor;
-    private final MessageHandler<? super M, ? extends R> handler;
+    private final MessageHandler<? super M, ? extends R, ? extends X> handler;
+    private final BatchHandler<? super M, ? extends R, ? extends X> batchHandler;
     private final ResultCodec<R> resultCodec;
     private final Function<? super M, byte[]> fingerprint;
     private final Duration retention;
 
-    private IdempotentHandler(Builder<M, R> builder) {
+    @SuppressWarnings("unchecked")
+    private IdempotentHandler(Builder<M, R, X> builder) {
         this.store = builder.store;
         this.consumer = builder.consumer;
         this.keyExtractor = builder.keyExtractor;
-        this.handler = builder.handler;
+        // Each was set with the builder's current X (handler(...) and batchHandler(...) retype it).
+        this.handler = (MessageHandler<? super M, ? extends R, ? extends X>) builder.handler;
+        this.batchHandler = (BatchHandler<? super M, ? extends R, ? extends X>) builder.batchHandler;
         this.resultCodec = builder.resultCodec;
         this.fingerprint = builder.fingerprint;
         this.retention = builder.retention;
     }
 
-    /** Starts a builder on a store. Name the types: {@code IdempotentHandler.<Event, Receipt>builder(store)}. */
-    public static <M, R> Builder<M, R> builder(DedupStore store) {
+    /**
+     * Starts a builder on a store. Name the types: {@code IdempotentHandler.<Event, Receipt>builder(store)}; the
+     * handler's checked exception type is inferred when you set it.
+     */
+    public static <M, R> Builder<M, R, RuntimeException> builder(DedupStore store) {
         return new Builder<>(store);
     }
 
@@ -91,15 +99,16 @@ public final class IdempotentHandler<M, R> {
      * Processes one message in a new transaction of the store.
      *
      * @return processed, or duplicate (with the first run's result if a codec is set)
-     * @throws Exception                 the handler's own exception, the same instance, after rollback
+     * @throws X                         the handler's own checked exception, the same instance, after rollback (its
+     *                                   unchecked ones pass the same way)
      * @throws InvalidMessageException   if the message is null or has no valid key; nothing was written
      * @throws PayloadConflictException  if the key was processed before with another payload fingerprint
      * @throws OncelyException           if the store failed (database down, table missing, commit failed)
      */
-    public Outcome<R> process(M message) throws Exception {
+    public Outcome<R> process(M message) throws X {
         Pending pending = prepare(message, 0);
-        return store.inClaimingTransaction(pending.request, claim -> duplicateOf(pending.request, claim),
-                tx -> runOne(tx, pending));
+        return unwrapped(() -> store.inClaimingTransaction(pending.request, claim -> duplicateOf(pending.request, claim),
+                tx -> runOne(tx, pending)));
     }
 
     /**
@@ -109,27 +118,28 @@ public final class IdempotentHandler<M, R> {
      *
      * @throws OncelyException if the store cannot join the transaction (for JDBC: autocommit is on)
      */
-    public Outcome<R> processIn(CallerTransaction transaction, M message) throws Exception {
+    public Outcome<R> processIn(CallerTransaction transaction, M message) throws X {
         Objects.requireNonNull(transaction, "transaction");
         Pending pending = prepare(message, 0);
-        return store.inCallerTransaction(transaction, tx -> runOne(tx, pending));
+        return unwrapped(() -> store.inCallerTransaction(transaction, tx -> runOne(tx, pending)));
     }
 
     /**
-     * Processes a batch in one transaction: one set-based claim for all keys, then the handler for each fresh
-     * message in input order. Returns one outcome per input, in input order. A key that occurs twice in the
+     * Processes a batch in one transaction: one set-based claim for all keys, then the {@link BatchHandler} once
+     * with the fresh messages in input order if one is set, else the handler for each fresh message in input
+     * order. Returns one outcome per input, in input order. A key that occurs twice in the
      * batch is processed once; its later occurrences are duplicates.
      *
      * <p>All or nothing: if the handler throws for any message, the whole batch rolls back (no claim and no
      * effect survives) and that exception reaches the caller; redeliver the batch, or process its messages one
      * by one to isolate the failing one.
      */
-    public List<Outcome<R>> processBatch(List<? extends M> messages) throws Exception {
+    public List<Outcome<R>> processBatch(List<? extends M> messages) throws X {
         Batch batch = prepareBatch(messages);
         if (batch.inputs.isEmpty()) {
             return List.of();
         }
-        return store.inTransaction(tx -> runBatch(tx, batch, false));
+        return unwrapped(() -> store.inTransaction(tx -> runBatch(tx, batch, false)));
     }
 
     /**
@@ -144,8 +154,15 @@ public final class IdempotentHandler<M, R> {
      * result codec failure or an undecodable stored result is isolated like a handler failure. A store failure
      * (database down, claim or commit failed) still fails the whole call with its {@link OncelyException}.
      * Only for transactions the store runs: inside your own transaction a rollback would undo your work too.
+     * Runs the per-message handler (a batch handler cannot say which message failed).
+     *
+     * @throws IllegalStateException if this handler has a batch handler only
      */
-    public BatchResult<R> processBatchIsolatingFailures(List<? extends M> messages) throws Exception {
+    public BatchResult<R> processBatchIsolatingFailures(List<? extends M> messages) {
+        if (handler == null) {
+            throw new IllegalStateException("processBatchIsolatingFailures runs the per-message handler, and consumer '"
+                    + consumer + "' has a batch handler only: set handler(...) too, or call processBatch.");
+        }
         Batch all = prepareBatch(messages);
         List<Outcome<R>> byIndex = new ArrayList<>(Collections.nCopies(all.inputs.size(), null));
         TreeMap<Integer, Exception> failures = new TreeMap<>();
@@ -154,7 +171,7 @@ public final class IdempotentHandler<M, R> {
         while (!attempt.inputs.isEmpty()) {
             Batch current = attempt;
             try {
-                List<Outcome<R>> outcomes = store.inTransaction(tx -> runBatch(tx, current, true));
+                List<Outcome<R>> outcomes = unchecked(() -> store.inTransaction(tx -> runBatch(tx, current, true)));
                 for (int i = 0; i < outcomes.size(); i++) {
                     byIndex.set(current.inputs.get(i).index, outcomes.get(i));
                 }
@@ -177,14 +194,13 @@ public final class IdempotentHandler<M, R> {
     }
 
     /** {@link #processBatch(List)} inside your own open transaction, as {@link #processIn} does for one. */
-    public List<Outcome<R>> processBatchIn(CallerTransaction transaction, List<? extends M> messages)
-            throws Exception {
+    public List<Outcome<R>> processBatchIn(CallerTransaction transaction, List<? extends M> messages) throws X {
         Objects.requireNonNull(transaction, "transaction");
         Batch batch = prepareBatch(messages);
         if (batch.inputs.isEmpty()) {
             return List.of();
         }
-        return store.inCallerTransaction(transaction, tx -> runBatch(tx, batch, false));
+        return unwrapped(() -> store.inCallerTransaction(transaction, tx -> runBatch(tx, batch, false)));
     }
 
     /** The consumer name: the scope within which a key is processed once. */
@@ -285,8 +301,62 @@ public final class IdempotentHandler<M, R> {
         }
     }
 
+    /**
+     * Carries a handler's checked exception out of the store's transaction (which rolls back and may re-run the
+     * work on it, seeing the cause), to be thrown again as the same instance by {@link #unwrapped}; never reaches
+     * users.
+     */
+    private static final class HandlerFailure extends RuntimeException {
+        HandlerFailure(Exception failure) {
+            super(failure.getMessage(), failure, false, false);
+        }
+    }
+
+    @FunctionalInterface
+    private interface StoreCall<T> {
+        T call() throws Exception;
+    }
+
+    /** Runs a store call, giving the handler's checked exception back as itself. */
+    @SuppressWarnings("unchecked")
+    private <T> T unwrapped(StoreCall<T> call) throws X {
+        try {
+            return call.call();
+        } catch (HandlerFailure f) {
+            throw (X) f.getCause();
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new MisconfigurationException(store.describe() + " threw the checked exception " + e + ", which"
+                    + " is neither Oncely's (unchecked) nor the handler's: the store violates the DedupStore"
+                    + " contract.", e);
+        }
+    }
+
+    /** {@link #unwrapped} where handler failures were isolated (they arrive as IsolatedFailure). */
+    private <T> T unchecked(StoreCall<T> call) {
+        try {
+            return unwrapped(call);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException("unreachable: isolated handler failures are caught inside", e);
+        }
+    }
+
+    /** Calls the per-message handler; its checked exception leaves as a {@link HandlerFailure}. */
+    private R handle(M message, ProcessingContext context) {
+        try {
+            return handler.handle(message, context);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new HandlerFailure(e);
+        }
+    }
+
     /** Carries a message's failure out of the transaction so it rolls back; never reaches users. */
-    private static final class IsolatedFailure extends Exception {
+    private static final class IsolatedFailure extends RuntimeException {
         final String key;
         final Exception failure;
 
@@ -335,13 +405,14 @@ public final class IdempotentHandler<M, R> {
         return new Batch(inputs);
     }
 
-    private Outcome<R> runOne(StoreTransaction tx, Pending pending) throws Exception {
+    private Outcome<R> runOne(StoreTransaction tx, Pending pending) {
         ClaimRequest request = pending.request;
         ClaimResult claim = tx.claim(request);
         if (!claim.claimed()) {
             return duplicateOf(request, claim);
         }
-        R result = handler.handle(pending.message, new Context(tx, request.key()));
+        R result = handler != null ? handle(pending.message, new Context(tx, request.key()))
+                : handleBatch(tx, List.of(pending.message), List.of(request.key())).get(request.key());
         if (resultCodec != null && result != null) {
             tx.saveResult(consumer, request.key(), encode(request.key(), result));
         }
@@ -351,7 +422,7 @@ public final class IdempotentHandler<M, R> {
         return Outcome.processed(request.key(), claim.processedAt(), result);
     }
 
-    private List<Outcome<R>> runBatch(StoreTransaction tx, Batch batch, boolean isolate) throws Exception {
+    private List<Outcome<R>> runBatch(StoreTransaction tx, Batch batch, boolean isolate) {
         List<ClaimResult> claimed = tx.claimAll(batch.claims);
         if (claimed.size() != batch.claims.size()) {
             throw new MisconfigurationException(store.describe() + " returned " + claimed.size() + " claim results for "
@@ -361,6 +432,7 @@ public final class IdempotentHandler<M, R> {
         for (int i = 0; i < claimed.size(); i++) {
             byKey.put(batch.claims.get(i).key(), new Slot<>(claimed.get(i)));
         }
+        Map<String, R> batchResults = batchHandler != null && !isolate ? runBatchHandler(tx, batch, byKey) : null;
         List<Outcome<R>> outcomes = new ArrayList<>(batch.inputs.size());
         Map<String, byte[]> toSave = resultCodec == null ? Map.of() : new LinkedHashMap<>();
         for (Pending pending : batch.inputs) {
@@ -377,7 +449,8 @@ public final class IdempotentHandler<M, R> {
                 } else {
                     ClaimResult claim = slot.claim;
                     if (claim.claimed()) {
-                        R result = handler.handle(pending.message, new Context(tx, key));
+                        R result = batchResults != null ? batchResults.get(key)
+                                : handle(pending.message, new Context(tx, key));
                         if (resultCodec != null && result != null) {
                             toSave.put(key, encode(key, result));
                         }
@@ -388,13 +461,13 @@ public final class IdempotentHandler<M, R> {
                     slot.outcome = outcome;
                     slot.firstRequest = request;
                 }
-            } catch (Exception failure) {
+            } catch (RuntimeException failure) {
                 if (!isolate) {
                     throw failure;
                 }
                 // The handler, a payload conflict or the result codec failed for this message alone; the claim
                 // and the commit are outside this block, so store failures still fail the whole call.
-                throw new IsolatedFailure(key, failure);
+                throw new IsolatedFailure(key, failure instanceof HandlerFailure f ? (Exception) f.getCause() : failure);
             }
             outcomes.add(outcome);
         }
@@ -407,6 +480,49 @@ public final class IdempotentHandler<M, R> {
                     processed, outcomes.size() - processed);
         }
         return outcomes;
+    }
+
+    /**
+     * Runs the batch handler once on the first occurrences of the keys this batch claimed, in input order; returns
+     * their results by key (the handler's duplicates and repeats are answered by the loop that follows).
+     */
+    private Map<String, R> runBatchHandler(StoreTransaction tx, Batch batch, Map<String, Slot<R>> byKey) {
+        List<M> fresh = new ArrayList<>();
+        List<String> keys = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (Pending pending : batch.inputs) {
+            String key = pending.request.key();
+            if (byKey.get(key).claim.claimed() && seen.add(key)) {
+                fresh.add(pending.message);
+                keys.add(key);
+            }
+        }
+        return fresh.isEmpty() ? Map.of() : handleBatch(tx, fresh, keys);
+    }
+
+    /** Calls the batch handler on {@code messages} (keys in the same order); its results by key. */
+    private Map<String, R> handleBatch(StoreTransaction tx, List<M> messages, List<String> keys) {
+        List<? extends R> results;
+        try {
+            results = batchHandler.handle(Collections.unmodifiableList(messages), new BatchContextImpl(tx, keys));
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new HandlerFailure(e);
+        }
+        Map<String, R> byKey = new HashMap<>(keys.size() * 2);
+        if (results == null || results.isEmpty()) {
+            return byKey;
+        }
+        if (results.size() != keys.size()) {
+            throw new MisconfigurationException("The batch handler of consumer '" + consumer + "' returned "
+                    + results.size() + " results for " + keys.size() + " messages. Return one result per message,"
+                    + " in the order of the messages, or an empty list. The batch was rolled back.");
+        }
+        for (int i = 0; i < keys.size(); i++) {
+            byKey.put(keys.get(i), results.get(i));
+        }
+        return byKey;
     }
 
     private Outcome<R> duplicateOf(ClaimRequest request, ClaimResult claim) {
@@ -458,6 +574,45 @@ public final class IdempotentHandler<M, R> {
         return "message " + (text.length() > 80 ? text.substring(0, 77) + "..." : text);
     }
 
+    private MisconfigurationException noResource(StoreTransaction tx, Class<?> type) {
+        Set<Class<?>> offered = tx.resourceTypes();
+        return new MisconfigurationException(store.describe() + " offers no " + type.getName() + " to handlers"
+                + (offered.isEmpty() ? "; it offers none at all"
+                : "; it offers " + offered.stream().map(Class::getName).sorted().collect(Collectors.joining(", ")))
+                + ". With the in-memory store, reach your business writes through an interface of your own that"
+                + " tests can fake.");
+    }
+
+    private final class BatchContextImpl implements BatchContext {
+        private final StoreTransaction tx;
+        private final List<String> keys;
+
+        BatchContextImpl(StoreTransaction tx, List<String> keys) {
+            this.tx = tx;
+            this.keys = Collections.unmodifiableList(keys);
+        }
+
+        @Override
+        public String consumer() {
+            return consumer;
+        }
+
+        @Override
+        public List<String> keys() {
+            return keys;
+        }
+
+        @Override
+        public <T> T unwrap(Class<T> type) {
+            return tx.resource(type).orElseThrow(() -> noResource(tx, type));
+        }
+
+        @Override
+        public <T> Optional<T> find(Class<T> type) {
+            return tx.resource(type);
+        }
+    }
+
     private final class Context implements ProcessingContext {
         private final StoreTransaction tx;
         private final String key;
@@ -479,15 +634,7 @@ public final class IdempotentHandler<M, R> {
 
         @Override
         public <T> T unwrap(Class<T> type) {
-            return tx.resource(type).orElseThrow(() -> {
-                Set<Class<?>> offered = tx.resourceTypes();
-                return new MisconfigurationException(store.describe() + " offers no " + type.getName() + " to handlers"
-                        + (offered.isEmpty() ? "; it offers none at all"
-                        : "; it offers " + offered.stream().map(Class::getName).sorted()
-                                .collect(Collectors.joining(", ")))
-                        + ". With the in-memory store, reach your business writes through an interface of your"
-                        + " own that tests can fake.");
-            });
+            return tx.resource(type).orElseThrow(() -> noResource(tx, type));
         }
 
         @Override
@@ -500,11 +647,12 @@ public final class IdempotentHandler<M, R> {
      * Builds an {@link IdempotentHandler}. Required: {@link #consumer}, {@link #key} and {@link #handler}.
      * {@link #build()} checks everything and says what is missing.
      */
-    public static final class Builder<M, R> {
+    public static final class Builder<M, R, X extends Exception> {
         private final DedupStore store;
         private String consumer;
         private Function<? super M, String> keyExtractor;
-        private MessageHandler<? super M, ? extends R> handler;
+        private MessageHandler<? super M, ? extends R, ? extends Exception> handler;
+        private BatchHandler<? super M, ? extends R, ? extends Exception> batchHandler;
         private ResultCodec<R> resultCodec;
         private Function<? super M, byte[]> fingerprint;
         private Duration retention;
@@ -518,7 +666,7 @@ public final class IdempotentHandler<M, R> {
         }
 
         /** The consumer name: the same key is processed once per consumer. Up to 100 characters. */
-        public Builder<M, R> consumer(String consumer) {
+        public Builder<M, R, X> consumer(String consumer) {
             this.consumer = Validation.checkText("The consumer name", consumer, MAX_CONSUMER_LENGTH,
                     "Name the consumer, e.g. \"billing\"; two handlers with the same name share their keys.");
             return this;
@@ -529,22 +677,38 @@ public final class IdempotentHandler<M, R> {
          * redeliveries (e.g. {@code sourceId + ":" + sequenceNumber}), never a delivery id. Up to
          * {@value IdempotentHandler#MAX_KEY_LENGTH} characters.
          */
-        public Builder<M, R> key(Function<? super M, String> keyExtractor) {
+        public Builder<M, R, X> key(Function<? super M, String> keyExtractor) {
             this.keyExtractor = Objects.requireNonNull(keyExtractor, "keyExtractor");
             return this;
         }
 
-        /** Your callback, run once per key in the claim's transaction. */
-        public Builder<M, R> handler(MessageHandler<? super M, ? extends R> handler) {
+        /**
+         * Your callback, run once per key in the claim's transaction. Its checked exception type becomes the
+         * handler's: a lambda that throws nothing checked gives a handler whose {@code process()} declares nothing.
+         */
+        @SuppressWarnings("unchecked")
+        public <Y extends Exception> Builder<M, R, Y> handler(MessageHandler<? super M, ? extends R, Y> handler) {
             this.handler = Objects.requireNonNull(handler, "handler");
-            return this;
+            return (Builder<M, R, Y>) this;
+        }
+
+        /**
+         * A callback for whole batches: {@link IdempotentHandler#processBatch} calls it once with the batch's fresh
+         * messages, so their business rows can go in one statement ({@link BatchHandler}). With both this and
+         * {@link #handler}, {@code process()} runs the per-message one; with this alone, a batch of one. Both must
+         * throw the same checked exception type.
+         */
+        @SuppressWarnings("unchecked")
+        public <Y extends Exception> Builder<M, R, Y> batchHandler(BatchHandler<? super M, ? extends R, Y> handler) {
+            this.batchHandler = Objects.requireNonNull(handler, "batchHandler");
+            return (Builder<M, R, Y>) this;
         }
 
         /**
          * Store each first run's result with its claim, and give it back to duplicates in
          * {@link Outcome#result()}. Costs one more statement per processed message.
          */
-        public Builder<M, R> resultCodec(ResultCodec<R> resultCodec) {
+        public Builder<M, R, X> resultCodec(ResultCodec<R> resultCodec) {
             this.resultCodec = Objects.requireNonNull(resultCodec, "resultCodec");
             return this;
         }
@@ -553,7 +717,7 @@ public final class IdempotentHandler<M, R> {
          * The payload to fingerprint (its SHA-256 is stored). A redelivery whose key was processed with a
          * different payload throws {@link PayloadConflictException} instead of passing as a duplicate.
          */
-        public Builder<M, R> fingerprint(Function<? super M, byte[]> payload) {
+        public Builder<M, R, X> fingerprint(Function<? super M, byte[]> payload) {
             this.fingerprint = Objects.requireNonNull(payload, "payload");
             return this;
         }
@@ -571,7 +735,7 @@ public final class IdempotentHandler<M, R> {
          * @throws IllegalArgumentException if shorter than {@link IdempotentHandler#MIN_RETENTION} or longer than
          *                                  100 years
          */
-        public Builder<M, R> retention(Duration retention) {
+        public Builder<M, R, X> retention(Duration retention) {
             checkRetention(retention);
             if (retention.compareTo(MIN_RETENTION) < 0) {
                 throw new IllegalArgumentException("retention " + retention + " is shorter than the minimum of "
@@ -589,7 +753,7 @@ public final class IdempotentHandler<M, R> {
          * kept shorter than a transaction plus the broker's redelivery window lets a redelivery run the handler
          * again. Stores with an injectable clock (InMemoryDedupStore) are better tested with a clock you move.
          */
-        public Builder<M, R> retentionForTestsOnly(Duration retention) {
+        public Builder<M, R, X> retentionForTestsOnly(Duration retention) {
             checkRetention(retention);
             this.retention = retention;
             return this;
@@ -606,7 +770,7 @@ public final class IdempotentHandler<M, R> {
             }
         }
 
-        public IdempotentHandler<M, R> build() {
+        public IdempotentHandler<M, R, X> build() {
             List<String> missing = new ArrayList<>();
             if (consumer == null) {
                 missing.add("consumer(\"name\")");
@@ -614,14 +778,14 @@ public final class IdempotentHandler<M, R> {
             if (keyExtractor == null) {
                 missing.add("key(message -> message.eventId())");
             }
-            if (handler == null) {
-                missing.add("handler((message, tx) -> ...)");
+            if (handler == null && batchHandler == null) {
+                missing.add("handler((message, tx) -> ...) or batchHandler((messages, tx) -> ...)");
             }
             if (!missing.isEmpty()) {
                 throw new IllegalArgumentException("IdempotentHandler needs " + String.join(", ", missing)
                         + " before build().");
             }
-            IdempotentHandler<M, R> built = new IdempotentHandler<>(this);
+            IdempotentHandler<M, R, X> built = new IdempotentHandler<>(this);
             log.info("Oncely handler for consumer '{}' on {} (result replay: {}, fingerprint: {}, retention: {})",
                     consumer, store.describe(), resultCodec != null ? "on" : "off",
                     fingerprint != null ? "on" : "off", retention == null ? "forever" : retention);

@@ -20,7 +20,8 @@ class IdempotentHandlerBuilderTest {
                 .hasMessageContaining("key(")
                 .hasMessageContaining("handler(");
         assertThatThrownBy(() -> IdempotentHandler.<String, Void>builder(store).consumer("c").key(s -> s).build())
-                .hasMessage("IdempotentHandler needs handler((message, tx) -> ...) before build().");
+                .hasMessage("IdempotentHandler needs handler((message, tx) -> ...) or batchHandler((messages, tx) -> ...)"
+                        + " before build().");
     }
 
     @Test
@@ -65,7 +66,7 @@ class IdempotentHandlerBuilderTest {
     @Test
     void aThrowingKeyExtractorIsReportedAsBadInputAndNothingRuns() throws Exception {
         boolean[] ran = {false};
-        IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store).consumer("c")
+        IdempotentHandler<String, Void, ?> h = IdempotentHandler.<String, Void>builder(store).consumer("c")
                 .key(s -> {
                     throw new IllegalStateException("no id header");
                 })
@@ -83,7 +84,7 @@ class IdempotentHandlerBuilderTest {
 
     @Test
     void aNullMessageIsRefusedTheSameWayAloneAndInABatch() {
-        IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store).consumer("c")
+        IdempotentHandler<String, Void, ?> h = IdempotentHandler.<String, Void>builder(store).consumer("c")
                 .key(s -> s).handler((m, tx) -> null).build();
         assertThatThrownBy(() -> h.process(null)).isInstanceOf(InvalidMessageException.class)
                 .hasMessageContaining("The message is null");
@@ -95,7 +96,7 @@ class IdempotentHandlerBuilderTest {
     @Test
     void aCodecThatCannotReadWhatItStoredFailsTheDuplicateWithoutReprocessing() throws Exception {
         int[] runs = {0};
-        IdempotentHandler<String, String> h = IdempotentHandler.<String, String>builder(store).consumer("c")
+        IdempotentHandler<String, String, ?> h = IdempotentHandler.<String, String>builder(store).consumer("c")
                 .key(s -> s)
                 .resultCodec(new ResultCodec<>() {
                     @Override
@@ -122,7 +123,7 @@ class IdempotentHandlerBuilderTest {
 
     @Test
     void theInMemoryStoreHasNoConnectionAndSaysWhatToDoInstead() {
-        IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store).consumer("c")
+        IdempotentHandler<String, Void, ?> h = IdempotentHandler.<String, Void>builder(store).consumer("c")
                 .key(s -> s).handler((m, tx) -> {
                     tx.unwrap(Connection.class);
                     return null;

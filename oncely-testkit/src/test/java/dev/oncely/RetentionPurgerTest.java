@@ -23,12 +23,12 @@ class RetentionPurgerTest {
     private final InMemoryDedupStore store = InMemoryDedupStore.builder().clock(clock).build();
 
     private void claim(String consumer, Duration retention, int count) throws Exception {
-        IdempotentHandler.Builder<String, Void> b = IdempotentHandler.<String, Void>builder(store)
+        IdempotentHandler.Builder<String, Void, ?> b = IdempotentHandler.<String, Void>builder(store)
                 .consumer(consumer).key(k -> k).handler((m, ctx) -> null);
         if (retention != null) {
             b.retentionForTestsOnly(retention);
         }
-        IdempotentHandler<String, Void> h = b.build();
+        IdempotentHandler<String, Void, ?> h = b.build();
         List<String> keys = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             keys.add("k-" + i);

@@ -134,7 +134,7 @@ public final class LoadHarness {
                 + rounds + " alternating rounds of " + duration + " s per mode; the handler inserts one row per"
                 + " message into " + BUSINESS_TABLE);
 
-        IdempotentHandler<String, Void> perRow = rowWriting(IdempotentHandler.<String, Void>builder(store)
+        IdempotentHandler<String, Void, ?> perRow = rowWriting(IdempotentHandler.<String, Void>builder(store)
                 .consumer("bench"));
 
         AtomicLong seq = new AtomicLong();
@@ -155,7 +155,7 @@ public final class LoadHarness {
 
         // The same work with the business rows written as one JDBC batch in the caller's transaction.
         ThreadLocal<List<String>> pendingRows = ThreadLocal.withInitial(ArrayList::new);
-        IdempotentHandler<String, Void> collecting = IdempotentHandler.<String, Void>builder(store)
+        IdempotentHandler<String, Void, ?> collecting = IdempotentHandler.<String, Void>builder(store)
                 .consumer("bench").key(k -> k).handler((key, ctx) -> {
                     pendingRows.get().add(key);
                     return null;
@@ -357,7 +357,7 @@ public final class LoadHarness {
     private void measurePurge(JdbcDedupStore store, String table, long keys, int rate, int threads, int warmup,
                               int duration, int rounds) throws Exception {
         AtomicLong seq = new AtomicLong();
-        IdempotentHandler<String, Void> live = rowWriting(IdempotentHandler.<String, Void>builder(store)
+        IdempotentHandler<String, Void, ?> live = rowWriting(IdempotentHandler.<String, Void>builder(store)
                 .consumer("live").retention(Duration.ofDays(7)));
         Work one = () -> {
             if (!live.process("live-" + seq.incrementAndGet()).isProcessed()) {
@@ -504,7 +504,7 @@ public final class LoadHarness {
     }
 
     /** A handler keyed by the message itself that writes one business row per message in the claim's transaction. */
-    private static IdempotentHandler<String, Void> rowWriting(IdempotentHandler.Builder<String, Void> builder) {
+    private static IdempotentHandler<String, Void, ?> rowWriting(IdempotentHandler.Builder<String, Void, ?> builder) {
         return builder.key(k -> k).handler((key, ctx) -> {
             try (PreparedStatement ps = ctx.unwrap(Connection.class).prepareStatement("INSERT INTO " + BUSINESS_TABLE
                     + " (consumer, event_id, amount) VALUES (?, ?, ?)")) {

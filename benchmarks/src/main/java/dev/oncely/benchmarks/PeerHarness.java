@@ -326,7 +326,7 @@ public final class PeerHarness {
                 return 1;
             }
         });
-        IdempotentHandler<String, Void> oncely = IdempotentHandler.<String, Void>builder(oncelyStore)
+        IdempotentHandler<String, Void, ?> oncely = IdempotentHandler.<String, Void>builder(oncelyStore)
                 .consumer("oncely").key(k -> k).handler((key, ctx) -> {
                     business(ctx.unwrap(Connection.class), "oncely", key);
                     return null;
@@ -470,7 +470,7 @@ public final class PeerHarness {
         ThreadLocal<List<String>> fresh = ThreadLocal.withInitial(ArrayList::new);
         for (int size : ints("batches", "1,10,100,1000")) {
             String consumer = "oncely-b" + size;
-            IdempotentHandler<String, Void> collecting = IdempotentHandler.<String, Void>builder(oncelyStore)
+            IdempotentHandler<String, Void, ?> collecting = IdempotentHandler.<String, Void>builder(oncelyStore)
                     .consumer(consumer).key(k -> k).handler((key, ctx) -> {
                         fresh.get().add(key);
                         return null;
@@ -921,7 +921,7 @@ public final class PeerHarness {
                 System.out.printf(Locale.ROOT, "loaded %,d keys into %s in %.0f s%n", size, table,
                         (System.nanoTime() - t0) / 1e9);
             }
-            IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store)
+            IdempotentHandler<String, Void, ?> handler = IdempotentHandler.<String, Void>builder(store)
                     .consumer("oncely").key(k -> k).handler((key, ctx) -> {
                         business(ctx.unwrap(Connection.class), "growth", key);
                         return null;

@@ -46,8 +46,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Thread)
 public class PipelineBenchmark {
 
-    private IdempotentHandler<String, Void> pipeline;
-    private IdempotentHandler<String, Void> inMemory;
+    private IdempotentHandler<String, Void, ?> pipeline;
+    private IdempotentHandler<String, Void, ?> inMemory;
     private InMemoryDedupStore store;
     private String[] keys;
     private int next;

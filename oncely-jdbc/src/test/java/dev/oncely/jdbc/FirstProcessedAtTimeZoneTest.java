@@ -58,8 +58,8 @@ class FirstProcessedAtTimeZoneTest {
             try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
                 st.executeUpdate("DELETE FROM oncely_tz_probe");
             }
-            IdempotentHandler<String, Void> shortLived = handler(store, SHORT);
-            IdempotentHandler<String, Void> longLived = handler(store, Duration.ofHours(1));
+            IdempotentHandler<String, Void, ?> shortLived = handler(store, SHORT);
+            IdempotentHandler<String, Void, ?> longLived = handler(store, Duration.ofHours(1));
 
             Instant before = Instant.now();
             Outcome<Void> processed = shortLived.process("short");
@@ -87,8 +87,8 @@ class FirstProcessedAtTimeZoneTest {
     }
 
     /** Keys are the message's first word; the whole message is the fingerprinted payload. */
-    private static IdempotentHandler<String, Void> handler(JdbcDedupStore store, Duration retention) {
-        IdempotentHandler.Builder<String, Void> builder = IdempotentHandler.<String, Void>builder(store)
+    private static IdempotentHandler<String, Void, ?> handler(JdbcDedupStore store, Duration retention) {
+        IdempotentHandler.Builder<String, Void, ?> builder = IdempotentHandler.<String, Void>builder(store)
                 .consumer("tz").key(m -> m.split(" ")[0])
                 .fingerprint(m -> m.getBytes(StandardCharsets.UTF_8))
                 .handler((m, ctx) -> null);

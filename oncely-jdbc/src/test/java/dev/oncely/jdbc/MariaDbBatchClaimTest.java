@@ -71,7 +71,7 @@ class MariaDbBatchClaimTest {
         execute("TRUNCATE TABLE oncely_batch_claim");
         RecordingDataSource recording = new RecordingDataSource(pool);
         List<String> runs = new ArrayList<>();
-        IdempotentHandler<String, String> h = IdempotentHandler.<String, String>builder(
+        IdempotentHandler<String, String, ?> h = IdempotentHandler.<String, String>builder(
                         JdbcDedupStore.builder(recording).table(built.tableName().replaceFirst("^.*\\.", "")).build())
                 .consumer("c").key(k -> k).resultCodec(ResultCodec.utf8()).retention(Duration.ofHours(1))
                 .handler((key, ctx) -> {
@@ -117,7 +117,7 @@ class MariaDbBatchClaimTest {
                 st.execute(sql);
             }
         }
-        IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store).consumer("c").key(k -> k)
+        IdempotentHandler<String, Void, ?> h = IdempotentHandler.<String, Void>builder(store).consumer("c").key(k -> k)
                 .handler((key, ctx) -> null).build();
         assertThatThrownBy(() -> h.processBatch(List.of("order-12x", "zzz")))
                 .as("truncated, though no key was there yet").isInstanceOf(OncelyException.class)

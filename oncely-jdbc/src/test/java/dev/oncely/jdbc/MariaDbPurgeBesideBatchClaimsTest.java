@@ -71,7 +71,7 @@ class MariaDbPurgeBesideBatchClaimsTest {
     @Test
     void aPurgeAtFullSpeedBesideOverlappingBatchClaimsNeverFailsAndEffectsStayExactlyOnce() throws Exception {
         JdbcDedupStore store = JdbcDedupStore.builder(pool).table(TABLE).build().createSchemaIfMissing();
-        IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store)
+        IdempotentHandler<String, Void, ?> handler = IdempotentHandler.<String, Void>builder(store)
                 .consumer("c").key(k -> k).retention(Duration.ofHours(1))
                 .handler((key, ctx) -> {
                     recordEffect(ctx);

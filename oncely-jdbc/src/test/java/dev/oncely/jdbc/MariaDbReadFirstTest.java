@@ -56,7 +56,7 @@ class MariaDbReadFirstTest {
     @Test
     void duringAStormADuplicateIsOneReadAndAFreshKeyIsStillClaimedInATransaction() throws Exception {
         RecordingDataSource recording = new RecordingDataSource(pool);
-        IdempotentHandler<String, String> h = IdempotentHandler.<String, String>builder(
+        IdempotentHandler<String, String, ?> h = IdempotentHandler.<String, String>builder(
                         JdbcDedupStore.builder(recording).table(TABLE).build())
                 .consumer("c").key(k -> k).resultCodec(ResultCodec.utf8())
                 .handler((key, ctx) -> {

@@ -62,7 +62,7 @@ class MariaDbStoreContractTest extends JdbcStoreContractTestBase {
 
     @Test
     void keysDifferingOnlyInCaseOrTrailingSpacesAreDifferentKeys() throws Exception {
-        IdempotentHandler<Msg, String> h = IdempotentHandler.<Msg, String>builder(store()).consumer("billing")
+        IdempotentHandler<Msg, String, ?> h = IdempotentHandler.<Msg, String>builder(store()).consumer("billing")
                 .key(Msg::key).handler((m, ctx) -> {
                     recordEffect(ctx);
                     return null;
@@ -87,7 +87,7 @@ class MariaDbStoreContractTest extends JdbcStoreContractTestBase {
         try (HikariDataSource impatient = new HikariDataSource(config)) {
             JdbcDedupStore retrying = JdbcDedupStore.builder(impatient).maxRetries(3).build();
             JdbcDedupStore once = JdbcDedupStore.builder(impatient).maxRetries(0).build();
-            IdempotentHandler<Msg, String> holder = handler(store());
+            IdempotentHandler<Msg, String, ?> holder = handler(store());
 
             try (OpenTransaction tx = beginTransaction()) {
                 assertThat(holder.processIn(tx.transaction(), new Msg("held-1", "p")).isProcessed()).isTrue();
@@ -115,7 +115,7 @@ class MariaDbStoreContractTest extends JdbcStoreContractTestBase {
         assertThat(claimRows(DEFAULT_TABLE)).isEqualTo(1);
     }
 
-    private IdempotentHandler<Msg, String> handler(DedupStore store) {
+    private IdempotentHandler<Msg, String, ?> handler(DedupStore store) {
         return IdempotentHandler.<Msg, String>builder(store).consumer("billing").key(Msg::key)
                 .handler((m, ctx) -> {
                     recordEffect(ctx);

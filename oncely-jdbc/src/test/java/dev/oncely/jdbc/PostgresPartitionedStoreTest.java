@@ -65,7 +65,7 @@ class PostgresPartitionedStoreTest {
         String table = "pbt_race_" + (isolation.contains("READ_COMMITTED") ? "rc" : "rr");
         DataSource pool = pool(isolation, 20);
         JdbcDedupStore store = freshStore(pool, table, Duration.ofSeconds(1), Duration.ofMillis(600));
-        IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store)
+        IdempotentHandler<String, Void, ?> handler = IdempotentHandler.<String, Void>builder(store)
                 .consumer("race").key(k -> k).retentionForTestsOnly(Duration.ofSeconds(3)).handler((key, ctx) -> {
                     recordEffect(ctx);
                     Thread.sleep(30);
@@ -146,8 +146,8 @@ class PostgresPartitionedStoreTest {
         DataSource pool = pool("TRANSACTION_READ_COMMITTED", 4);
         // An overlap of 400 ms bounds a claiming transaction at 160 ms, room for a batch on a loaded test machine.
         JdbcDedupStore store = freshStore(pool, "pbt_drop", Duration.ofSeconds(1), Duration.ofMillis(400));
-        IdempotentHandler<String, Void> shortLived = recording(store, Duration.ofMillis(300));
-        IdempotentHandler<String, Void> forever = recording(store, null);
+        IdempotentHandler<String, Void, ?> shortLived = recording(store, Duration.ofMillis(300));
+        IdempotentHandler<String, Void, ?> forever = recording(store, null);
 
         // A partition holding an unexpiring key among expired ones is never dropped.
         String kept = placeInOnePartition(() -> {
@@ -180,7 +180,7 @@ class PostgresPartitionedStoreTest {
         JdbcDedupStore store = freshStore(pool("TRANSACTION_READ_COMMITTED", 4), "pbt_slow", Duration.ofSeconds(10),
                 Duration.ofMillis(200));
         AtomicBoolean slow = new AtomicBoolean(true);
-        IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store).consumer("slow")
+        IdempotentHandler<String, Void, ?> handler = IdempotentHandler.<String, Void>builder(store).consumer("slow")
                 .key(k -> k).handler((key, ctx) -> {
                     recordEffect(ctx);
                     if (slow.get()) {
@@ -204,7 +204,7 @@ class PostgresPartitionedStoreTest {
     void aClaimWithNoPartitionForNowFailsClearlyAndWritesNothing() throws Exception {
         JdbcDedupStore store = freshStore(pool("TRANSACTION_READ_COMMITTED", 4), "pbt_none", Duration.ofMinutes(1),
                 Duration.ofSeconds(10));
-        IdempotentHandler<String, Void> handler = recording(store, null);
+        IdempotentHandler<String, Void, ?> handler = recording(store, null);
         execute("DELETE FROM pbt_none_partitions");
 
         assertThatThrownBy(() -> handler.process("evt-1")).isInstanceOf(OncelyException.class)
@@ -266,8 +266,8 @@ class PostgresPartitionedStoreTest {
         void run() throws Exception;
     }
 
-    private static IdempotentHandler<String, Void> recording(JdbcDedupStore store, Duration retention) {
-        IdempotentHandler.Builder<String, Void> b = IdempotentHandler.<String, Void>builder(store).consumer("drop")
+    private static IdempotentHandler<String, Void, ?> recording(JdbcDedupStore store, Duration retention) {
+        IdempotentHandler.Builder<String, Void, ?> b = IdempotentHandler.<String, Void>builder(store).consumer("drop")
                 .key(k -> k).handler((key, ctx) -> {
                     recordEffect(ctx);
                     return null;

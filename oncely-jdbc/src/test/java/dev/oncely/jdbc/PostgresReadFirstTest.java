@@ -64,7 +64,7 @@ class PostgresReadFirstTest {
         }
     }
 
-    private IdempotentHandler<String, String> handler(JdbcDedupStore store) {
+    private IdempotentHandler<String, String, ?> handler(JdbcDedupStore store) {
         // "k!" is key "k" with another payload.
         return IdempotentHandler.<String, String>builder(store).consumer("c").key(k -> k.replace("!", ""))
                 .resultCodec(ResultCodec.utf8())
@@ -85,7 +85,7 @@ class PostgresReadFirstTest {
     }
 
     /** Processes a key {@code times} times after its first run, each a duplicate: the store now expects more. */
-    private static Outcome<String> storm(IdempotentHandler<String, String> h, String key, int times) throws Exception {
+    private static Outcome<String> storm(IdempotentHandler<String, String, ?> h, String key, int times) throws Exception {
         Outcome<String> first = h.process(key);
         Outcome<String> last = first;
         for (int i = 0; i < times; i++) {
@@ -97,7 +97,7 @@ class PostgresReadFirstTest {
 
     @Test
     void duringAStormADuplicateIsOneReadAndNoTransaction() throws Exception {
-        IdempotentHandler<String, String> h = handler(recordedStore(pool));
+        IdempotentHandler<String, String, ?> h = handler(recordedStore(pool));
         Outcome<String> first = h.process("k");
         storm(h, "k", 40);
         calls.clear();
@@ -113,7 +113,7 @@ class PostgresReadFirstTest {
 
     @Test
     void aFreshKeyDuringAStormIsReadThenClaimedInOneTransactionOnTheSameConnection() throws Exception {
-        IdempotentHandler<String, String> h = handler(recordedStore(pool));
+        IdempotentHandler<String, String, ?> h = handler(recordedStore(pool));
         storm(h, "k", 40);
         calls.clear();
 
@@ -128,7 +128,7 @@ class PostgresReadFirstTest {
 
     @Test
     void onceFreshKeysDominateAgainDuplicatesAreClaimedInATransactionAgain() throws Exception {
-        IdempotentHandler<String, String> h = handler(recordedStore(pool));
+        IdempotentHandler<String, String, ?> h = handler(recordedStore(pool));
         storm(h, "k", 40);
         for (int i = 0; i < 40; i++) {
             assertThat(h.process("fresh-" + i).isProcessed()).isTrue();
@@ -144,7 +144,7 @@ class PostgresReadFirstTest {
 
     @Test
     void aDifferentPayloadDuringAStormIsAConflictAndAnExpiredKeyIsProcessedAgain() throws Exception {
-        IdempotentHandler<String, String> h = handler(recordedStore(pool));
+        IdempotentHandler<String, String, ?> h = handler(recordedStore(pool));
         storm(h, "k", 40);
         assertThatThrownBy(() -> h.process("k!")).isInstanceOf(PayloadConflictException.class);
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
@@ -162,7 +162,7 @@ class PostgresReadFirstTest {
     @Test
     void aPoolThatBeginsTransactionsItselfIsNotReadOutsideOne() throws Exception {
         try (HikariDataSource manual = pool(false)) {
-            IdempotentHandler<String, String> h = handler(recordedStore(manual));
+            IdempotentHandler<String, String, ?> h = handler(recordedStore(manual));
             storm(h, "k", 40);
             calls.clear();
 
@@ -176,7 +176,7 @@ class PostgresReadFirstTest {
     @Test
     void aStoreOnJdbiReadsFirstTooAndStillCommitsThroughItsHandle() throws Exception {
         JdbcDedupStore store = JdbcDedupStore.builder(Jdbi.create(recording(pool))).table(TABLE).build();
-        IdempotentHandler<String, String> h = handler(store);
+        IdempotentHandler<String, String, ?> h = handler(store);
         storm(h, "k", 40);
         calls.clear();
 

@@ -82,7 +82,7 @@ class PostgresRetentionPurgerTest {
         execute("INSERT INTO " + TABLE + " (consumer, event_id, processed_at, expires_at)"
                 + " SELECT 'c', 'old-' || g, now() - interval '2 hours', now() - interval '1 hour'"
                 + " FROM generate_series(1, 3000) g");
-        IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store)
+        IdempotentHandler<String, Void, ?> handler = IdempotentHandler.<String, Void>builder(store)
                 .consumer("c").key(k -> k).handler((m, ctx) -> null).retention(Duration.ofHours(1)).build();
 
         try (RetentionPurger purger = RetentionPurger.builder(store).chunkSize(500)

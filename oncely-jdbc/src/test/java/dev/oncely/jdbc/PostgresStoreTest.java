@@ -75,7 +75,7 @@ class PostgresStoreTest {
             sql("CREATE TABLE IF NOT EXISTS oncely_iso_effects (event_id text NOT NULL)");
             sql("TRUNCATE oncely_iso_effects");
             AtomicInteger runs = new AtomicInteger();
-            IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store)
+            IdempotentHandler<String, Void, ?> h = IdempotentHandler.<String, Void>builder(store)
                     .consumer("iso").key(k -> k).handler((k, tx) -> {
                         runs.incrementAndGet();
                         tx.unwrap(Handle.class).execute("INSERT INTO oncely_iso_effects VALUES (?)", k);
@@ -113,7 +113,7 @@ class PostgresStoreTest {
     void aMissingTableIsReportedWithTheDdlResourceAndHowToApplyIt() throws Exception {
         sql("DROP TABLE IF EXISTS oncely_missing");
         JdbcDedupStore store = JdbcDedupStore.builder(pool).table("oncely_missing").build();
-        IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store)
+        IdempotentHandler<String, Void, ?> h = IdempotentHandler.<String, Void>builder(store)
                 .consumer("c").key(k -> k).handler((k, tx) -> null).build();
 
         assertThatThrownBy(() -> h.process("k1"))
@@ -143,7 +143,7 @@ class PostgresStoreTest {
                 .contains("CONSTRAINT dedup_pkey PRIMARY KEY").contains("INDEX IF NOT EXISTS dedup_expires_at_idx")
                 .contains("ON oncely_app.dedup (expires_at)");
         store.createSchemaIfMissing().createSchemaIfMissing(); // idempotent
-        IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store)
+        IdempotentHandler<String, Void, ?> h = IdempotentHandler.<String, Void>builder(store)
                 .consumer("c").key(k -> k).handler((k, tx) -> null).build();
         assertThat(h.process("k").isProcessed()).isTrue();
         assertThat(h.process("k").isDuplicate()).isTrue();
@@ -157,7 +157,7 @@ class PostgresStoreTest {
         sql("CREATE TABLE IF NOT EXISTS oncely_lend_effects (event_id text NOT NULL)");
         sql("TRUNCATE oncely_lend, oncely_lend_effects");
         IllegalStateException boom = new IllegalStateException("declined");
-        IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store)
+        IdempotentHandler<String, Void, ?> h = IdempotentHandler.<String, Void>builder(store)
                 .consumer("lend").key(k -> k).handler((k, tx) -> {
                     Handle handle = tx.unwrap(Handle.class);
                     assertThat(handle.getConnection()).isSameAs(tx.unwrap(Connection.class));
@@ -187,7 +187,7 @@ class PostgresStoreTest {
         sql("DELETE FROM processed_events WHERE consumer = 'jdbi-join'");
         Jdbi jdbi = Jdbi.create(pool);
         List<Handle> seen = new ArrayList<>();
-        IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store)
+        IdempotentHandler<String, Void, ?> h = IdempotentHandler.<String, Void>builder(store)
                 .consumer("jdbi-join").key(k -> k).handler((k, tx) -> {
                     seen.add(tx.unwrap(Handle.class));
                     assertThat(tx.unwrap(Connection.class)).isSameAs(tx.unwrap(Handle.class).getConnection());
@@ -216,7 +216,7 @@ class PostgresStoreTest {
     @Test
     void askingForAResourceTheStoreDoesNotHaveNamesWhatItHas() throws Exception {
         JdbcDedupStore store = JdbcDedupStore.builder(pool).build().createSchemaIfMissing();
-        IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store)
+        IdempotentHandler<String, Void, ?> h = IdempotentHandler.<String, Void>builder(store)
                 .consumer("resources").key(k -> k).handler((k, tx) -> {
                     tx.unwrap(StringBuilder.class);
                     return null;
@@ -241,7 +241,7 @@ class PostgresStoreTest {
                     .hasMessageContaining("Could not connect to detect the database")
                     .hasMessageContaining(".database(Database.POSTGRESQL)");
             JdbcDedupStore store = JdbcDedupStore.builder(down).database(Database.POSTGRESQL).build();
-            IdempotentHandler<String, Void> h = IdempotentHandler.<String, Void>builder(store)
+            IdempotentHandler<String, Void, ?> h = IdempotentHandler.<String, Void>builder(store)
                     .consumer("c").key(k -> k).handler((k, tx) -> null).build();
             assertThatThrownBy(() -> h.process("k"))
                     .isInstanceOf(OncelyException.class)
@@ -261,7 +261,7 @@ class PostgresStoreTest {
         JdbcDedupStore store = JdbcDedupStore.builder(pool).table("oncely_batch_expiry").build().createSchemaIfMissing();
         sql("TRUNCATE oncely_batch_expiry");
         AtomicInteger runs = new AtomicInteger();
-        IdempotentHandler<String, String> handler = IdempotentHandler.<String, String>builder(store)
+        IdempotentHandler<String, String, ?> handler = IdempotentHandler.<String, String>builder(store)
                 .consumer("batch-expiry").key(k -> k).retention(java.time.Duration.ofHours(1))
                 .resultCodec(dev.oncely.ResultCodec.utf8())
                 .handler((key, ctx) -> key + "#" + runs.incrementAndGet()).build();

@@ -88,7 +88,7 @@ abstract class SchemaShapeCheckTestBase {
     @ValueSource(strings = {"consumer", "event_id", "processed_at", "expires_at", "fingerprint", "result"})
     void aTableMissingAColumnFailsTheFirstProcessBeforeItsEffectCommits(String column) throws Exception {
         JdbcDedupStore store = storeWithout(column);
-        IdempotentHandler<String, Void> handler = handler(store);
+        IdempotentHandler<String, Void, ?> handler = handler(store);
 
         assertThatThrownBy(() -> handler.process("order-1"))
                 .isInstanceOf(MisconfigurationException.class)
@@ -103,7 +103,7 @@ abstract class SchemaShapeCheckTestBase {
 
     @Test
     void aTableMissingAColumnFailsTheFirstProcessInTheCallersTransactionToo() throws Exception {
-        IdempotentHandler<String, Void> handler = handler(storeWithout("result"));
+        IdempotentHandler<String, Void, ?> handler = handler(storeWithout("result"));
         try (Connection c = pool().getConnection()) {
             c.setAutoCommit(false);
             assertThatThrownBy(() -> handler.processIn(JdbcTransactions.of(c), "order-1"))
@@ -127,7 +127,7 @@ abstract class SchemaShapeCheckTestBase {
     void aCompleteTableIsCheckedOnceNotPerMessage() throws Exception {
         builder(pool()).build().createSchemaIfMissing();
         RecordingDataSource recording = new RecordingDataSource(pool());
-        IdempotentHandler<String, Void> handler = handler(builder(recording).build());
+        IdempotentHandler<String, Void, ?> handler = handler(builder(recording).build());
 
         assertThat(handler.process("order-1").isProcessed()).isTrue();
         int afterFirst = recording.statementsCreated.get();
@@ -145,7 +145,7 @@ abstract class SchemaShapeCheckTestBase {
         return storeWithout(column);
     }
 
-    protected IdempotentHandler<String, Void> handlerOn(JdbcDedupStore store) {
+    protected IdempotentHandler<String, Void, ?> handlerOn(JdbcDedupStore store) {
         return handler(store);
     }
 
@@ -167,7 +167,7 @@ abstract class SchemaShapeCheckTestBase {
         return store;
     }
 
-    private IdempotentHandler<String, Void> handler(JdbcDedupStore store) {
+    private IdempotentHandler<String, Void, ?> handler(JdbcDedupStore store) {
         return IdempotentHandler.<String, Void>builder(store).consumer("shape").key(k -> k)
                 .handler((key, ctx) -> {
                     recordEffect(ctx);

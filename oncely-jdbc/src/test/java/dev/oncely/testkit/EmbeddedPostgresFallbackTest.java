@@ -44,7 +44,7 @@ class EmbeddedPostgresFallbackTest {
         JdbcDedupStore store = JdbcDedupStore.builder(dataSource).table("oncely_fallback").build()
                 .createSchemaIfMissing();
         execute(db, "CREATE TABLE IF NOT EXISTS oncely_fallback_effects (event_id text NOT NULL)");
-        IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store)
+        IdempotentHandler<String, Void, ?> handler = IdempotentHandler.<String, Void>builder(store)
                 .consumer("fallback").key(k -> k).handler((k, tx) -> {
                     try (PreparedStatement ps = tx.unwrap(Connection.class).prepareStatement(
                             "INSERT INTO oncely_fallback_effects VALUES (?)")) {

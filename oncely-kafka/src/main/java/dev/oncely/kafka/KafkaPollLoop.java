@@ -80,7 +80,7 @@ import org.slf4j.LoggerFactory;
  * called from another.
  *
  * <pre>{@code
- * IdempotentHandler<ConsumerRecord<String, String>, Void> handler =
+ * IdempotentHandler<ConsumerRecord<String, String>, Void, ?> handler =
  *         IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(store)
  *                 .consumer("billing")
  *                 .key(RecordKeys.header("event-id"))
@@ -101,7 +101,7 @@ public final class KafkaPollLoop<K, V> {
     private static final Logger log = LoggerFactory.getLogger(KafkaPollLoop.class);
 
     private final Consumer<K, V> consumer;
-    private final IdempotentHandler<ConsumerRecord<K, V>, ?> handler;
+    private final IdempotentHandler<ConsumerRecord<K, V>, ?, ?> handler;
     private final List<String> topics;
     private final Duration pollTimeout;
     private final KafkaOffsetStore offsets;
@@ -133,7 +133,7 @@ public final class KafkaPollLoop<K, V> {
 
     /** Starts a builder on your consumer (with {@code group.id} set and {@code enable.auto.commit=false}). */
     public static <K, V> Builder<K, V> builder(Consumer<K, V> consumer,
-                                               IdempotentHandler<ConsumerRecord<K, V>, ?> handler) {
+                                               IdempotentHandler<ConsumerRecord<K, V>, ?, ?> handler) {
         return new Builder<>(consumer, handler);
     }
 
@@ -575,7 +575,7 @@ public final class KafkaPollLoop<K, V> {
     /** Builds a {@link KafkaPollLoop}. Required: {@link #topics}. */
     public static final class Builder<K, V> {
         private final Consumer<K, V> consumer;
-        private final IdempotentHandler<ConsumerRecord<K, V>, ?> handler;
+        private final IdempotentHandler<ConsumerRecord<K, V>, ?, ?> handler;
         private final Set<String> topics = new LinkedHashSet<>();
         private Duration pollTimeout = Duration.ofMillis(500);
         private KafkaOffsetStore offsets;
@@ -583,7 +583,7 @@ public final class KafkaPollLoop<K, V> {
         private Duration backoffInitial = Duration.ofMillis(100);
         private Duration backoffMax = Duration.ofSeconds(10);
 
-        private Builder(Consumer<K, V> consumer, IdempotentHandler<ConsumerRecord<K, V>, ?> handler) {
+        private Builder(Consumer<K, V> consumer, IdempotentHandler<ConsumerRecord<K, V>, ?, ?> handler) {
             if (consumer == null) {
                 throw new IllegalArgumentException("consumer is null: pass a KafkaConsumer created with group.id"
                         + " set and enable.auto.commit=false.");

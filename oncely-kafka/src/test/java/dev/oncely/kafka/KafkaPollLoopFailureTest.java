@@ -201,7 +201,7 @@ class KafkaPollLoopFailureTest {
         produce(run, eventIds(run, 3));
         AtomicReference<SQLException> thrown = new AtomicReference<>();
         // Every record inserts the same id: the second one violates the primary key.
-        IdempotentHandler<ConsumerRecord<String, String>, Void> handler =
+        IdempotentHandler<ConsumerRecord<String, String>, Void, ?> handler =
                 IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(env.store)
                         .consumer(run).key(RecordKeys.header("event-id"))
                         .handler((record, ctx) -> {
@@ -274,7 +274,7 @@ class KafkaPollLoopFailureTest {
             AtomicInteger calls = new AtomicInteger();
             // Row 1 then row 2; the writer takes them in the other order, so at READ COMMITTED they deadlock, and
             // at REPEATABLE READ and SERIALIZABLE every overlap is a serialization failure.
-            IdempotentHandler<ConsumerRecord<String, String>, Void> handler =
+            IdempotentHandler<ConsumerRecord<String, String>, Void, ?> handler =
                     IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(env.store)
                             .consumer(run).key(RecordKeys.header("event-id"))
                             .handler((record, ctx) -> {
@@ -419,7 +419,7 @@ class KafkaPollLoopFailureTest {
         }
         produceRecords(records);
         List<String> poisoned = Collections.synchronizedList(new ArrayList<>());
-        IdempotentHandler<ConsumerRecord<String, String>, Void> handler =
+        IdempotentHandler<ConsumerRecord<String, String>, Void, ?> handler =
                 IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(env.store)
                         .consumer(run).key(RecordKeys.header("event-id"))
                         .fingerprint(r -> r.value().getBytes(StandardCharsets.UTF_8))
@@ -467,7 +467,7 @@ class KafkaPollLoopFailureTest {
         createTopic(run, 1);
         produce(run, eventIds(run, 2));
         IllegalStateException bug = new IllegalStateException("a bug in the handler");
-        IdempotentHandler<ConsumerRecord<String, String>, Void> failing =
+        IdempotentHandler<ConsumerRecord<String, String>, Void, ?> failing =
                 IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(env.store)
                         .consumer(run).key(RecordKeys.header("event-id"))
                         .handler((record, ctx) -> {
@@ -559,7 +559,7 @@ class KafkaPollLoopFailureTest {
                 });
     }
 
-    private static IdempotentHandler<ConsumerRecord<String, String>, Void> handler(Env env, String run) {
+    private static IdempotentHandler<ConsumerRecord<String, String>, Void, ?> handler(Env env, String run) {
         return IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(env.store)
                 .consumer(run)
                 .key(RecordKeys.header("event-id"))
@@ -589,7 +589,7 @@ class KafkaPollLoopFailureTest {
     }
 
     private static KafkaPollLoop<String, String> loop(Consumer<String, String> consumer,
-                                                      IdempotentHandler<ConsumerRecord<String, String>, Void> handler,
+                                                      IdempotentHandler<ConsumerRecord<String, String>, Void, ?> handler,
                                                       String topic, Mode mode, Env env) {
         KafkaPollLoop.Builder<String, String> builder = KafkaPollLoop.builder(consumer, handler).topics(topic)
                 .pollTimeout(Duration.ofMillis(200)).retryBackoff(Duration.ofMillis(10), Duration.ofMillis(100));

@@ -248,7 +248,7 @@ class KafkaPollLoopTest {
     void theBuilderRefusesWhatCannotWork() {
         Consumer<String, String> consumer = newConsumer("builder-" + shortId(), 10, Map.of());
         try {
-            IdempotentHandler<ConsumerRecord<String, String>, Void> inMemory =
+            IdempotentHandler<ConsumerRecord<String, String>, Void, ?> inMemory =
                     IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(InMemoryDedupStore.create())
                             .consumer("c").key(RecordKeys.topicPartitionOffset()).handler((r, ctx) -> null).build();
             assertThatThrownBy(() -> KafkaPollLoop.builder(consumer, inMemory).topics("t")
@@ -335,7 +335,7 @@ class KafkaPollLoopTest {
                 });
     }
 
-    private static IdempotentHandler<ConsumerRecord<String, String>, Void> handler(String run, String name,
+    private static IdempotentHandler<ConsumerRecord<String, String>, Void, ?> handler(String run, String name,
                                                                                  AtomicInteger calls,
                                                                                  int crashOnCall) {
         return handler(run, name, calls, crashOnCall, () -> 0);
@@ -345,7 +345,7 @@ class KafkaPollLoopTest {
      * The business handler: one row per effect. Crashes on its {@code crashOnCall}-th call if positive; sleeps
      * {@code delayMillis} per record (so a second consumer can join while the first is busy).
      */
-    private static IdempotentHandler<ConsumerRecord<String, String>, Void> handler(String run, String name,
+    private static IdempotentHandler<ConsumerRecord<String, String>, Void, ?> handler(String run, String name,
                                                                                  AtomicInteger calls,
                                                                                  int crashOnCall,
                                                                                  LongSupplier delay) {
@@ -373,7 +373,7 @@ class KafkaPollLoopTest {
     }
 
     private static KafkaPollLoop<String, String> loop(Consumer<String, String> consumer,
-                                                      IdempotentHandler<ConsumerRecord<String, String>, Void> handler,
+                                                      IdempotentHandler<ConsumerRecord<String, String>, Void, ?> handler,
                                                       String topic, Mode mode) {
         KafkaPollLoop.Builder<String, String> builder = KafkaPollLoop.builder(consumer, handler).topics(topic)
                 .pollTimeout(Duration.ofMillis(200));

@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * acknowledges it only after the handler's transaction has committed.
  *
  * <pre>{@code
- * IdempotentHandler<Delivery, Void> orders = IdempotentDeliverCallback.<Void>handlerBuilder(store)
+ * IdempotentHandler<Delivery, Void, ?> orders = IdempotentDeliverCallback.<Void>handlerBuilder(store)
  *         .consumer("orders")                              // key: the message-id property by default
  *         .handler((delivery, tx) -> { insertOrder(tx.unwrap(Connection.class), delivery.getBody()); return null; })
  *         .build();
@@ -80,7 +80,7 @@ public final class IdempotentDeliverCallback<R> implements DeliverCallback {
     private static final long CONFIRM_TIMEOUT_MILLIS = 10_000;
 
     private final Channel channel;
-    private final IdempotentHandler<Delivery, R> handler;
+    private final IdempotentHandler<Delivery, R, ?> handler;
     private final FailurePolicy failurePolicy;
     private final Duration storeRetryDelay;
     /** The queue of each subscription started by {@link #consume}: where a counted requeue republishes to. */
@@ -110,12 +110,12 @@ public final class IdempotentDeliverCallback<R> implements DeliverCallback {
     }
 
     /** Starts a builder; required: the channel you consume on and the handler. */
-    public static <R> Builder<R> builder(Channel channel, IdempotentHandler<Delivery, R> handler) {
+    public static <R> Builder<R> builder(Channel channel, IdempotentHandler<Delivery, R, ?> handler) {
         return new Builder<>(channel, handler);
     }
 
     /** A callback with the default {@link FailurePolicy#requeue()}. */
-    public static <R> IdempotentDeliverCallback<R> of(Channel channel, IdempotentHandler<Delivery, R> handler) {
+    public static <R> IdempotentDeliverCallback<R> of(Channel channel, IdempotentHandler<Delivery, R, ?> handler) {
         return builder(channel, handler).build();
     }
 
@@ -123,7 +123,7 @@ public final class IdempotentDeliverCallback<R> implements DeliverCallback {
      * An {@link IdempotentHandler} builder for deliveries, keyed by the AMQP {@code message-id} property. Use
      * {@code .key(DeliveryKeys.header("event-id"))} to take the key from a header instead.
      */
-    public static <R> IdempotentHandler.Builder<Delivery, R> handlerBuilder(DedupStore store) {
+    public static <R> IdempotentHandler.Builder<Delivery, R, ?> handlerBuilder(DedupStore store) {
         return IdempotentHandler.<Delivery, R>builder(store).key(DeliveryKeys.messageId());
     }
 
@@ -158,7 +158,7 @@ public final class IdempotentDeliverCallback<R> implements DeliverCallback {
     }
 
     /** The handler each delivery is processed by. */
-    public IdempotentHandler<Delivery, R> handler() {
+    public IdempotentHandler<Delivery, R, ?> handler() {
         return handler;
     }
 
@@ -413,11 +413,11 @@ public final class IdempotentDeliverCallback<R> implements DeliverCallback {
     /** Builds an {@link IdempotentDeliverCallback}. */
     public static final class Builder<R> {
         private final Channel channel;
-        private final IdempotentHandler<Delivery, R> handler;
+        private final IdempotentHandler<Delivery, R, ?> handler;
         private FailurePolicy failurePolicy = FailurePolicy.requeue();
         private Duration storeRetryDelay = Duration.ofSeconds(1);
 
-        private Builder(Channel channel, IdempotentHandler<Delivery, R> handler) {
+        private Builder(Channel channel, IdempotentHandler<Delivery, R, ?> handler) {
             if (channel == null) {
                 throw new IllegalArgumentException("channel is null: pass the channel you consume on;"
                         + " acknowledgements must go to the channel the delivery came from.");

@@ -108,7 +108,7 @@ class FailurePolicyAndKeysTest {
 
     @Test
     void handlerBuilderKeysByMessageId() {
-        IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(
+        IdempotentHandler<Delivery, Void, ?> handler = IdempotentDeliverCallback.<Void>handlerBuilder(
                 InMemoryDedupStore.create()).consumer("c").handler((d, tx) -> null).build();
         Delivery delivery = new Delivery(new Envelope(1, false, "", "q"),
                 new AMQP.BasicProperties.Builder().messageId("m-1").build(), new byte[0]);
@@ -117,7 +117,7 @@ class FailurePolicyAndKeysTest {
 
     @Test
     void builderRefusesNulls() {
-        IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(
+        IdempotentHandler<Delivery, Void, ?> handler = IdempotentDeliverCallback.<Void>handlerBuilder(
                 InMemoryDedupStore.create()).consumer("c").handler((d, tx) -> null).build();
         assertThatThrownBy(() -> IdempotentDeliverCallback.builder(null, handler))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("channel is null");
@@ -125,7 +125,7 @@ class FailurePolicyAndKeysTest {
 
     @Test
     void storeRetryDelayMustBePositive() {
-        IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(
+        IdempotentHandler<Delivery, Void, ?> handler = IdempotentDeliverCallback.<Void>handlerBuilder(
                 InMemoryDedupStore.create()).consumer("c").handler((d, tx) -> null).build();
         com.rabbitmq.client.Channel channel = (com.rabbitmq.client.Channel) java.lang.reflect.Proxy.newProxyInstance(
                 getClass().getClassLoader(), new Class<?>[] {com.rabbitmq.client.Channel.class}, (p, m, a) -> null);

@@ -149,7 +149,7 @@ class IdempotentDeliverCallbackTest {
         }
         AtomicBoolean closedOnce = new AtomicBoolean();
         Channel[] first = new Channel[1];
-        MessageHandler<Delivery, Void> closesItsChannel = (delivery, context) -> {
+        MessageHandler<Delivery, Void, Exception> closesItsChannel = (delivery, context) -> {
             if (delivery.getProperties().getMessageId().equals("m-0") && closedOnce.compareAndSet(false, true)) {
                 // The channel dies while the transaction is open: the commit below still succeeds, the ack cannot.
                 Thread closer = new Thread(() -> {
@@ -165,7 +165,7 @@ class IdempotentDeliverCallbackTest {
             }
             return recordEffect().handle(delivery, context);
         };
-        IdempotentHandler<Delivery, Void> handler = handler(closesItsChannel);
+        IdempotentHandler<Delivery, Void, ?> handler = handler(closesItsChannel);
 
         Channel channelA = broker.createChannel();
         channels.add(channelA);
@@ -215,7 +215,7 @@ class IdempotentDeliverCallbackTest {
     void handlerFailureIsNackedAndRequeuedThenSucceedsOnRedelivery() throws Exception {
         String queue = declareQueue(Map.of());
         AtomicBoolean failedOnce = new AtomicBoolean();
-        MessageHandler<Delivery, Void> failsFirst = (delivery, context) -> {
+        MessageHandler<Delivery, Void, Exception> failsFirst = (delivery, context) -> {
             recordEffect().handle(delivery, context); // written, then rolled back by the failure
             if (failedOnce.compareAndSet(false, true)) {
                 throw new IllegalStateException("simulated handler failure");
@@ -258,7 +258,7 @@ class IdempotentDeliverCallbackTest {
     void payloadConflictIsRejectedToTheDeadLetterQueue() throws Exception {
         String dlq = declareDeadLetterQueue();
         String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0)));
-        IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(store)
+        IdempotentHandler<Delivery, Void, ?> handler = IdempotentDeliverCallback.<Void>handlerBuilder(store)
                 .consumer(consumer)
                 .fingerprint(Delivery::getBody)
                 .handler(counted(recordEffect()))
@@ -280,7 +280,7 @@ class IdempotentDeliverCallbackTest {
     void deadLetterAfterOnAClassicQueueDeadLettersARedeliveredFailureInsteadOfLooping() throws Exception {
         String dlq = declareDeadLetterQueue();
         String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0)));
-        MessageHandler<Delivery, Void> alwaysFails = (delivery, context) -> {
+        MessageHandler<Delivery, Void, Exception> alwaysFails = (delivery, context) -> {
             recordEffect().handle(delivery, context);
             throw new IllegalStateException("poison message");
         };
@@ -300,7 +300,7 @@ class IdempotentDeliverCallbackTest {
     void deadLetterAfterOnAQuorumQueueCountsAttemptsFromTheDeliveryCount() throws Exception {
         String dlq = declareDeadLetterQueue();
         String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0), "x-queue-type", "quorum"));
-        MessageHandler<Delivery, Void> alwaysFails = (delivery, context) -> {
+        MessageHandler<Delivery, Void, Exception> alwaysFails = (delivery, context) -> {
             throw new IllegalStateException("poison message");
         };
         publish(queue, "poison", "body");
@@ -332,7 +332,7 @@ class IdempotentDeliverCallbackTest {
                 });
         JdbcDedupStore flakyStore = JdbcDedupStore.builder(flaky).database(dev.oncely.jdbc.Database.POSTGRESQL)
                 .table(CLAIMS_TABLE).build();
-        IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(flakyStore)
+        IdempotentHandler<Delivery, Void, ?> handler = IdempotentDeliverCallback.<Void>handlerBuilder(flakyStore)
                 .consumer(consumer)
                 .handler(counted(recordEffect()))
                 .build();
@@ -350,7 +350,7 @@ class IdempotentDeliverCallbackTest {
     @Test
     void keyFromAHeader() throws Exception {
         String queue = declareQueue(Map.of());
-        IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(store)
+        IdempotentHandler<Delivery, Void, ?> handler = IdempotentDeliverCallback.<Void>handlerBuilder(store)
                 .consumer(consumer)
                 .key(DeliveryKeys.header("event-id"))
                 .handler(counted(recordEffect()))
@@ -390,7 +390,7 @@ class IdempotentDeliverCallbackTest {
                         id.getBytes(StandardCharsets.UTF_8));
             }
         }
-        IdempotentHandler<Delivery, Void> handler = handler(recordEffect());
+        IdempotentHandler<Delivery, Void, ?> handler = handler(recordEffect());
         for (int i = 0; i < 3; i++) {
             consume(queue, callbackFor(handler, FailurePolicy.requeue()), 20);
         }
@@ -424,7 +424,7 @@ class IdempotentDeliverCallbackTest {
                     + " PRIMARY KEY (consumer, event_id))"); // no fingerprint column
         }
         JdbcDedupStore broken = JdbcDedupStore.builder(dataSource).table(brokenTable).build();
-        IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(broken)
+        IdempotentHandler<Delivery, Void, ?> handler = IdempotentDeliverCallback.<Void>handlerBuilder(broken)
                 .consumer(consumer).handler(counted(recordEffect())).build();
         String dlq = declareDeadLetterQueue();
         String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0)));
@@ -451,7 +451,7 @@ class IdempotentDeliverCallbackTest {
 
     @Test
     void storedResultTheCodecCannotDecodeStopsTheConsumerInsteadOfRequeueingTheDuplicateForever() throws Exception {
-        IdempotentHandler<Delivery, String> handler = IdempotentDeliverCallback.<String>handlerBuilder(store)
+        IdempotentHandler<Delivery, String, ?> handler = IdempotentDeliverCallback.<String>handlerBuilder(store)
                 .consumer(consumer)
                 .resultCodec(new dev.oncely.ResultCodec<String>() {
                     @Override
@@ -492,7 +492,7 @@ class IdempotentDeliverCallbackTest {
         javax.sql.DataSource flaky = failingFirst(outagesLeft);
         JdbcDedupStore flakyStore = JdbcDedupStore.builder(flaky).database(dev.oncely.jdbc.Database.POSTGRESQL)
                 .table(CLAIMS_TABLE).build();
-        IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(flakyStore)
+        IdempotentHandler<Delivery, Void, ?> handler = IdempotentDeliverCallback.<Void>handlerBuilder(flakyStore)
                 .consumer(consumer).handler(counted(recordEffect())).build();
         String queue = declareQueue(Map.of());
         Duration pause = Duration.ofMillis(300);
@@ -516,7 +516,7 @@ class IdempotentDeliverCallbackTest {
     void fingerprintFunctionThatFailsOnAMessageDeadLettersItAsInvalid() throws Exception {
         String dlq = declareDeadLetterQueue();
         String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0)));
-        IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(store)
+        IdempotentHandler<Delivery, Void, ?> handler = IdempotentDeliverCallback.<Void>handlerBuilder(store)
                 .consumer(consumer)
                 .fingerprint(delivery -> {
                     if (delivery.getBody().length == 0) {
@@ -544,7 +544,7 @@ class IdempotentDeliverCallbackTest {
     void deadLetterAfterDeadLettersAMessageMovedBackFromTheDeadLetterQueueOnAClassicQueue() throws Exception {
         String dlq = declareDeadLetterQueue();
         String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0)));
-        MessageHandler<Delivery, Void> alwaysFails = alwaysFails();
+        MessageHandler<Delivery, Void, Exception> alwaysFails = alwaysFails();
         deadLetterOnceAndMoveBack(queue, dlq, alwaysFails);
 
         Channel channel = broker.createChannel();
@@ -563,7 +563,7 @@ class IdempotentDeliverCallbackTest {
     void deadLetterAfterDeadLettersAMessageMovedBackWhenConsumedThroughPlainBasicConsume() throws Exception {
         String dlq = declareDeadLetterQueue();
         String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0)));
-        MessageHandler<Delivery, Void> alwaysFails = alwaysFails();
+        MessageHandler<Delivery, Void, Exception> alwaysFails = alwaysFails();
         deadLetterOnceAndMoveBack(queue, dlq, alwaysFails);
 
         // The callback does not know the queue: it requeues plainly, and the redelivery counts as the last attempt.
@@ -597,7 +597,7 @@ class IdempotentDeliverCallbackTest {
     void deadLetterAfterOnAQuorumQueueCountsAMessageMovedBackFromTheDeadLetterQueue() throws Exception {
         String dlq = declareDeadLetterQueue();
         String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0), "x-queue-type", "quorum"));
-        MessageHandler<Delivery, Void> alwaysFails = alwaysFails();
+        MessageHandler<Delivery, Void, Exception> alwaysFails = alwaysFails();
         deadLetterOnceAndMoveBack(queue, dlq, alwaysFails);
 
         Channel channel = broker.createChannel();
@@ -625,7 +625,7 @@ class IdempotentDeliverCallbackTest {
         }
         exchanges.add(retryExchange);
         List<Integer> attemptsSeen = new CopyOnWriteArrayList<>();
-        MessageHandler<Delivery, Void> failsTwice = (delivery, context) -> {
+        MessageHandler<Delivery, Void, Exception> failsTwice = (delivery, context) -> {
             int attempt = FailurePolicy.attempt(delivery);
             attemptsSeen.add(attempt);
             recordEffect().handle(delivery, context);
@@ -712,7 +712,7 @@ class IdempotentDeliverCallbackTest {
         java.util.concurrent.CountDownLatch inFirst = new java.util.concurrent.CountDownLatch(1);
         java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
         AtomicBoolean first = new AtomicBoolean(true);
-        MessageHandler<Delivery, Void> blocksFirst = (delivery, context) -> {
+        MessageHandler<Delivery, Void, Exception> blocksFirst = (delivery, context) -> {
             if (first.compareAndSet(true, false)) {
                 inFirst.countDown();
                 release.await();
@@ -731,7 +731,7 @@ class IdempotentDeliverCallbackTest {
         release.countDown();
     }
 
-    private void deadLetterOnceAndMoveBack(String queue, String dlq, MessageHandler<Delivery, Void> handler)
+    private void deadLetterOnceAndMoveBack(String queue, String dlq, MessageHandler<Delivery, Void, Exception> handler)
             throws Exception {
         publish(queue, "poison", "body");
         Channel channel = consume(queue, callbackFor(handler(handler), FailurePolicy.deadLetter()), 1);
@@ -746,7 +746,7 @@ class IdempotentDeliverCallbackTest {
         }
     }
 
-    private MessageHandler<Delivery, Void> alwaysFails() {
+    private MessageHandler<Delivery, Void, Exception> alwaysFails() {
         return (delivery, context) -> {
             recordEffect().handle(delivery, context);
             throw new IllegalStateException("poison message");
@@ -791,7 +791,7 @@ class IdempotentDeliverCallbackTest {
 
     // -------------------------------------------------------------------------------------------- helpers
 
-    private MessageHandler<Delivery, Void> recordEffect() {
+    private MessageHandler<Delivery, Void, Exception> recordEffect() {
         return (delivery, context) -> {
             try (PreparedStatement ps = context.unwrap(java.sql.Connection.class).prepareStatement(
                     "INSERT INTO " + EFFECTS_TABLE + " (consumer, event_id, body) VALUES (?, ?, ?)")) {
@@ -804,14 +804,14 @@ class IdempotentDeliverCallbackTest {
         };
     }
 
-    private MessageHandler<Delivery, Void> counted(MessageHandler<Delivery, Void> inner) {
+    private MessageHandler<Delivery, Void, Exception> counted(MessageHandler<Delivery, Void, Exception> inner) {
         return (delivery, context) -> {
             handlerRuns.computeIfAbsent(context.key(), k -> new AtomicInteger()).incrementAndGet();
             return inner.handle(delivery, context);
         };
     }
 
-    private IdempotentHandler<Delivery, Void> handler(MessageHandler<Delivery, Void> businessHandler) {
+    private IdempotentHandler<Delivery, Void, ?> handler(MessageHandler<Delivery, Void, Exception> businessHandler) {
         return IdempotentDeliverCallback.<Void>handlerBuilder(store)
                 .consumer(consumer)
                 .handler(counted(businessHandler))
@@ -822,7 +822,7 @@ class IdempotentDeliverCallbackTest {
         DeliverCallback on(Channel channel);
     }
 
-    private CallbackFactory callbackFor(IdempotentHandler<Delivery, Void> handler, FailurePolicy policy) {
+    private CallbackFactory callbackFor(IdempotentHandler<Delivery, Void, ?> handler, FailurePolicy policy) {
         return channel -> counting(IdempotentDeliverCallback.builder(channel, handler).onHandlerFailure(policy)
                 .build());
     }

@@ -43,7 +43,7 @@ class BadInputTest {
         EffectsTable tables = new EffectsTable(db, scenario);
         try (HikariDataSource pool = Databases.pool(db, 2, c -> { })) {
             JdbcDedupStore store = tables.recreate(pool);
-            IdempotentHandler<String, Void> handler = effectHandler(store, tables);
+            IdempotentHandler<String, Void, ?> handler = effectHandler(store, tables);
             assertThat(LONGEST_FOUR_BYTE_KEY.getBytes(StandardCharsets.UTF_8)).hasSize(1_020);
             assertThat(handler.process(LONGEST_FOUR_BYTE_KEY).isProcessed()).isTrue();
             assertThat(handler.process(LONGEST_FOUR_BYTE_KEY).isDuplicate()).isTrue();
@@ -80,7 +80,7 @@ class BadInputTest {
                         + " processed_at " + timestamp + " NOT NULL DEFAULT CURRENT_TIMESTAMP, expires_at "
                         + timestamp + " NULL, result " + blob + ", PRIMARY KEY (consumer, event_id))");
         try (HikariDataSource pool = Databases.pool(db, 2, c -> { })) {
-            IdempotentHandler<String, Void> handler = effectHandler(tables.store(pool), tables);
+            IdempotentHandler<String, Void, ?> handler = effectHandler(tables.store(pool), tables);
             assertThatThrownBy(() -> handler.process("k-1"))
                     .isInstanceOf(OncelyException.class)
                     .hasMessageContaining("fingerprint")
@@ -108,7 +108,7 @@ class BadInputTest {
             // Building with the dialect named does not connect; the first message reports the outage.
             JdbcDedupStore store = JdbcDedupStore.builder(pool).database(Database.POSTGRESQL)
                     .table(tables.claims).build();
-            IdempotentHandler<String, Void> handler = effectHandler(store, tables);
+            IdempotentHandler<String, Void, ?> handler = effectHandler(store, tables);
             assertThatThrownBy(() -> handler.process("k-1"))
                     .isInstanceOf(OncelyException.class)
                     .hasMessageContaining("Could not get a connection for PostgreSQL store on " + tables.claims)
@@ -137,7 +137,7 @@ class BadInputTest {
         try (HikariDataSource pool = Databases.pool(db, Databases.postgresVia(db, closedPort), 1,
                 c -> c.setConnectionTimeout(500))) {
             JdbcDedupStore store = JdbcDedupStore.builder(pool).database(Database.POSTGRESQL).build();
-            IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store).consumer("c")
+            IdempotentHandler<String, Void, ?> handler = IdempotentHandler.<String, Void>builder(store).consumer("c")
                     .key(k -> k).handler((k, ctx) -> null).build();
             assertThatThrownBy(() -> handler.process("k"))
                     .isInstanceOf(OncelyException.class)
@@ -156,7 +156,7 @@ class BadInputTest {
              HikariDataSource sync = Databases.pool(db, 1, c -> { })) {
             tables.recreate(sync);
             String warned = stderrOf(() -> {
-                IdempotentHandler<String, Void> handler = effectHandler(tables.store(async), tables);
+                IdempotentHandler<String, Void, ?> handler = effectHandler(tables.store(async), tables);
                 handler.process("k-1");
                 handler.process("k-2");
             });
@@ -180,7 +180,7 @@ class BadInputTest {
         try (HikariDataSource pool = Databases.pool(db, 2, c -> { })) {
             JdbcDedupStore store = tables.recreate(pool);
             AtomicInteger runs = new AtomicInteger();
-            IdempotentHandler<String, String> handler = IdempotentHandler.<String, String>builder(store)
+            IdempotentHandler<String, String, ?> handler = IdempotentHandler.<String, String>builder(store)
                     .consumer("codec")
                     .key(k -> k)
                     .resultCodec(new ResultCodec<>() {
@@ -215,7 +215,7 @@ class BadInputTest {
         }
     }
 
-    private static IdempotentHandler<String, Void> effectHandler(JdbcDedupStore store, EffectsTable tables) {
+    private static IdempotentHandler<String, Void, ?> effectHandler(JdbcDedupStore store, EffectsTable tables) {
         return IdempotentHandler.<String, Void>builder(store)
                 .consumer("bad")
                 .key(k -> k)

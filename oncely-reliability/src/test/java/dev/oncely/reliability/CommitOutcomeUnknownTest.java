@@ -54,7 +54,7 @@ class CommitOutcomeUnknownTest {
         }
     }
 
-    private IdempotentHandler<String, Void> handler(AtomicInteger runs) {
+    private IdempotentHandler<String, Void, ?> handler(AtomicInteger runs) {
         return IdempotentHandler.<String, Void>builder(store)
                 .consumer("s6")
                 .key(k -> k)
@@ -69,7 +69,7 @@ class CommitOutcomeUnknownTest {
     @Test
     void aLostReplyToCommitIsReportedAsUnknownAndTheRedeliveryGivesOneEffectWhicheverWayItWent() throws Exception {
         AtomicInteger runs = new AtomicInteger();
-        IdempotentHandler<String, Void> handler = handler(runs);
+        IdempotentHandler<String, Void, ?> handler = handler(runs);
         int rounds = 6;
         int duplicates = 0;
         int processed = 0;
@@ -113,7 +113,7 @@ class CommitOutcomeUnknownTest {
     void theRedeliveryIsCorrectWhicheverOutcomeItMeetsWithoutKnowingWhichFaultHappened() throws Exception {
         // The caller cannot know which way the commit went: the same redelivery code must be right for both.
         AtomicInteger runs = new AtomicInteger();
-        IdempotentHandler<String, Void> handler = handler(runs);
+        IdempotentHandler<String, Void, ?> handler = handler(runs);
         int unknown = 0;
         for (int i = 0; i < 4; i++) {
             String key = "blind-" + i;

@@ -48,7 +48,7 @@ class ConnectionKilledBeforeCommitTest {
     }
 
     /** A handler that writes its effect, then lets the test kill its backend, then (optionally) writes again. */
-    private IdempotentHandler<String, Void> killable(CountDownLatch inside, CountDownLatch killed,
+    private IdempotentHandler<String, Void, ?> killable(CountDownLatch inside, CountDownLatch killed,
                                                      AtomicInteger pid, boolean writeAfterKill) {
         return IdempotentHandler.<String, Void>builder(store)
                 .consumer("s5")
@@ -77,7 +77,7 @@ class ConnectionKilledBeforeCommitTest {
         CountDownLatch inside = new CountDownLatch(1);
         CountDownLatch killed = new CountDownLatch(1);
         AtomicInteger pid = new AtomicInteger();
-        IdempotentHandler<String, Void> handler = killable(inside, killed, pid, writeAfterKill);
+        IdempotentHandler<String, Void, ?> handler = killable(inside, killed, pid, writeAfterKill);
         CompletableFuture<Outcome<Void>> delivery = CompletableFuture.supplyAsync(() -> {
             try {
                 return handler.process(key);
@@ -140,7 +140,7 @@ class ConnectionKilledBeforeCommitTest {
         assertThat(tables.effectCounts()).doesNotContainKey("killed-before-commit");
         assertThat(tables.claimCounts()).doesNotContainKey("killed-before-commit");
 
-        IdempotentHandler<String, Void> handler = killable(null, null, null, false);
+        IdempotentHandler<String, Void, ?> handler = killable(null, null, null, false);
         assertThat(handler.process("killed-before-commit").isProcessed()).isTrue();
         assertThat(handler.process("killed-before-commit").isDuplicate()).isTrue();
         tables.assertExactlyOnce(Set.of("killed-before-commit"), "killed-before-commit");

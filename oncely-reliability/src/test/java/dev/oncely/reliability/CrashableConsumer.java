@@ -91,7 +91,7 @@ public final class CrashableConsumer {
                 JdbcDedupStore store = JdbcDedupStore.builder(pool).database(dev.oncely.jdbc.Database.POSTGRESQL)
                         .table(claimsTable).build();
                 String insert = "INSERT INTO " + effectsTable + " (event_id, payload) VALUES (?, ?)";
-                IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store)
+                IdempotentHandler<String, Void, Exception> handler = IdempotentHandler.<String, Void>builder(store)
                         .consumer("crash")
                         .key(k -> k)
                         .handler((key, ctx) -> {

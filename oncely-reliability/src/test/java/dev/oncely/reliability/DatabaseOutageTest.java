@@ -34,7 +34,7 @@ class DatabaseOutageTest {
              HikariDataSource pool = Databases.pool(db, Databases.postgresVia(db, proxy.port()), 2,
                      c -> c.setConnectionTimeout(1_000))) {
             JdbcDedupStore store = tables.recreate(pool);
-            IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store)
+            IdempotentHandler<String, Void, ?> handler = IdempotentHandler.<String, Void>builder(store)
                     .consumer("s7")
                     .key(k -> k)
                     .handler((key, ctx) -> {

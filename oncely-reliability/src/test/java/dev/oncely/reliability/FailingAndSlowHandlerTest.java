@@ -43,7 +43,7 @@ class FailingAndSlowHandlerTest {
         try (HikariDataSource pool = Databases.pool(db, 2, c -> { })) {
             JdbcDedupStore store = tables.recreate(pool);
             AtomicInteger runs = new AtomicInteger();
-            IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store)
+            IdempotentHandler<String, Void, ?> handler = IdempotentHandler.<String, Void>builder(store)
                     .consumer("s8")
                     .key(k -> k)
                     .handler((key, ctx) -> {
@@ -79,7 +79,7 @@ class FailingAndSlowHandlerTest {
         int concurrency = 4;
         try (HikariDataSource pool = Databases.pool(db, concurrency, c -> c.setConnectionTimeout(10_000))) {
             JdbcDedupStore store = tables.recreate(pool);
-            IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store)
+            IdempotentHandler<String, Void, ?> handler = IdempotentHandler.<String, Void>builder(store)
                     .consumer("s9")
                     .key(k -> k)
                     .handler((key, ctx) -> {
@@ -116,7 +116,7 @@ class FailingAndSlowHandlerTest {
         EffectsTable tables = new EffectsTable(db, "s9b");
         try (HikariDataSource pool = Databases.pool(db, 1, c -> c.setConnectionTimeout(500))) {
             JdbcDedupStore store = tables.recreate(pool);
-            IdempotentHandler<String, Void> handler = IdempotentHandler.<String, Void>builder(store)
+            IdempotentHandler<String, Void, ?> handler = IdempotentHandler.<String, Void>builder(store)
                     .consumer("s9b")
                     .key(k -> k)
                     .handler((key, ctx) -> {

@@ -34,8 +34,8 @@ class RetentionBoundaryTest {
             Clock behind = Clock.offset(Clock.systemUTC(), Duration.ofMinutes(-10));
             // Window 3 s: a JVM clock 10 minutes ahead would think every claim long expired; one 10 minutes behind,
             // that no claim ever expires. Neither matters.
-            IdempotentHandler<String, Void> skewedAhead = handler(store, tables, ahead, Duration.ofSeconds(3));
-            IdempotentHandler<String, Void> skewedBehind = handler(store, tables, behind, Duration.ofSeconds(3));
+            IdempotentHandler<String, Void, ?> skewedAhead = handler(store, tables, ahead, Duration.ofSeconds(3));
+            IdempotentHandler<String, Void, ?> skewedBehind = handler(store, tables, behind, Duration.ofSeconds(3));
 
             int keys = 100;
             Instant dbNow = databaseNow(db);
@@ -83,7 +83,7 @@ class RetentionBoundaryTest {
         }
     }
 
-    private static IdempotentHandler<String, Void> handler(JdbcDedupStore store, EffectsTable tables, Clock clock,
+    private static IdempotentHandler<String, Void, ?> handler(JdbcDedupStore store, EffectsTable tables, Clock clock,
                                                            Duration retention) {
         return IdempotentHandler.<String, Void>builder(store)
                 .consumer("s11")

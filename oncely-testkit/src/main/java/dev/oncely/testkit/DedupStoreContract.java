@@ -123,15 +123,15 @@ public abstract class DedupStoreContract {
         return pool;
     }
 
-    private IdempotentHandler.Builder<Msg, String> builder(DedupStore store, String consumer) {
+    private IdempotentHandler.Builder<Msg, String, ?> builder(DedupStore store, String consumer) {
         return IdempotentHandler.<Msg, String>builder(store).consumer(consumer).key(Msg::key);
     }
 
-    private IdempotentHandler<Msg, String> recording(DedupStore store, String consumer) {
+    private IdempotentHandler<Msg, String, ?> recording(DedupStore store, String consumer) {
         return builder(store, consumer).handler(effectHandler()).build();
     }
 
-    private MessageHandler<Msg, String> effectHandler() {
+    private MessageHandler<Msg, String, Exception> effectHandler() {
         return (m, ctx) -> {
             recordEffect(ctx);
             return "done-" + m.key();
@@ -146,7 +146,7 @@ public abstract class DedupStoreContract {
 
     @Test
     void sequentialDuplicateIsReportedAndNotProcessedAgain() throws Exception {
-        IdempotentHandler<Msg, String> h = recording(store(), "billing");
+        IdempotentHandler<Msg, String, ?> h = recording(store(), "billing");
 
         Outcome<String> first = h.process(Msg.of("evt-1"));
         Outcome<String> second = h.process(Msg.of("evt-1"));
@@ -165,7 +165,7 @@ public abstract class DedupStoreContract {
     void handlerFailureRollsBackAndReleasesTheKey() throws Exception {
         DedupStore store = store();
         Boom boom = new Boom("payment gateway said no");
-        IdempotentHandler<Msg, String> failing = builder(store, "billing").handler((m, ctx) -> {
+        IdempotentHandler<Msg, String, ?> failing = builder(store, "billing").handler((m, ctx) -> {
             if (capabilities().transactionalEffects()) {
                 recordEffect(ctx);
             }
@@ -187,7 +187,7 @@ public abstract class DedupStoreContract {
     void concurrentDuplicateStormHasExactlyOneEffect() throws Exception {
         assumeConcurrentClaimsWait();
         int threads = 24;
-        IdempotentHandler<Msg, String> h = builder(store(), "billing").handler((m, ctx) -> {
+        IdempotentHandler<Msg, String, ?> h = builder(store(), "billing").handler((m, ctx) -> {
             recordEffect(ctx);
             Thread.sleep(50); // keep the winner's transaction open while the others arrive
             return "ok";
@@ -220,7 +220,7 @@ public abstract class DedupStoreContract {
         CountDownLatch release = new CountDownLatch(1);
         AtomicInteger runs = new AtomicInteger();
         Boom boom = new Boom("winner fails");
-        IdempotentHandler<Msg, String> h = builder(store(), "billing").handler((m, ctx) -> {
+        IdempotentHandler<Msg, String, ?> h = builder(store(), "billing").handler((m, ctx) -> {
             if (runs.incrementAndGet() == 1) {
                 if (capabilities().transactionalEffects()) {
                     recordEffect(ctx);
@@ -267,14 +267,14 @@ public abstract class DedupStoreContract {
     void aRedeliveryStormChangesNoAnswer() throws Exception {
         DedupStore store = store();
         AtomicInteger receipts = new AtomicInteger();
-        IdempotentHandler<Msg, String> h = builder(store, "billing")
+        IdempotentHandler<Msg, String, ?> h = builder(store, "billing")
                 .resultCodec(ResultCodec.utf8())
                 .fingerprint(m -> m.payload().getBytes(StandardCharsets.UTF_8))
                 .handler((m, ctx) -> {
                     recordEffect(ctx);
                     return "receipt-" + receipts.incrementAndGet();
                 }).build();
-        IdempotentHandler<Msg, String> shortLived = builder(store, "billing").retentionForTestsOnly(Duration.ofSeconds(1))
+        IdempotentHandler<Msg, String, ?> shortLived = builder(store, "billing").retentionForTestsOnly(Duration.ofSeconds(1))
                 .handler(effectHandler()).build();
         Outcome<String> first = h.process(Msg.of("evt-1"));
         assertThat(shortLived.process(Msg.of("short")).isProcessed()).isTrue();
@@ -284,7 +284,7 @@ public abstract class DedupStoreContract {
         assertThat(h.process(Msg.of("fresh")).result()).contains("receipt-2");
 
         Boom boom = new Boom("declined");
-        IdempotentHandler<Msg, String> failing = builder(store, "billing").handler((m, ctx) -> {
+        IdempotentHandler<Msg, String, ?> failing = builder(store, "billing").handler((m, ctx) -> {
             if (capabilities().transactionalEffects()) {
                 recordEffect(ctx);
             }
@@ -308,7 +308,7 @@ public abstract class DedupStoreContract {
         if (capabilities().concurrentClaimsWait()) {
             CountDownLatch inside = new CountDownLatch(1);
             CountDownLatch release = new CountDownLatch(1);
-            IdempotentHandler<Msg, String> holding = builder(store, "billing").handler((m, ctx) -> {
+            IdempotentHandler<Msg, String, ?> holding = builder(store, "billing").handler((m, ctx) -> {
                 recordEffect(ctx);
                 inside.countDown();
                 release.await();
@@ -334,7 +334,7 @@ public abstract class DedupStoreContract {
     }
 
     /** Delivers a processed key {@code times} more times; each must be a duplicate with the first run's answer. */
-    private static void redeliver(IdempotentHandler<Msg, String> h, String key, Outcome<String> first, int times)
+    private static void redeliver(IdempotentHandler<Msg, String, ?> h, String key, Outcome<String> first, int times)
             throws Exception {
         for (int i = 0; i < times; i++) {
             Outcome<String> again = h.process(Msg.of(key));
@@ -346,7 +346,7 @@ public abstract class DedupStoreContract {
 
     @Test
     void joinsTheCallersTransactionAndCommitsNothingItself() throws Exception {
-        IdempotentHandler<Msg, String> h = recording(store(), "billing");
+        IdempotentHandler<Msg, String, ?> h = recording(store(), "billing");
 
         try (OpenTransaction tx = beginTransaction()) {
             Outcome<String> inside = h.processIn(tx.transaction(), Msg.of("joined"));
@@ -368,7 +368,7 @@ public abstract class DedupStoreContract {
 
     @Test
     void callersTransactionStaysUsableAfterADuplicate() throws Exception {
-        IdempotentHandler<Msg, String> h = recording(store(), "billing");
+        IdempotentHandler<Msg, String, ?> h = recording(store(), "billing");
         h.process(Msg.of("seen"));
 
         try (OpenTransaction tx = beginTransaction()) {
@@ -386,7 +386,7 @@ public abstract class DedupStoreContract {
 
     @Test
     void aTransactionTheStoreCannotJoinIsRejectedBeforeAnythingIsWritten() throws Exception {
-        IdempotentHandler<Msg, String> h = recording(store(), "billing");
+        IdempotentHandler<Msg, String, ?> h = recording(store(), "billing");
         assertThatThrownBy(() -> h.processIn(foreignTransaction(), Msg.of("foreign")))
                 .isInstanceOf(OncelyException.class)
                 .hasMessageContaining("join");
@@ -406,7 +406,7 @@ public abstract class DedupStoreContract {
     @Test
     void customTableNameIsUsed() throws Exception {
         DedupStore custom = storeOnTable("oncely_custom_events");
-        IdempotentHandler<Msg, String> h = recording(custom, "billing");
+        IdempotentHandler<Msg, String, ?> h = recording(custom, "billing");
 
         assertThat(h.process(Msg.of("evt-1")).isProcessed()).isTrue();
         assertThat(h.process(Msg.of("evt-1")).isDuplicate()).isTrue();
@@ -418,7 +418,7 @@ public abstract class DedupStoreContract {
 
     @Test
     void badKeysAreRejectedWithTheLimitAndNothingIsWritten() throws Exception {
-        IdempotentHandler<Msg, String> h = recording(store(), "billing");
+        IdempotentHandler<Msg, String, ?> h = recording(store(), "billing");
 
         assertThatThrownBy(() -> h.process(new Msg(null, "p"))).isInstanceOf(InvalidMessageException.class)
                 .hasMessageContaining("is null");
@@ -450,7 +450,7 @@ public abstract class DedupStoreContract {
     @Test
     void theFirstRunsResultIsReplayedToDuplicates() throws Exception {
         AtomicInteger receipts = new AtomicInteger();
-        IdempotentHandler<Msg, String> h = builder(store(), "billing")
+        IdempotentHandler<Msg, String, ?> h = builder(store(), "billing")
                 .resultCodec(ResultCodec.utf8())
                 .handler((m, ctx) -> {
                     recordEffect(ctx);
@@ -474,7 +474,7 @@ public abstract class DedupStoreContract {
 
     @Test
     void aDifferentPayloadUnderTheSameKeyIsAConflict() throws Exception {
-        IdempotentHandler<Msg, String> h = builder(store(), "billing")
+        IdempotentHandler<Msg, String, ?> h = builder(store(), "billing")
                 .fingerprint(m -> m.payload().getBytes(StandardCharsets.UTF_8))
                 .handler(effectHandler()).build();
 
@@ -500,9 +500,9 @@ public abstract class DedupStoreContract {
     @Test
     void anExpiredKeyIsProcessedAgainAndPurged() throws Exception {
         DedupStore store = store();
-        IdempotentHandler<Msg, String> shortLived = builder(store, "billing").retentionForTestsOnly(Duration.ofSeconds(1))
+        IdempotentHandler<Msg, String, ?> shortLived = builder(store, "billing").retentionForTestsOnly(Duration.ofSeconds(1))
                 .handler(effectHandler()).build();
-        IdempotentHandler<Msg, String> forever = recording(store, "billing");
+        IdempotentHandler<Msg, String, ?> forever = recording(store, "billing");
 
         assertThat(shortLived.process(Msg.of("short")).isProcessed()).isTrue();
         assertThat(forever.process(Msg.of("kept")).isProcessed()).isTrue();
@@ -538,7 +538,7 @@ public abstract class DedupStoreContract {
         Duration retention = Duration.ofSeconds(1);
         CountDownLatch expired = new CountDownLatch(1);
         CountDownLatch redelivering = new CountDownLatch(1);
-        IdempotentHandler<Msg, String> slow = builder(store, "billing").retentionForTestsOnly(retention)
+        IdempotentHandler<Msg, String, ?> slow = builder(store, "billing").retentionForTestsOnly(retention)
                 .handler((m, ctx) -> {
                     recordEffect(ctx);
                     if (expired.getCount() > 0) {
@@ -566,8 +566,8 @@ public abstract class DedupStoreContract {
     @Test
     void eachConsumerProcessesTheSameEventOnce() throws Exception {
         DedupStore store = store();
-        IdempotentHandler<Msg, String> billing = recording(store, "billing");
-        IdempotentHandler<Msg, String> shipping = recording(store, "shipping");
+        IdempotentHandler<Msg, String, ?> billing = recording(store, "billing");
+        IdempotentHandler<Msg, String, ?> shipping = recording(store, "shipping");
 
         assertThat(billing.process(Msg.of("order-7")).isProcessed()).isTrue();
         assertThat(shipping.process(Msg.of("order-7")).isProcessed()).isTrue();
@@ -585,7 +585,7 @@ public abstract class DedupStoreContract {
         int events = 1000;
         int deliveries = 3;
         int threads = 32;
-        IdempotentHandler<Msg, String> h = recording(store(), "billing");
+        IdempotentHandler<Msg, String, ?> h = recording(store(), "billing");
         List<Msg> stream = new ArrayList<>();
         for (int d = 0; d < deliveries; d++) {
             for (int e = 0; e < events; e++) {
@@ -629,7 +629,7 @@ public abstract class DedupStoreContract {
     @Test
     void aBatchRunsFreshMessagesInInputOrderAndReportsInBatchDuplicates() throws Exception {
         List<String> ran = new CopyOnWriteArrayList<>();
-        IdempotentHandler<Msg, String> h = builder(store(), "billing").handler((m, ctx) -> {
+        IdempotentHandler<Msg, String, ?> h = builder(store(), "billing").handler((m, ctx) -> {
             ran.add(m.key());
             recordEffect(ctx);
             return "done-" + m.key();
@@ -656,7 +656,7 @@ public abstract class DedupStoreContract {
 
     @Test
     void aBatchOverlappingAnEarlierBatchProcessesOnlyTheNewKeys() throws Exception {
-        IdempotentHandler<Msg, String> h = recording(store(), "billing");
+        IdempotentHandler<Msg, String, ?> h = recording(store(), "billing");
         List<Msg> first = IntStream.range(0, 50).mapToObj(i -> Msg.of("k" + i)).collect(Collectors.toList());
         List<Msg> second = IntStream.range(25, 75).mapToObj(i -> Msg.of("k" + i)).collect(Collectors.toList());
 
@@ -672,7 +672,7 @@ public abstract class DedupStoreContract {
     @Test
     void overlappingBatchesInOppositeOrdersRunConcurrentlyWithoutDeadlockOrDoubles() throws Exception {
         assumeConcurrentClaimsWait();
-        IdempotentHandler<Msg, String> h = builder(store(), "billing").handler((m, ctx) -> {
+        IdempotentHandler<Msg, String, ?> h = builder(store(), "billing").handler((m, ctx) -> {
             recordEffect(ctx);
             Thread.sleep(1);
             return null;
@@ -711,7 +711,7 @@ public abstract class DedupStoreContract {
     void aFailureInsideABatchRollsBackTheWholeBatch() throws Exception {
         DedupStore store = store();
         Boom boom = new Boom("message c is poison");
-        IdempotentHandler<Msg, String> failing = builder(store, "billing").handler((m, ctx) -> {
+        IdempotentHandler<Msg, String, ?> failing = builder(store, "billing").handler((m, ctx) -> {
             if (m.key().equals("c")) {
                 throw boom;
             }
@@ -736,7 +736,7 @@ public abstract class DedupStoreContract {
         DedupStore store = store();
         Boom boom = new Boom("message c is poison");
         Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
-        IdempotentHandler<Msg, String> h = builder(store, "billing")
+        IdempotentHandler<Msg, String, ?> h = builder(store, "billing")
                 .fingerprint(m -> m.payload().getBytes(StandardCharsets.UTF_8))
                 .handler((m, ctx) -> {
                     runs.computeIfAbsent(m.key(), k -> new AtomicInteger()).incrementAndGet();
@@ -777,7 +777,7 @@ public abstract class DedupStoreContract {
     @Test
     void aBatchWhoseMessagesAllFailCommitsNothing() throws Exception {
         Boom boom = new Boom("down");
-        IdempotentHandler<Msg, String> h = builder(store(), "billing").handler((m, ctx) -> {
+        IdempotentHandler<Msg, String, ?> h = builder(store(), "billing").handler((m, ctx) -> {
             throw boom;
         }).build();
 
@@ -792,7 +792,7 @@ public abstract class DedupStoreContract {
 
     @Test
     void aBatchJoinsTheCallersTransaction() throws Exception {
-        IdempotentHandler<Msg, String> h = recording(store(), "billing");
+        IdempotentHandler<Msg, String, ?> h = recording(store(), "billing");
         try (OpenTransaction tx = beginTransaction()) {
             List<Outcome<String>> outcomes = h.processBatchIn(tx.transaction(),
                     List.of(Msg.of("x"), Msg.of("y"), Msg.of("x")));

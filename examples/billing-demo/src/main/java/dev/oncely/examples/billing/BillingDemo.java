@@ -81,7 +81,7 @@ public final class BillingDemo {
             });
 
             // Oncely: the same write, in the transaction that claims the event id. A redelivery finds the claim.
-            IdempotentHandler<ChargeEvent, Void> charges = IdempotentHandler.<ChargeEvent, Void>builder(store(dataSource))
+            IdempotentHandler<ChargeEvent, Void, ?> charges = IdempotentHandler.<ChargeEvent, Void>builder(store(dataSource))
                     .consumer("billing")
                     .key(ChargeEvent::eventId)
                     .handler((event, tx) -> {

@@ -75,7 +75,7 @@ public final class KafkaExample {
             System.out.printf("Produced %d records: %d payment events, %d of them sent twice (a producer retry).%n",
                     sent, EVENTS, SENT_TWICE);
 
-            IdempotentHandler<ConsumerRecord<String, String>, Void> payments =
+            IdempotentHandler<ConsumerRecord<String, String>, Void, ?> payments =
                     IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(store)
                             .consumer(run)
                             .key(RecordKeys.header("event-id"))
@@ -130,7 +130,7 @@ public final class KafkaExample {
 
     /** Polls with a new consumer of the group until {@code limit} records are handled or the topic is done. */
     private static int[] consume(EmbeddedKafkaKraftBroker broker,
-                                 IdempotentHandler<ConsumerRecord<String, String>, Void> handler,
+                                 IdempotentHandler<ConsumerRecord<String, String>, Void, ?> handler,
                                  KafkaOffsetStore offsets, String group, int limit) throws Exception {
         Map<String, Object> props = new HashMap<>();
         props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.getBrokersAsString());

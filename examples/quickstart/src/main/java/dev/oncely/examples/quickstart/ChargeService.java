@@ -22,7 +22,7 @@ public final class ChargeService {
         void charge(String customer, long cents) throws Exception;
     }
 
-    private final IdempotentHandler<ChargeEvent, String> handler;
+    private final IdempotentHandler<ChargeEvent, String, ?> handler;
 
     public ChargeService(DedupStore store, Function<ProcessingContext, Ledger> ledgerInTransaction) {
         this.handler = IdempotentHandler.<ChargeEvent, String>builder(store)

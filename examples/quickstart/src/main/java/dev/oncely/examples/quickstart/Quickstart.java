@@ -29,7 +29,7 @@ public final class Quickstart {
         JdbcDedupStore store = JdbcDedupStore.builder(dataSource).build()
                 .createSchemaIfMissing();            // or apply dev/oncely/jdbc/postgresql.sql yourself
 
-        IdempotentHandler<ChargeEvent, Void> charges = IdempotentHandler.<ChargeEvent, Void>builder(store)
+        IdempotentHandler<ChargeEvent, Void, ?> charges = IdempotentHandler.<ChargeEvent, Void>builder(store)
                 .consumer("billing")                 // keys are unique per consumer
                 .key(ChargeEvent::eventId)           // what identifies the event, stable across redeliveries
                 .handler((event, tx) -> {            // runs once per key, in the claim's transaction

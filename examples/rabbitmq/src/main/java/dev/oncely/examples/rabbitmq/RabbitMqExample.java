@@ -71,7 +71,7 @@ public final class RabbitMqExample {
 
             // 3. Consume with Oncely: the insert and the claim commit together, then the delivery is acked.
             AtomicInteger inserted = new AtomicInteger();
-            IdempotentHandler<Delivery, Void> handler = IdempotentDeliverCallback.<Void>handlerBuilder(store)
+            IdempotentHandler<Delivery, Void, ?> handler = IdempotentDeliverCallback.<Void>handlerBuilder(store)
                     .consumer("example-orders")
                     .handler((delivery, tx) -> {
                         try (PreparedStatement ps = tx.unwrap(java.sql.Connection.class).prepareStatement(

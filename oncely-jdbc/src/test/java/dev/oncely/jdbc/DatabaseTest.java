@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.oncely.OncelyException;
 import org.junit.jupiter.api.Test;
 
-class JdbcDialectTest {
+class DatabaseTest {
 
     @Test
     void productNamesAsTheDriversReportThemMapToTheirDialects() {
@@ -30,7 +30,7 @@ class JdbcDialectTest {
         assertThatThrownBy(() -> Database.detect("Apache Derby"))
                 .isInstanceOf(OncelyException.class)
                 .hasMessageContaining("'Apache Derby'")
-                .hasMessageContaining(".dialect(...)")
+                .hasMessageContaining(".database(...)")
                 .hasMessageContaining(".database(Database.GENERIC)");
         assertThat(Database.detect("MariaDB")).isEqualTo(Database.MARIADB);
     }
