@@ -2,6 +2,7 @@ package dev.oncely;
 
 import dev.oncely.internal.Fingerprints;
 import dev.oncely.internal.Validation;
+import dev.oncely.spi.ClaimBatch;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
 import dev.oncely.spi.StoreTransaction;
@@ -259,8 +260,8 @@ public final class IdempotentHandler<M, R, X extends Exception> {
 
     private final class Batch {
         final List<Pending> inputs;
-        /** Distinct keys, sorted, first occurrence's request: the lock order of the claim. */
-        final List<ClaimRequest> claims;
+        /** Distinct keys, sorted, first occurrence's fingerprint: the lock order of the claim. */
+        final ClaimBatch claims;
 
         Batch(List<Pending> inputs) {
             this.inputs = inputs;
@@ -270,13 +271,13 @@ public final class IdempotentHandler<M, R, X extends Exception> {
                 sorted[i] = inputs.get(i).request;
             }
             java.util.Arrays.sort(sorted, BY_KEY);
-            List<ClaimRequest> distinct = new ArrayList<>(sorted.length);
+            List<ClaimBatch.Key> distinct = new ArrayList<>(sorted.length);
             for (ClaimRequest r : sorted) {
                 if (distinct.isEmpty() || !distinct.get(distinct.size() - 1).key().equals(r.key())) {
-                    distinct.add(r);
+                    distinct.add(new ClaimBatch.Key(r.key(), r.fingerprint()));
                 }
             }
-            this.claims = distinct;
+            this.claims = new ClaimBatch(consumer, Optional.ofNullable(retention), resultCodec != null, distinct);
         }
 
         Batch without(Set<String> keys) {
@@ -430,7 +431,7 @@ public final class IdempotentHandler<M, R, X extends Exception> {
         }
         Map<String, Slot<R>> byKey = new HashMap<>(batch.claims.size() * 2);
         for (int i = 0; i < claimed.size(); i++) {
-            byKey.put(batch.claims.get(i).key(), new Slot<>(claimed.get(i)));
+            byKey.put(batch.claims.keys().get(i).key(), new Slot<>(claimed.get(i)));
         }
         Map<String, R> batchResults = batchHandler != null && !isolate ? runBatchHandler(tx, batch, byKey) : null;
         List<Outcome<R>> outcomes = new ArrayList<>(batch.inputs.size());

@@ -21,14 +21,14 @@ public interface StoreTransaction {
     ClaimResult claim(ClaimRequest request);
 
     /**
-     * Claims several keys; results in the order of {@code requests}. Callers pass distinct keys sorted by key,
-     * so that overlapping batches lock in the same order. Stores should override this with one set-based
-     * statement; the default claims one by one.
+     * Claims the keys of a batch; results in the order of its keys (distinct and sorted by key, so that
+     * overlapping batches lock in the same order). Stores should override this with one set-based statement; the
+     * default claims one by one.
      */
-    default List<ClaimResult> claimAll(List<ClaimRequest> requests) {
-        List<ClaimResult> results = new ArrayList<>(requests.size());
-        for (ClaimRequest request : requests) {
-            results.add(claim(request));
+    default List<ClaimResult> claimAll(ClaimBatch batch) {
+        List<ClaimResult> results = new ArrayList<>(batch.size());
+        for (int i = 0; i < batch.size(); i++) {
+            results.add(claim(batch.request(i)));
         }
         return results;
     }

@@ -1,5 +1,6 @@
 package dev.oncely.jdbc.internal;
 
+import dev.oncely.spi.ClaimBatch;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
 import java.sql.Connection;
@@ -181,8 +182,8 @@ public class GenericDialect implements SqlDialect {
 
     /** One by one, in the order given. */
     @Override
-    public List<ClaimResult> claimAll(Connection connection, List<ClaimRequest> requests) throws SQLException {
-        return claimEach(connection, requests);
+    public List<ClaimResult> claimAll(Connection connection, ClaimBatch batch) throws SQLException {
+        return claimEach(connection, batch);
     }
 
     /** Without portable interval arithmetic: each key's expires_at is read and written back later by {@code by}. */

@@ -54,21 +54,6 @@ final class JdbcStatements {
     }
 
     /**
-     * Whether one set-based statement can claim these requests: they share consumer, retention and whether
-     * results are loaded, as {@code IdempotentHandler} sends a batch. Otherwise a dialect claims them one by one.
-     */
-    static boolean shareOneStatement(java.util.List<ClaimRequest> requests) {
-        ClaimRequest first = requests.get(0);
-        for (ClaimRequest r : requests) {
-            if (!r.consumer().equals(first.consumer()) || !r.retention().equals(first.retention())
-                    || r.loadResult() != first.loadResult()) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /**
      * Runs {@code UPDATE ... SET expires_at = <expires_at plus ?> WHERE consumer = ? AND event_id = ?} for each key,
      * the amount bound as a BIGINT count of {@code unit}: one statement for one key, one JDBC batch for several.
      */

@@ -1,5 +1,6 @@
 package dev.oncely.jdbc.internal;
 
+import dev.oncely.spi.ClaimBatch;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
 import dev.oncely.spi.StoreTransaction;
@@ -56,15 +57,15 @@ public final class JdbcStoreTransaction implements StoreTransaction {
     }
 
     @Override
-    public List<ClaimResult> claimAll(List<ClaimRequest> requests) {
+    public List<ClaimResult> claimAll(ClaimBatch batch) {
         try {
-            List<ClaimResult> results = dialect.claimAll(lease.connection(), requests);
+            List<ClaimResult> results = dialect.claimAll(lease.connection(), batch);
             for (int i = 0; i < results.size(); i++) {
-                noteClaim(requests.get(i), results.get(i));
+                noteClaim(batch.request(i), results.get(i));
             }
             return results;
         } catch (SQLException e) {
-            throw errors.translate("Claiming a batch of " + requests.size() + " keys", e);
+            throw errors.translate("Claiming a batch of " + batch.size() + " keys", e);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.oncely.jdbc.internal;
 
+import dev.oncely.spi.ClaimBatch;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
 import java.sql.Connection;
@@ -214,10 +215,11 @@ public final class MariaDbDialect implements SqlDialect {
      * plain multi-row INSERT fails as a whole on the first duplicate).
      */
     @Override
-    public List<ClaimResult> claimAll(Connection connection, List<ClaimRequest> requests) throws SQLException {
-        if (!mariadb || requests.size() < 2 || !JdbcStatements.shareOneStatement(requests)) {
-            return claimEach(connection, requests);
+    public List<ClaimResult> claimAll(Connection connection, ClaimBatch batch) throws SQLException {
+        if (!mariadb || batch.size() < 2) {
+            return claimEach(connection, batch); // MySQL has no RETURNING; one key is cheaper claimed alone
         }
+        List<ClaimRequest> requests = batch.requests();
         Map<String, ClaimResult> found = new HashMap<>(requests.size() * 2);
         StringBuilder insert = new StringBuilder("INSERT IGNORE INTO ").append(table.qualified())
                 .append(" (consumer, event_id, processed_at, expires_at, fingerprint) VALUES ");

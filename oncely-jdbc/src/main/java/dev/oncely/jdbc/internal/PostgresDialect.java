@@ -1,5 +1,6 @@
 package dev.oncely.jdbc.internal;
 
+import dev.oncely.spi.ClaimBatch;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
 import java.sql.Array;
@@ -371,13 +372,11 @@ public final class PostgresDialect implements SqlDialect {
     }
 
     @Override
-    public List<ClaimResult> claimAll(Connection connection, List<ClaimRequest> requests) throws SQLException {
-        if (requests.isEmpty()) {
+    public List<ClaimResult> claimAll(Connection connection, ClaimBatch batch) throws SQLException {
+        if (batch.size() == 0) {
             return List.of();
         }
-        if (!JdbcStatements.shareOneStatement(requests)) {
-            return claimEach(connection, requests); // not what IdempotentHandler sends; stay correct anyway
-        }
+        List<ClaimRequest> requests = batch.requests();
         ClaimRequest first = requests.get(0);
         String[] keys = new String[requests.size()];
         String[] fingerprints = new String[requests.size()];

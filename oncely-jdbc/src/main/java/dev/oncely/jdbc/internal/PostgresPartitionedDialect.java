@@ -1,5 +1,6 @@
 package dev.oncely.jdbc.internal;
 
+import dev.oncely.spi.ClaimBatch;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
 import java.sql.Connection;
@@ -219,13 +220,11 @@ public final class PostgresPartitionedDialect implements SqlDialect {
     }
 
     @Override
-    public List<ClaimResult> claimAll(Connection connection, List<ClaimRequest> requests) throws SQLException {
-        if (requests.isEmpty()) {
-            return List.of();
+    public List<ClaimResult> claimAll(Connection connection, ClaimBatch batch) throws SQLException {
+        if (batch.size() <= 1) {
+            return claimEach(connection, batch); // one key: the single claim is cheaper than the set-based one
         }
-        if (requests.size() == 1 || !JdbcStatements.shareOneStatement(requests)) {
-            return claimEach(connection, requests); // not what IdempotentHandler sends for a batch; stay correct
-        }
+        List<ClaimRequest> requests = batch.requests();
         ClaimRequest first = requests.get(0);
         String[] keys = new String[requests.size()];
         String[] fingerprints = new String[requests.size()];

@@ -1,5 +1,6 @@
 package dev.oncely.jdbc.internal;
 
+import dev.oncely.spi.ClaimBatch;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
 import java.sql.Connection;
@@ -21,16 +22,14 @@ public interface SqlDialect {
 
     ClaimResult claim(Connection connection, ClaimRequest request) throws SQLException;
 
-    List<ClaimResult> claimAll(Connection connection, List<ClaimRequest> requests) throws SQLException;
+    /** Claims the keys of a batch, results in the order of its keys (distinct and sorted, so batches lock alike). */
+    List<ClaimResult> claimAll(Connection connection, ClaimBatch batch) throws SQLException;
 
-    /**
-     * Claims one key at a time, in the order given ({@code IdempotentHandler} sorts keys, so batches lock alike):
-     * the batch claim of a dialect without a set-based one, and the fallback of those with one.
-     */
-    default List<ClaimResult> claimEach(Connection connection, List<ClaimRequest> requests) throws SQLException {
-        List<ClaimResult> results = new java.util.ArrayList<>(requests.size());
-        for (ClaimRequest request : requests) {
-            results.add(claim(connection, request));
+    /** Claims one key at a time, in the batch's order: the batch claim of a dialect without a set-based one. */
+    default List<ClaimResult> claimEach(Connection connection, ClaimBatch batch) throws SQLException {
+        List<ClaimResult> results = new java.util.ArrayList<>(batch.size());
+        for (int i = 0; i < batch.size(); i++) {
+            results.add(claim(connection, batch.request(i)));
         }
         return results;
     }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.oncely.jdbc.JdbcDedupStore;
 import dev.oncely.jdbc.internal.PostgresDialect.ClaimPath;
+import dev.oncely.spi.ClaimBatch;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
 import dev.oncely.testkit.TestDatabase;
@@ -71,6 +72,13 @@ class PostgresClaimPathTest {
 
     private static PostgresDialect dialect(ClaimPath path) {
         return new PostgresDialect(new TableName(Optional.empty(), TABLE), path);
+    }
+
+    /** The requests as the one batch IdempotentHandler would send (they share consumer, retention, loading). */
+    private static ClaimBatch batchOf(java.util.List<ClaimRequest> requests) {
+        ClaimRequest first = requests.get(0);
+        return new ClaimBatch(first.consumer(), first.retention(), first.loadResult(), requests.stream()
+                .map(r -> new ClaimBatch.Key(r.key(), r.fingerprint())).toList());
     }
 
     private static ClaimRequest request(String key) {
@@ -276,7 +284,7 @@ class PostgresClaimPathTest {
 
         java.util.List<ClaimResult> results;
         try (Connection c = connect()) {
-            results = dialect.claimAll(c, sorted.stream().map(PostgresClaimPathTest::request).toList());
+            results = dialect.claimAll(c, batchOf(sorted.stream().map(PostgresClaimPathTest::request).toList()));
             c.commit();
         }
 
@@ -293,7 +301,7 @@ class PostgresClaimPathTest {
         assertThat(dup.result()).hasValueSatisfying(b -> assertThat(new String(b, StandardCharsets.UTF_8))
                 .isEqualTo("stored"));
         try (Connection c = connect()) {
-            assertThat(dialect.claimAll(c, sorted.stream().map(PostgresClaimPathTest::request).toList()))
+            assertThat(dialect.claimAll(c, batchOf(sorted.stream().map(PostgresClaimPathTest::request).toList())))
                     .as("all three are held now").noneMatch(ClaimResult::claimed);
             c.rollback();
         }
@@ -314,7 +322,7 @@ class PostgresClaimPathTest {
                     ClaimResult winner = dialect.claim(first, request(contended));
                     Future<java.util.List<ClaimResult>> waiter = exec.submit(() -> {
                         try (Connection c = connect()) {
-                            java.util.List<ClaimResult> r = dialect.claimAll(c, batch);
+                            java.util.List<ClaimResult> r = dialect.claimAll(c, batchOf(batch));
                             c.commit();
                             return r;
                         }
@@ -350,15 +358,15 @@ class PostgresClaimPathTest {
                         java.util.Comparator.comparing(ClaimRequest::key)).toList();
         try (Connection c = connect()) {
             assertThat(dialect.batchesLookUpFirst()).isFalse();
-            assertThat(dialect.claimAll(c, batch)).allMatch(ClaimResult::claimed);
+            assertThat(dialect.claimAll(c, batchOf(batch))).allMatch(ClaimResult::claimed);
             for (int i = 0; i < 4; i++) {
-                assertThat(dialect.claimAll(c, batch)).noneMatch(ClaimResult::claimed);
+                assertThat(dialect.claimAll(c, batchOf(batch))).noneMatch(ClaimResult::claimed);
             }
             assertThat(dialect.batchesLookUpFirst()).isTrue();
-            assertThat(dialect.claimAll(c, batch)).noneMatch(ClaimResult::claimed);
+            assertThat(dialect.claimAll(c, batchOf(batch))).noneMatch(ClaimResult::claimed);
             for (int i = 0; i < 6; i++) {
                 int round = i;
-                assertThat(dialect.claimAll(c, batch.stream().map(r -> request(r.key() + "-fresh" + round)).toList()))
+                assertThat(dialect.claimAll(c, batchOf(batch.stream().map(r -> request(r.key() + "-fresh" + round)).toList())))
                         .allMatch(ClaimResult::claimed);
             }
             assertThat(dialect.batchesLookUpFirst()).isFalse();
@@ -366,32 +374,4 @@ class PostgresClaimPathTest {
         }
     }
 
-    @ParameterizedTest
-    @EnumSource(value = ClaimPath.class, names = {"INSERT_FIRST", "READ_FIRST"})
-    void aBatchWhoseRequestsDifferInWhetherResultsLoadAnswersEachAsAsked(ClaimPath path) throws Exception {
-        PostgresDialect dialect = dialect(path);
-        String a = key(path, "mix-a");
-        String b = key(path, "mix-b");
-        try (Connection c = connect()) {
-            dialect.claim(c, request(a));
-            dialect.claim(c, request(b));
-            dialect.saveResults(c, CONSUMER, Map.of(a, new byte[] {1}, b, new byte[] {2}));
-            c.commit();
-        }
-        java.util.List<ClaimRequest> batch = java.util.stream.Stream.of(
-                        request(a), new ClaimRequest(CONSUMER, b, Optional.of("fp-" + b), Optional.empty(), false))
-                .sorted(java.util.Comparator.comparing(ClaimRequest::key)).toList();
-
-        java.util.List<ClaimResult> results;
-        try (Connection c = connect()) {
-            results = dialect.claimAll(c, batch);
-            c.rollback();
-        }
-
-        for (int i = 0; i < batch.size(); i++) {
-            assertThat(results.get(i).claimed()).isFalse();
-            assertThat(results.get(i).result().isPresent()).as(batch.get(i).key())
-                    .isEqualTo(batch.get(i).loadResult());
-        }
-    }
 }
