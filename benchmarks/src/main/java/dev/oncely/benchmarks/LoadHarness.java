@@ -170,7 +170,7 @@ public final class LoadHarness {
                     try (Connection c = pool.getConnection()) {
                         c.setAutoCommit(false);
                         try {
-                            collecting.processBatchIn(dev.oncely.JdbcTransactions.of(c), keys);
+                            collecting.processBatchIn(dev.oncely.jdbc.JdbcTransactions.of(c), keys);
                             try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + BUSINESS_TABLE
                                     + " (consumer, event_id, amount) VALUES (?, ?, ?)")) {
                                 for (String key : rows) {

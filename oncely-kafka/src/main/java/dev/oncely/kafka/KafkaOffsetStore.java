@@ -252,7 +252,7 @@ public final class KafkaOffsetStore {
     }
 
     private static String readResource(String name) {
-        try (InputStream in = KafkaOffsetStore.class.getClassLoader().getResourceAsStream(name)) {
+        try (InputStream in = KafkaOffsetStore.class.getResourceAsStream("/" + name)) {
             if (in == null) {
                 throw new IllegalStateException("Resource " + name + " is missing from the oncely-kafka jar.");
             }

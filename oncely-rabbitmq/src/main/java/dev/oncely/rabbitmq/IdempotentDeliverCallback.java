@@ -1,7 +1,6 @@
 package dev.oncely.rabbitmq;
 
 import com.rabbitmq.client.AMQP;
-import java.sql.Connection;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.DeliverCallback;
 import com.rabbitmq.client.Delivery;
@@ -35,7 +34,7 @@ import org.slf4j.LoggerFactory;
  * <pre>{@code
  * IdempotentHandler<Delivery, Void, ?> orders = IdempotentDeliverCallback.<Void>handlerBuilder(store)
  *         .consumer("orders")                              // key: the message-id property by default
- *         .handler((delivery, tx) -> { insertOrder(tx.unwrap(Connection.class), delivery.getBody()); return null; })
+ *         .handler((delivery, tx) -> { insertOrder(tx.unwrap(java.sql.Connection.class), delivery.getBody()); return null; })
  *         .build();
  * channel.basicQos(50);
  * IdempotentDeliverCallback.builder(channel, orders).build().consume("orders");

@@ -68,15 +68,16 @@ public final class TestDatabases {
         return FOUND.computeIfAbsent(MARIADB.kind(), k -> resolve(MARIADB));
     }
 
-    record Spec(String kind, String envName, String localUrl, List<String> localUsers, String localPassword,
+    /** Where to look for one kind of database (public for the resolver's own tests in other modules). */
+    public record Spec(String kind, String envName, String localUrl, List<String> localUsers, String localPassword,
                 String containerClass, String containerArtifact, String image, boolean embedded) {
     }
 
-    static Spec postgresSpec() {
+    public static Spec postgresSpec() {
         return POSTGRES;
     }
 
-    static Spec mariadbSpec() {
+    public static Spec mariadbSpec() {
         return MARIADB;
     }
 
@@ -84,7 +85,7 @@ public final class TestDatabases {
         return resolve(spec, System::getenv, System::getProperty);
     }
 
-    static TestDatabase resolve(Spec spec, Function<String, String> env, Function<String, String> properties) {
+    public static TestDatabase resolve(Spec spec, Function<String, String> env, Function<String, String> properties) {
         List<String> tried = new ArrayList<>();
         String prefix = "ONCELY_TEST_" + spec.envName();
         boolean skipLocal = skipLocalServices(env, properties);

@@ -16,7 +16,7 @@ public final class Ddl {
 
     /** The text of a DDL resource of oncely-jdbc, e.g. {@code dev/oncely/jdbc/postgresql.sql}. */
     public static String read(String resource) {
-        try (InputStream in = Ddl.class.getClassLoader().getResourceAsStream(resource)) {
+        try (InputStream in = Ddl.class.getResourceAsStream("/" + resource)) {
             if (in == null) {
                 throw new MisconfigurationException("The DDL resource " + resource + " is missing from the"
                         + " classpath: is the oncely-jdbc jar complete?");

@@ -1,5 +1,7 @@
-package dev.oncely.testkit;
+package dev.oncely.jdbc.testdb;
 
+import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testkit.TestDatabases;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.oncely.IdempotentHandler;
