@@ -243,6 +243,14 @@ public final class JdbcDedupStore implements DedupStore {
         return runner.errors().translate(action, e, table, ddlResource, "call its createSchemaIfMissing() once at startup");
     }
 
+    /**
+     * Operating this store's table: explain or forget a key, counts per consumer, a purge or partition maintenance
+     * run, the DDL and a check of the live table against it (docs/operating.md).
+     */
+    public DedupTableAdmin admin() {
+        return new DedupTableAdmin(this, connections, dialect, table, runner);
+    }
+
     /** The table claims are written to, e.g. {@code public.processed_events}. */
     public String tableName() {
         return table.qualified();

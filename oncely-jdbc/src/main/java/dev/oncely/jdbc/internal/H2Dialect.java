@@ -89,4 +89,24 @@ public final class H2Dialect extends GenericDialect {
         return super.isTransient(e) || code == LOCK_TIMEOUT || code == CONCURRENT_UPDATE;
     }
 
+    /** H2's LOCK_TIMEOUT is a session setting: restored afterwards. */
+    @Override
+    public Optional<String> limitLockWait(Connection connection, long millis) throws SQLException {
+        String previous;
+        try (java.sql.Statement st = connection.createStatement();
+             ResultSet rs = st.executeQuery("SELECT SETTING_VALUE FROM INFORMATION_SCHEMA.SETTINGS"
+                     + " WHERE SETTING_NAME = 'LOCK_TIMEOUT'")) {
+            previous = rs.next() ? rs.getString(1) : null;
+        }
+        try (java.sql.Statement st = connection.createStatement()) {
+            st.execute("SET LOCK_TIMEOUT " + millis);
+        }
+        return previous == null || !previous.matches("\\d+") ? Optional.empty()
+                : Optional.of("SET LOCK_TIMEOUT " + previous);
+    }
+
+    @Override
+    public boolean isLockWaitTimeout(SQLException e) {
+        return e.getErrorCode() == LOCK_TIMEOUT;
+    }
 }

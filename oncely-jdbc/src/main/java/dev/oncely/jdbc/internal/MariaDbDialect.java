@@ -400,4 +400,38 @@ public final class MariaDbDialect implements SqlDialect {
         return e.getErrorCode() == ER_NO_SUCH_TABLE || "42S02".equals(e.getSQLState());
     }
 
+    @Override
+    public String expiryClockSql() {
+        return "UTC_TIMESTAMP(6)";
+    }
+
+    /** expires_at is a DATETIME holding UTC (see the DDL), so it is read as a local date-time in UTC. */
+    @Override
+    public Instant readExpiresAt(ResultSet rs, int column) throws SQLException {
+        java.time.LocalDateTime t = rs.getObject(column, java.time.LocalDateTime.class);
+        return t == null ? null : t.toInstant(java.time.ZoneOffset.UTC);
+    }
+
+    /**
+     * innodb_lock_wait_timeout is a session setting in whole seconds (at least 1 on MySQL), so it is restored
+     * afterwards.
+     */
+    @Override
+    public Optional<String> limitLockWait(Connection connection, long millis) throws SQLException {
+        long previous;
+        try (java.sql.Statement st = connection.createStatement();
+             ResultSet rs = st.executeQuery("SELECT @@SESSION.innodb_lock_wait_timeout")) {
+            rs.next();
+            previous = rs.getLong(1);
+        }
+        try (java.sql.Statement st = connection.createStatement()) {
+            st.execute("SET SESSION innodb_lock_wait_timeout = " + Math.max(1, (millis + 999) / 1000));
+        }
+        return Optional.of("SET SESSION innodb_lock_wait_timeout = " + previous);
+    }
+
+    @Override
+    public boolean isLockWaitTimeout(SQLException e) {
+        return e.getErrorCode() == ER_LOCK_WAIT_TIMEOUT || e.getErrorCode() == 3572; // 3572: NOWAIT
+    }
 }

@@ -527,4 +527,23 @@ public final class PostgresDialect implements SqlDialect {
         return "42P01".equals(e.getSQLState());
     }
 
+    @Override
+    public String expiryClockSql() {
+        return "now()";
+    }
+
+    /** {@code SET LOCAL}: ends with the transaction, so nothing is left to restore. */
+    @Override
+    public Optional<String> limitLockWait(Connection connection, long millis) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement("SELECT set_config('lock_timeout', ?, true)")) {
+            ps.setString(1, millis + "ms");
+            ps.executeQuery().close();
+        }
+        return Optional.empty();
+    }
+
+    @Override
+    public boolean isLockWaitTimeout(SQLException e) {
+        return "55P03".equals(e.getSQLState()); // lock_not_available: lock_timeout or NOWAIT
+    }
 }

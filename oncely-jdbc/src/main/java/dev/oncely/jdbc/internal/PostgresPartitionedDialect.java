@@ -568,4 +568,19 @@ public final class PostgresPartitionedDialect implements SqlDialect {
     public boolean isMissingTable(SQLException e) {
         return plain.isMissingTable(e);
     }
+
+    @Override
+    public String expiryClockSql() {
+        return plain.expiryClockSql();
+    }
+
+    @Override
+    public Optional<String> limitLockWait(Connection connection, long millis) throws SQLException {
+        return plain.limitLockWait(connection, millis);
+    }
+
+    @Override
+    public boolean isLockWaitTimeout(SQLException e) {
+        return plain.isLockWaitTimeout(e);
+    }
 }

@@ -116,4 +116,33 @@ public interface SqlDialect {
     /** Runs after the DDL was applied by createSchemaIfMissing(), on a connection in autocommit mode. */
     default void afterSchemaCreated(Connection connection) throws SQLException {
     }
+
+    /**
+     * The SQL expression {@code expires_at} is compared with to tell an expired claim: the database clock, in the
+     * time zone {@code expires_at} is written in. Used by the admin's reads. Default: {@code CURRENT_TIMESTAMP}.
+     */
+    default String expiryClockSql() {
+        return "CURRENT_TIMESTAMP";
+    }
+
+    /** {@code expires_at} at {@code column} as an instant, or null if it is NULL (never expires). */
+    default java.time.Instant readExpiresAt(java.sql.ResultSet rs, int column) throws SQLException {
+        java.sql.Timestamp t = rs.getTimestamp(column);
+        return t == null ? null : t.toInstant();
+    }
+
+    /**
+     * Makes lock waits on {@code connection} fail after about {@code millis} instead of the database's default, for
+     * admin work that must never queue behind a claim's open transaction (nor hold claims up behind it). Called
+     * inside a transaction. Returns the statement that restores the previous setting, to run on the same
+     * connection before it is given back, if the setting outlives the transaction. Default: no limit can be set.
+     */
+    default java.util.Optional<String> limitLockWait(Connection connection, long millis) throws SQLException {
+        return java.util.Optional.empty();
+    }
+
+    /** Whether the error is a lock wait that gave up ({@link #limitLockWait}'s limit, NOWAIT). */
+    default boolean isLockWaitTimeout(SQLException e) {
+        return false;
+    }
 }

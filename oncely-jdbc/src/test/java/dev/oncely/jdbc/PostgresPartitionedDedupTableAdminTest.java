@@ -1,0 +1,55 @@
+package dev.oncely.jdbc;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.oncely.testkit.TestDatabaseExtension;
+import java.time.Duration;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** The admin API on the time-partitioned layout, where a key may live in two partitions. */
+class PostgresPartitionedDedupTableAdminTest extends DedupTableAdminTestBase {
+
+    @RegisterExtension
+    static final TestDatabaseExtension DB = TestDatabaseExtension.postgres();
+
+    private static HikariDataSource pool;
+
+    @AfterAll
+    static void stop() {
+        if (pool != null) {
+            pool.close();
+        }
+    }
+
+    @Override
+    protected DataSource dataSource() {
+        if (pool == null) {
+            pool = TestPools.pool(DB.database(), 6, "TRANSACTION_READ_COMMITTED", true);
+        }
+        return pool;
+    }
+
+    @Override
+    protected String table() {
+        return "oncely_admin_part";
+    }
+
+    @Override
+    protected boolean purgesRows() {
+        return false;
+    }
+
+    @Override
+    protected JdbcDedupStore store(String table) {
+        // An overlap as long as the partition: every claim writes its key into two partitions.
+        return JdbcDedupStore.builder(dataSource()).table(table)
+                .timePartitioned(Duration.ofHours(1), Duration.ofHours(1)).build().createSchemaIfMissing();
+    }
+
+    @Override
+    protected void dropTable(String table) throws Exception {
+        sql("DROP TABLE IF EXISTS " + table + " CASCADE");
+        sql("DROP TABLE IF EXISTS " + table + "_partitions");
+    }
+}
