@@ -467,33 +467,23 @@ public final class PeerHarness {
         });
 
         // Batches: the claim, then the fresh messages' business rows as one set-based INSERT, one transaction.
-        ThreadLocal<List<String>> fresh = ThreadLocal.withInitial(ArrayList::new);
         for (int size : ints("batches", "1,10,100,1000")) {
             String consumer = "oncely-b" + size;
-            IdempotentHandler<String, Void, ?> collecting = IdempotentHandler.<String, Void>builder(oncelyStore)
-                    .consumer(consumer).key(k -> k).handler((key, ctx) -> {
-                        fresh.get().add(key);
-                        return null;
+            // A batch handler: the fresh keys of the batch arrive together and go in one multi-row INSERT, in the
+            // claim's transaction (the store's own), as an application would write them.
+            IdempotentHandler<String, Void, SQLException> batchHandler = IdempotentHandler.<String, Void>builder(
+                            oncelyStore)
+                    .consumer(consumer).key(k -> k).batchHandler((keys, ctx) -> {
+                        businessAll(ctx.unwrap(Connection.class), consumer, keys);
+                        return List.of();
                     }).build();
-            batched.add(new Variant(consumer, "4 Oncely processBatchIn(" + size + ")", size) {
+            batched.add(new Variant(consumer, "4 Oncely processBatch(" + size + "), batch handler", size) {
                 String seedSql() {
                     return oncelySeed(ONCELY_TABLE, id);
                 }
 
                 int run(List<String> keys) throws Exception {
-                    List<String> rows = fresh.get();
-                    rows.clear();
-                    try (Connection c = pool.getConnection()) {
-                        c.setAutoCommit(false);
-                        try {
-                            collecting.processBatchIn(JdbcTransactions.of(c), keys);
-                            businessAll(c, id, rows);
-                            c.commit();
-                        } catch (Exception e) {
-                            c.rollback();
-                            throw e;
-                        }
-                    }
+                    batchHandler.processBatch(keys);
                     return keys.size();
                 }
             });
