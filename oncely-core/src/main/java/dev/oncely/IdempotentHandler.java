@@ -505,7 +505,7 @@ public final class IdempotentHandler<M, R, X extends Exception> {
     private Map<String, R> handleBatch(StoreTransaction tx, List<M> messages, List<String> keys) {
         List<? extends R> results;
         try {
-            results = batchHandler.handle(Collections.unmodifiableList(messages), new BatchContextImpl(tx, keys));
+            results = batchHandler.handle(Collections.unmodifiableList(messages), new Context(tx, keys.get(0), Collections.unmodifiableList(keys)));
         } catch (RuntimeException e) {
             throw e;
         } catch (Exception e) {
@@ -584,43 +584,25 @@ public final class IdempotentHandler<M, R, X extends Exception> {
                 + " tests can fake.");
     }
 
-    private final class BatchContextImpl implements BatchContext {
+    /** The context of one message (its key) or of a batch (its keys): the same transaction's resources. */
+    private final class Context implements ProcessingContext, BatchContext {
         private final StoreTransaction tx;
+        private final String key;
         private final List<String> keys;
 
-        BatchContextImpl(StoreTransaction tx, List<String> keys) {
-            this.tx = tx;
-            this.keys = Collections.unmodifiableList(keys);
+        Context(StoreTransaction tx, String key) {
+            this(tx, key, List.of(key));
         }
 
-        @Override
-        public String consumer() {
-            return consumer;
+        Context(StoreTransaction tx, String key, List<String> keys) {
+            this.tx = tx;
+            this.key = key;
+            this.keys = keys;
         }
 
         @Override
         public List<String> keys() {
             return keys;
-        }
-
-        @Override
-        public <T> T unwrap(Class<T> type) {
-            return tx.resource(type).orElseThrow(() -> noResource(tx, type));
-        }
-
-        @Override
-        public <T> Optional<T> find(Class<T> type) {
-            return tx.resource(type);
-        }
-    }
-
-    private final class Context implements ProcessingContext {
-        private final StoreTransaction tx;
-        private final String key;
-
-        Context(StoreTransaction tx, String key) {
-            this.tx = tx;
-            this.key = key;
         }
 
         @Override
