@@ -3,7 +3,7 @@ package dev.oncely.jdbc;
 import dev.oncely.CallerTransaction;
 import dev.oncely.MisconfigurationException;
 import dev.oncely.OncelyException;
-import dev.oncely.jdbc.internal.ConnectionOwner;
+import dev.oncely.jdbc.internal.ConnectionOwners;
 import dev.oncely.jdbc.internal.Ddl;
 import dev.oncely.jdbc.internal.HandleLender;
 import dev.oncely.jdbc.internal.JdbcStoreTransaction;
@@ -48,8 +48,13 @@ public final class JdbcDedupStore implements DedupStore {
 
     private static final Logger log = LoggerFactory.getLogger(JdbcDedupStore.class);
 
-    /** The store's own connections: the pool's (plain JDBC) or the caller's Jdbi's. */
+    /** Who owns the connections of the store's transactions: by default the same as {@link #ownConnections}. */
     private final ConnectionOwner connections;
+    /**
+     * The store's own connections, the pool's (plain JDBC) or the caller's Jdbi's: purges, partition maintenance
+     * and schema creation run on them in autocommit mode, whoever owns the transactions.
+     */
+    private final ConnectionOwner ownConnections;
     private final SqlDialect dialect;
     private final Database jdbcDialect;
     private final TableName table;
@@ -58,9 +63,10 @@ public final class JdbcDedupStore implements DedupStore {
     private final HandleLender lender = new HandleLender();
     private volatile boolean slowClaimWarned;
 
-    private JdbcDedupStore(ConnectionOwner connections, SqlDialect dialect, Database jdbcDialect, TableName table,
-                           int maxRetries) {
+    private JdbcDedupStore(ConnectionOwner connections, ConnectionOwner ownConnections, SqlDialect dialect,
+                           Database jdbcDialect, TableName table, int maxRetries) {
         this.connections = connections;
+        this.ownConnections = ownConnections;
         this.dialect = dialect;
         this.jdbcDialect = jdbcDialect;
         this.table = table;
@@ -139,7 +145,7 @@ public final class JdbcDedupStore implements DedupStore {
                 .orElseThrow(() -> new MisconfigurationException(description + " can join a transaction on a JDBC"
                         + " Connection or a Jdbi Handle, not " + transaction + ": use JdbcTransactions.of(connection)"
                         + " or JdbcTransactions.of(handle)."));
-        return runner.inTransaction(ConnectionOwner.caller(connection, handle.orElse(null)),
+        return runner.inTransaction(ConnectionOwners.caller(connection, handle.orElse(null)),
                 (lease, attempt) -> run(work, lease, null));
     }
 
@@ -167,7 +173,7 @@ public final class JdbcDedupStore implements DedupStore {
         if (maxRows < 1) {
             throw new IllegalArgumentException("maxRows must be at least 1, was " + maxRows);
         }
-        return runner.inAutocommit(connections, "Purging expired keys",
+        return runner.inAutocommit(ownConnections, "Purging expired keys",
                 (lease, attempt) -> dialect.purgeExpired(lease.connection(), maxRows));
     }
 
@@ -184,7 +190,7 @@ public final class JdbcDedupStore implements DedupStore {
             throw new MisconfigurationException(description + " is not time-partitioned: there are no partitions to"
                     + " maintain. Build it with .timePartitioned(partitionLength, overlap) to use that layout.");
         }
-        return runner.inAutocommit(connections, "Maintaining the partitions",
+        return runner.inAutocommit(ownConnections, "Maintaining the partitions",
                 (lease, attempt) -> partitioned.maintain(lease.connection(), true));
     }
 
@@ -203,7 +209,7 @@ public final class JdbcDedupStore implements DedupStore {
      * manage their schema with a migration tool. Idempotent. Returns this store.
      */
     public JdbcDedupStore createSchemaIfMissing() {
-        ConnectionOwner.Lease lease = runner.acquire(connections);
+        ConnectionOwner.Lease lease = runner.acquire(ownConnections);
         try (Statement st = lease.connection().createStatement()) {
             for (String sql : Ddl.statements(ddl())) {
                 st.execute(sql);
@@ -218,6 +224,14 @@ public final class JdbcDedupStore implements DedupStore {
         } finally {
             lease.close();
         }
+    }
+
+    /**
+     * Who owns the connections of this store's transactions: the DataSource's pool or the Jdbi it was built on,
+     * unless {@link Builder#connections(ConnectionOwner)} named another.
+     */
+    public ConnectionOwner connections() {
+        return connections;
     }
 
     /** The database this store's SQL is written for. */
@@ -265,6 +279,7 @@ public final class JdbcDedupStore implements DedupStore {
         private int maxRetries = 5;
         private Duration partitionLength;
         private Duration overlap;
+        private ConnectionOwner connections;
 
         private Builder(DataSource dataSource, Jdbi jdbi) {
             this.dataSource = dataSource;
@@ -284,6 +299,23 @@ public final class JdbcDedupStore implements DedupStore {
          */
         public Builder table(String table) {
             this.table = table;
+            return this;
+        }
+
+        /**
+         * Who owns the connections the store's transactions (claims and your handler's writes) run on, and so who
+         * begins, commits and rolls them back. Default: the pool of the DataSource (or the Jdbi) the builder was
+         * given, with transactions of the store's own. Integrations pass their own strategy, such as
+         * oncely-spring's, which joins the Spring-managed transaction; it must hand out connections to the same
+         * database the builder was given. Purges, partition maintenance and {@link #createSchemaIfMissing()} keep
+         * running in autocommit mode on the builder's DataSource or Jdbi.
+         */
+        public Builder connections(ConnectionOwner connections) {
+            if (connections == null) {
+                throw new IllegalArgumentException("connections is null: leave it unset for transactions on the"
+                        + " DataSource's pool, or pass a ConnectionOwner such as oncely-spring's.");
+            }
+            this.connections = connections;
             return this;
         }
 
@@ -355,8 +387,9 @@ public final class JdbcDedupStore implements DedupStore {
                 sqlDialect = new PostgresPartitionedDialect(name, partitionLength, overlap,
                         partitionsAhead(partitionLength));
             }
-            JdbcDedupStore store = new JdbcDedupStore(dataSource != null ? ConnectionOwner.pool(dataSource)
-                    : ConnectionOwner.jdbi(jdbi), sqlDialect, chosen, name, maxRetries);
+            ConnectionOwner own = dataSource != null ? ConnectionOwners.pool(dataSource) : ConnectionOwners.jdbi(jdbi);
+            JdbcDedupStore store = new JdbcDedupStore(connections != null ? connections : own, own, sqlDialect,
+                    chosen, name, maxRetries);
             log.info("Oncely {} (retries on serialization failure and deadlock: {})", store.describe(), maxRetries);
             return store;
         }
