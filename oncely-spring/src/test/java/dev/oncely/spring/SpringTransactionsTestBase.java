@@ -12,6 +12,7 @@ import dev.oncely.ResultCodec;
 import dev.oncely.TransientStoreException;
 import dev.oncely.jdbc.JdbcDedupStore;
 import dev.oncely.testkit.TestDatabase;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -19,12 +20,14 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.springframework.context.annotation.AnnotationConfigApplicationContext;
+import org.springframework.dao.ConcurrencyFailureException;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.jdbc.core.JdbcTemplate;
@@ -114,6 +117,29 @@ abstract class SpringTransactionsTestBase {
         assertThat(payments.receipt(new Event("e-4", false))).isEqualTo("receipt-1");
         assertThat(payments.receipt(new Event("e-4", false))).isEqualTo("receipt-1");
         assertThat(paymentsOf("e-4")).isEqualTo(1);
+    }
+
+    @Test
+    void aSerializationFailureInATransactionTheClaimBeganIsRetriedWholeAndTheMethodRunsAgain() {
+        payments.failuresLeft().set(1);
+        payments.invocations().set(0);
+        payments.payWithoutTransactionalFailingToSerialize(new Event("r-1", false));
+
+        assertThat(payments.invocations().get()).isEqualTo(2);
+        assertThat(paymentsOf("r-1")).as("the first attempt's write rolled back").isEqualTo(1);
+        assertThat(claims()).isEqualTo(1);
+    }
+
+    @Test
+    void aSerializationFailureInTheJoinedTransactionIsNotRetriedAndReachesTheCaller() {
+        payments.failuresLeft().set(1);
+        payments.invocations().set(0);
+        assertThatThrownBy(() -> payments.payFailingToSerialize(new Event("r-2", false)))
+                .isSameAs(payments.serializationFailure());
+
+        assertThat(payments.invocations().get()).as("Spring's transaction is not Oncely's to re-run").isEqualTo(1);
+        assertThat(paymentsOf("r-2")).isZero();
+        assertThat(claims()).isZero();
     }
 
     @Test
@@ -285,6 +311,44 @@ abstract class SpringTransactionsTestBase {
         @Idempotent(consumer = "payments-plain", key = "#p0.id")
         public void payWithoutTransactional(Event event) {
             write(event, "payments-plain");
+        }
+
+        /** Throws a serialization failure (SQLState 40001) after its write while {@link #failuresLeft} lasts. */
+        @Idempotent(consumer = "payments-retried", key = "#event.id")
+        public void payWithoutTransactionalFailingToSerialize(Event event) {
+            writeThenFailToSerialize(event, "payments-retried");
+        }
+
+        @Idempotent(consumer = "payments-joined", key = "#event.id")
+        @Transactional
+        public void payFailingToSerialize(Event event) {
+            writeThenFailToSerialize(event, "payments-joined");
+        }
+
+        private final AtomicInteger failuresLeft = new AtomicInteger();
+        private final AtomicInteger invocations = new AtomicInteger();
+        private final ConcurrencyFailureException serializationFailure = new ConcurrencyFailureException(
+                "could not serialize access", new SQLException("could not serialize access", "40001"));
+
+        // Accessors, not fields: the test holds the CGLIB proxy, whose own fields are unset.
+        public AtomicInteger failuresLeft() {
+            return failuresLeft;
+        }
+
+        public AtomicInteger invocations() {
+            return invocations;
+        }
+
+        public ConcurrencyFailureException serializationFailure() {
+            return serializationFailure;
+        }
+
+        private void writeThenFailToSerialize(Event event, String consumer) {
+            invocations.incrementAndGet();
+            jdbc.update("INSERT INTO " + PAYMENTS + " (event_id, consumer) VALUES (?, ?)", event.id(), consumer);
+            if (failuresLeft.getAndDecrement() > 0) {
+                throw serializationFailure;
+            }
         }
 
         @Idempotent(consumer = "receipts", key = "#event.id", resultCodec = "utf8Codec")
