@@ -13,14 +13,13 @@ import org.slf4j.LoggerFactory;
 import org.springframework.dao.DataAccessException;
 import org.springframework.jdbc.datasource.ConnectionHolder;
 import org.springframework.jdbc.datasource.DataSourceUtils;
-import org.springframework.transaction.NoTransactionException;
 import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.TransactionDefinition;
 import org.springframework.transaction.TransactionException;
 import org.springframework.transaction.TransactionStatus;
-import org.springframework.transaction.interceptor.TransactionAspectSupport;
 import org.springframework.transaction.support.DefaultTransactionDefinition;
 import org.springframework.transaction.support.TransactionSynchronizationManager;
+import org.springframework.util.ClassUtils;
 
 /**
  * Claims in the Spring-managed transaction: a {@link ConnectionOwner} for {@link JdbcDedupStore} that gets its
@@ -48,6 +47,9 @@ import org.springframework.transaction.support.TransactionSynchronizationManager
 public final class SpringConnectionOwner extends ConnectionOwner {
 
     private static final Logger log = LoggerFactory.getLogger(SpringConnectionOwner.class);
+    private static final boolean JPA_PRESENT = ClassUtils.isPresent("org.springframework.orm.jpa.EntityManagerHolder",
+            SpringConnectionOwner.class.getClassLoader())
+            && ClassUtils.isPresent("jakarta.persistence.EntityManager", SpringConnectionOwner.class.getClassLoader());
 
     private final DataSource dataSource;
     private final PlatformTransactionManager transactionManager;
@@ -187,19 +189,20 @@ public final class SpringConnectionOwner extends ConnectionOwner {
         }
 
         /**
-         * The failure reaches the caller, whose transaction rolls back if it propagates; if someone catches it, the
-         * claim and the writes before it must still not commit, so the transaction is marked rollback-only.
+         * The failure reaches the caller, whose transaction rolls back if it propagates. If someone catches it, the
+         * claim and the writes before it must still not commit: the transaction is marked rollback-only as a whole
+         * (global, as Spring marks a failed participating scope), so its commit rolls back and throws
+         * {@code UnexpectedRollbackException} instead of silently committing or silently rolling back.
          */
         @Override
         public void rollback() {
-            Object holder = TransactionSynchronizationManager.getResource(dataSource);
-            if (holder instanceof ConnectionHolder connectionHolder) {
-                connectionHolder.setRollbackOnly(); // DataSourceTransactionManager and JdbcTransactionManager
+            if (TransactionSynchronizationManager.getResource(dataSource) instanceof ConnectionHolder holder) {
+                holder.setRollbackOnly(); // what Data/JdbcTransactionManager's commit checks
             }
-            try {
-                TransactionAspectSupport.currentTransactionStatus().setRollbackOnly(); // any @Transactional scope
-            } catch (NoTransactionException notDeclarative) {
-                // A TransactionTemplate's or a programmatic transaction: the exception reaches its callback.
+            if (JPA_PRESENT) { // JpaTransactionManager's commit checks the EntityManager's transaction instead
+                for (Object holder : TransactionSynchronizationManager.getResourceMap().values()) {
+                    JpaRollback.markRollbackOnly(holder);
+                }
             }
         }
 

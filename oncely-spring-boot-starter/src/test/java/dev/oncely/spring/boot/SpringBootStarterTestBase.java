@@ -8,6 +8,7 @@ import dev.oncely.TransientStoreException;
 import dev.oncely.jdbc.JdbcDedupStore;
 import dev.oncely.spring.IdempotentAdvisor;
 import dev.oncely.spring.SpringConnectionOwner;
+import dev.oncely.spring.boot.app.Checkout;
 import dev.oncely.spring.boot.app.PaymentService;
 import dev.oncely.spring.boot.app.PaymentService.ChargeEvent;
 import dev.oncely.spring.boot.app.TestApplication;
@@ -32,6 +33,7 @@ import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.orm.jpa.JpaTransactionManager;
 import org.springframework.transaction.PlatformTransactionManager;
+import org.springframework.transaction.UnexpectedRollbackException;
 
 /**
  * The starter in a real Spring Boot application with JPA (JpaTransactionManager) on a real database: the claim,
@@ -113,6 +115,17 @@ abstract class SpringBootStarterTestBase {
         service.charge(new ChargeEvent("c-2", 50, null));
         assertThat(count("boot_payments")).isEqualTo(1);
         assertThat(count("boot_claims")).isEqualTo(1);
+    }
+
+    @Test
+    void aFailureCaughtInsideTheJpaTransactionStillRollsBackTheClaimAndTheWrites() {
+        Checkout checkout = context.getBean(Checkout.class);
+        assertThatThrownBy(() -> checkout.chargeAndSwallowFailure(
+                new ChargeEvent("c-4", 5, new IllegalStateException("declined"))))
+                .isInstanceOf(UnexpectedRollbackException.class);
+        assertThat(count("boot_payments")).isZero();
+        assertThat(count("boot_ledger")).isZero();
+        assertThat(count("boot_claims")).isZero();
     }
 
     @Test

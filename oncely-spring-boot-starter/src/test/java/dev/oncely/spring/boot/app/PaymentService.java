@@ -22,6 +22,16 @@ public class PaymentService {
     public record ChargeEvent(String id, long amount, RuntimeException failure) {
     }
 
+    /** Without @Transactional of its own: inside a caller's transaction, the claim joins it. */
+    @Idempotent(consumer = "boot-billing-plain", key = "#event.id")
+    public void chargeWithoutTransactional(ChargeEvent event) {
+        payments.save(new Payment(event.id(), event.amount()));
+        payments.flush();
+        if (event.failure() != null) {
+            throw event.failure();
+        }
+    }
+
     /**
      * Returns the name of the transaction the method ran in: @Transactional's (the method) when the claim runs
      * inside it.
