@@ -121,7 +121,8 @@ public final class SpringConnectionOwner extends ConnectionOwner {
                         + " Boot does).");
             }
             return new OwnedLease(connection(), dataSource, transactionManager, status);
-        } catch (RuntimeException e) {
+        } catch (SQLException | RuntimeException e) {
+            // Never leave a transaction begun here bound to the thread: the next claim would join it.
             if (!status.isCompleted()) {
                 try {
                     transactionManager.rollback(status);
