@@ -1,7 +1,6 @@
 package dev.oncely.jdbc;
 
 import dev.oncely.TransientStoreException;
-import dev.oncely.jdbc.internal.ConnectionOwner;
 import dev.oncely.jdbc.internal.Ddl;
 import dev.oncely.jdbc.internal.SqlDialect;
 import dev.oncely.jdbc.internal.TableName;

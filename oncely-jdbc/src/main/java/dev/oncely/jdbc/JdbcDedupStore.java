@@ -4,7 +4,7 @@ import dev.oncely.CallerTransaction;
 import dev.oncely.DedupStore;
 import dev.oncely.MisconfigurationException;
 import dev.oncely.OncelyException;
-import dev.oncely.jdbc.internal.ConnectionOwner;
+import dev.oncely.jdbc.internal.ConnectionOwners;
 import dev.oncely.jdbc.internal.Ddl;
 import dev.oncely.jdbc.internal.HandleLender;
 import dev.oncely.jdbc.internal.JdbcStoreTransaction;
@@ -46,8 +46,13 @@ public final class JdbcDedupStore implements DedupStore {
 
     private static final Logger log = LoggerFactory.getLogger(JdbcDedupStore.class);
 
-    /** The store's own connections: the pool's (plain JDBC) or the caller's Jdbi's. */
+    /** Who owns the connections of the store's transactions: by default the same as {@link #ownConnections}. */
     private final ConnectionOwner connections;
+    /**
+     * The store's own connections, the pool's (plain JDBC) or the caller's Jdbi's: purges, partition maintenance
+     * and schema creation run on them in autocommit mode, whoever owns the transactions.
+     */
+    private final ConnectionOwner ownConnections;
     private final SqlDialect dialect;
     private final Database jdbcDialect;
     private final TableName table;
@@ -56,9 +61,10 @@ public final class JdbcDedupStore implements DedupStore {
     private final HandleLender lender = new HandleLender();
     private volatile boolean slowClaimWarned;
 
-    JdbcDedupStore(ConnectionOwner connections, SqlDialect dialect, Database jdbcDialect, TableName table,
-                           int maxRetries) {
+    JdbcDedupStore(ConnectionOwner connections, ConnectionOwner ownConnections, SqlDialect dialect,
+                   Database jdbcDialect, TableName table, int maxRetries) {
         this.connections = connections;
+        this.ownConnections = ownConnections;
         this.dialect = dialect;
         this.jdbcDialect = jdbcDialect;
         this.table = table;
@@ -137,7 +143,7 @@ public final class JdbcDedupStore implements DedupStore {
                 .orElseThrow(() -> new MisconfigurationException(description + " can join a transaction on a JDBC"
                         + " Connection or a Jdbi Handle, not " + transaction + ": use JdbcTransactions.of(connection)"
                         + " or JdbcTransactions.of(handle)."));
-        return runner.inTransaction(ConnectionOwner.caller(connection, handle.orElse(null)),
+        return runner.inTransaction(ConnectionOwners.caller(connection, handle.orElse(null)),
                 (lease, attempt) -> run(work, lease, null));
     }
 
@@ -165,7 +171,7 @@ public final class JdbcDedupStore implements DedupStore {
         if (maxRows < 1) {
             throw new IllegalArgumentException("maxRows must be at least 1, was " + maxRows);
         }
-        return runner.inAutocommit(connections, "Purging expired keys",
+        return runner.inAutocommit(ownConnections, "Purging expired keys",
                 (lease, attempt) -> dialect.purgeExpired(lease.connection(), maxRows));
     }
 
@@ -182,7 +188,7 @@ public final class JdbcDedupStore implements DedupStore {
             throw new MisconfigurationException(description + " is not time-partitioned: there are no partitions to"
                     + " maintain. Build it with .timePartitioned(partitionLength, overlap) to use that layout.");
         }
-        return runner.inAutocommit(connections, "Maintaining the partitions",
+        return runner.inAutocommit(ownConnections, "Maintaining the partitions",
                 (lease, attempt) -> partitioned.maintain(lease.connection(), true));
     }
 
@@ -201,7 +207,7 @@ public final class JdbcDedupStore implements DedupStore {
      * manage their schema with a migration tool. Idempotent. Returns this store.
      */
     public JdbcDedupStore createSchemaIfMissing() {
-        ConnectionOwner.Lease lease = runner.acquire(connections);
+        ConnectionOwner.Lease lease = runner.acquire(ownConnections);
         try (Statement st = lease.connection().createStatement()) {
             for (String sql : Ddl.statements(ddl())) {
                 st.execute(sql);
@@ -216,6 +222,14 @@ public final class JdbcDedupStore implements DedupStore {
         } finally {
             lease.close();
         }
+    }
+
+    /**
+     * Who owns the connections of this store's transactions: the DataSource's pool or the Jdbi it was built on,
+     * unless {@link Builder#connections(ConnectionOwner)} named another.
+     */
+    public ConnectionOwner connections() {
+        return connections;
     }
 
     /** The database this store's SQL is written for. */

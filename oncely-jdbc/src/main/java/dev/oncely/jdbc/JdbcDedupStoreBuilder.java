@@ -1,6 +1,6 @@
 package dev.oncely.jdbc;
 
-import dev.oncely.jdbc.internal.ConnectionOwner;
+import dev.oncely.jdbc.internal.ConnectionOwners;
 import dev.oncely.jdbc.internal.PostgresPartitionedDialect;
 import dev.oncely.jdbc.internal.SqlDialect;
 import dev.oncely.jdbc.internal.TableName;
@@ -25,6 +25,7 @@ public final class JdbcDedupStoreBuilder {
     private int maxRetries = 5;
     private Duration partitionLength;
     private Duration overlap;
+    private ConnectionOwner connections;
 
     JdbcDedupStoreBuilder(DataSource dataSource, Jdbi jdbi) {
         this.dataSource = dataSource;
@@ -44,6 +45,23 @@ public final class JdbcDedupStoreBuilder {
      */
     public JdbcDedupStoreBuilder table(String table) {
         this.table = table;
+        return this;
+    }
+
+    /**
+     * Who owns the connections the store's transactions (claims and your handler's writes) run on, and so who
+     * begins, commits and rolls them back. Default: the pool of the DataSource (or the Jdbi) the builder was
+     * given, with transactions of the store's own. Integrations pass their own strategy, such as oncely-spring's,
+     * which joins the Spring-managed transaction; it must hand out connections to the same database the builder
+     * was given. Purges, partition maintenance and {@link JdbcDedupStore#createSchemaIfMissing()} keep running in
+     * autocommit mode on the builder's DataSource or Jdbi.
+     */
+    public JdbcDedupStoreBuilder connections(ConnectionOwner connections) {
+        if (connections == null) {
+            throw new IllegalArgumentException("connections is null: leave it unset for transactions on the"
+                    + " DataSource's pool, or pass a ConnectionOwner such as oncely-spring's.");
+        }
+        this.connections = connections;
         return this;
     }
 
@@ -115,8 +133,9 @@ public final class JdbcDedupStoreBuilder {
             sqlDialect = new PostgresPartitionedDialect(name, partitionLength, overlap,
                     partitionsAhead(partitionLength));
         }
-        JdbcDedupStore store = new JdbcDedupStore(dataSource != null ? ConnectionOwner.pool(dataSource)
-                : ConnectionOwner.jdbi(jdbi), sqlDialect, chosen, name, maxRetries);
+        ConnectionOwner own = dataSource != null ? ConnectionOwners.pool(dataSource) : ConnectionOwners.jdbi(jdbi);
+        JdbcDedupStore store = new JdbcDedupStore(connections != null ? connections : own, own, sqlDialect,
+                chosen, name, maxRetries);
         log.info("Oncely {} (retries on serialization failure and deadlock: {})", store.describe(), maxRetries);
         return store;
     }

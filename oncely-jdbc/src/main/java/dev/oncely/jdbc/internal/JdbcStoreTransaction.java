@@ -4,6 +4,7 @@ import dev.oncely.spi.ClaimBatch;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
 import dev.oncely.spi.StoreTransaction;
+import dev.oncely.jdbc.ConnectionOwner;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;

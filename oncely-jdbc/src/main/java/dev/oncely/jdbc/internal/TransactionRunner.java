@@ -2,6 +2,7 @@ package dev.oncely.jdbc.internal;
 
 import dev.oncely.CommitOutcomeUnknownException;
 import dev.oncely.TransientStoreException;
+import dev.oncely.jdbc.ConnectionOwner;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;

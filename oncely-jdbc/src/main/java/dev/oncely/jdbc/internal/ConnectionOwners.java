@@ -1,6 +1,7 @@
 package dev.oncely.jdbc.internal;
 
 import dev.oncely.MisconfigurationException;
+import dev.oncely.jdbc.ConnectionOwner;
 import java.sql.Connection;
 import java.sql.SQLException;
 import javax.sql.DataSource;
@@ -10,17 +11,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Who owns the connection a transaction runs on, and so who begins, commits, rolls back and closes it: the
- * strategy {@link TransactionRunner} runs on. The store's pool ({@link #pool}), the caller's Jdbi
- * ({@link #jdbi}), or a transaction the caller already has open ({@link #caller}), which is joined and never
- * ended or retried.
+ * The built-in {@link ConnectionOwner}s the {@link TransactionRunner} runs on: the store's pool ({@link #pool}),
+ * the caller's Jdbi ({@link #jdbi}), or a transaction the caller already has open ({@link #caller}), which is
+ * joined and never ended or retried.
  */
-public abstract class ConnectionOwner {
+public final class ConnectionOwners {
 
-    private static final Logger log = LoggerFactory.getLogger(ConnectionOwner.class);
+    private static final Logger log = LoggerFactory.getLogger(ConnectionOwners.class);
 
-    /** A connection for one attempt. */
-    public abstract Lease acquire() throws SQLException;
+    private ConnectionOwners() {
+    }
 
     /** Transactions on plain JDBC, on connections of a pool. */
     public static ConnectionOwner pool(DataSource dataSource) {
@@ -28,6 +28,11 @@ public abstract class ConnectionOwner {
             @Override
             public Lease acquire() throws SQLException {
                 return new PooledLease(dataSource.getConnection());
+            }
+
+            @Override
+            public String toString() {
+                return "the pool of " + dataSource;
             }
         };
     }
@@ -39,6 +44,11 @@ public abstract class ConnectionOwner {
             public Lease acquire() {
                 Handle handle = jdbi.open();
                 return new JdbiLease(handle);
+            }
+
+            @Override
+            public String toString() {
+                return "handles of " + jdbi;
             }
         };
     }
@@ -62,53 +72,11 @@ public abstract class ConnectionOwner {
         };
     }
 
-    /** One attempt's connection, and the transaction on it. */
-    public abstract static class Lease {
-        private final Connection connection;
-        private boolean claimed;
-
-        Lease(Connection connection) {
-            this.connection = connection;
-        }
-
-        public final Connection connection() {
-            return connection;
-        }
-
-        /** The Jdbi handle the connection came with, or null for a bare connection. */
-        public Handle handle() {
-            return null;
-        }
-
-        /** Whether the transaction is this lease's own: the runner ends it, and may run the work again. */
-        public boolean ownsTransaction() {
-            return true;
-        }
-
-        /** Records that the transaction wrote a claim (the time-partitioned layout bounds such transactions). */
-        public final void markClaimed() {
-            claimed = true;
-        }
-
-        final boolean claimed() {
-            return claimed;
-        }
-
-        abstract void begin() throws SQLException;
-
-        abstract void commit() throws SQLException;
-
-        abstract void rollback() throws SQLException;
-
-        /** Gives the connection back; never throws. */
-        public abstract void close();
-
-        static void warnCloseFailed(Exception e) {
-            log.warn("Closing a connection failed: {}", e.toString());
-        }
+    static void warnCloseFailed(Exception e) {
+        log.warn("Closing a connection failed: {}", e.toString());
     }
 
-    private static final class PooledLease extends Lease {
+    private static final class PooledLease extends ConnectionOwner.Lease {
         /** Autocommit was switched off by {@link #begin} and is to be switched back once the transaction ended. */
         private boolean restoreAutoCommit;
         private boolean inTransaction;
@@ -118,7 +86,7 @@ public abstract class ConnectionOwner {
         }
 
         @Override
-        void begin() throws SQLException {
+        public void begin() throws SQLException {
             if (connection().getAutoCommit()) {
                 connection().setAutoCommit(false);
                 restoreAutoCommit = true;
@@ -127,13 +95,13 @@ public abstract class ConnectionOwner {
         }
 
         @Override
-        void commit() throws SQLException {
+        public void commit() throws SQLException {
             connection().commit();
             inTransaction = false;
         }
 
         @Override
-        void rollback() throws SQLException {
+        public void rollback() throws SQLException {
             connection().rollback();
             inTransaction = false;
         }
@@ -156,7 +124,7 @@ public abstract class ConnectionOwner {
         }
     }
 
-    private static final class JdbiLease extends Lease {
+    private static final class JdbiLease extends ConnectionOwner.Lease {
         private final Handle handle;
 
         JdbiLease(Handle handle) {
@@ -170,17 +138,17 @@ public abstract class ConnectionOwner {
         }
 
         @Override
-        void begin() {
+        public void begin() {
             handle.begin();
         }
 
         @Override
-        void commit() {
+        public void commit() {
             handle.commit();
         }
 
         @Override
-        void rollback() {
+        public void rollback() {
             handle.rollback();
         }
 
@@ -194,7 +162,7 @@ public abstract class ConnectionOwner {
         }
     }
 
-    private static final class CallerLease extends Lease {
+    private static final class CallerLease extends ConnectionOwner.Lease {
         private final Handle handle;
 
         CallerLease(Connection connection, Handle handle) {
@@ -213,17 +181,17 @@ public abstract class ConnectionOwner {
         }
 
         @Override
-        void begin() {
+        public void begin() {
             // The caller's transaction is open already.
         }
 
         @Override
-        void commit() {
+        public void commit() {
             // The caller commits.
         }
 
         @Override
-        void rollback() {
+        public void rollback() {
             // The caller rolls back: the failure reaches them unchanged.
         }
 

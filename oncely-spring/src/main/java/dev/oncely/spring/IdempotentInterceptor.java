@@ -1,0 +1,202 @@
+package dev.oncely.spring;
+
+import dev.oncely.DedupStore;
+import dev.oncely.IdempotentHandler;
+import dev.oncely.MisconfigurationException;
+import dev.oncely.ResultCodec;
+import dev.oncely.jdbc.JdbcDedupStore;
+import java.lang.reflect.Method;
+import java.lang.reflect.UndeclaredThrowableException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+import org.aopalliance.intercept.MethodInterceptor;
+import org.aopalliance.intercept.MethodInvocation;
+import org.springframework.aop.ProxyMethodInvocation;
+import org.springframework.aop.support.AopUtils;
+import org.springframework.beans.BeansException;
+import org.springframework.beans.factory.BeanFactory;
+import org.springframework.context.expression.BeanFactoryResolver;
+import org.springframework.context.expression.MethodBasedEvaluationContext;
+import org.springframework.core.DefaultParameterNameDiscoverer;
+import org.springframework.core.ParameterNameDiscoverer;
+import org.springframework.core.annotation.AnnotatedElementUtils;
+import org.springframework.expression.Expression;
+import org.springframework.expression.ExpressionException;
+import org.springframework.expression.spel.standard.SpelExpressionParser;
+
+/**
+ * Runs {@link Idempotent} methods through an {@link IdempotentHandler}, one per method, built at its first call: the
+ * method is the handler, its invocation the message, the SpEL key the key extractor. The store's
+ * {@link SpringConnectionOwner} puts the claim in the Spring transaction. A retried attempt (a serialization failure
+ * in a transaction the store began) invokes the method again on a fresh copy of the invocation.
+ */
+public final class IdempotentInterceptor implements MethodInterceptor {
+
+    private final Supplier<DedupStore> store;
+    private final Supplier<Optional<Duration>> defaultRetention;
+    private final BeanFactory beanFactory;
+    private final SpelExpressionParser parser = new SpelExpressionParser();
+    private final ParameterNameDiscoverer parameterNames = new DefaultParameterNameDiscoverer();
+    private final Map<Method, IdempotentHandler<Call, Object, ?>> handlers = new ConcurrentHashMap<>();
+
+    /**
+     * @param store            the store, resolved at the first call (a JdbcDedupStore built with
+     *                         {@link SpringConnectionOwner})
+     * @param defaultRetention the retention of methods whose annotation names none
+     * @param beanFactory      for {@code @bean} references in SpEL and {@link Idempotent#resultCodec()} beans
+     */
+    public IdempotentInterceptor(Supplier<DedupStore> store, Supplier<Optional<Duration>> defaultRetention,
+                                 BeanFactory beanFactory) {
+        this.store = store;
+        this.defaultRetention = defaultRetention;
+        this.beanFactory = beanFactory;
+    }
+
+    @Override
+    public Object invoke(MethodInvocation invocation) throws Throwable {
+        if (!(invocation instanceof ProxyMethodInvocation proxied)) {
+            throw new MisconfigurationException("@Idempotent needs Spring AOP's proxy invocations, got "
+                    + invocation.getClass().getName() + ": register IdempotentAdvisor with Spring's auto-proxying"
+                    + " (@EnableIdempotent or the Spring Boot starter).");
+        }
+        Class<?> targetClass = invocation.getThis() == null ? invocation.getMethod().getDeclaringClass()
+                : AopUtils.getTargetClass(invocation.getThis());
+        Method method = AopUtils.getMostSpecificMethod(invocation.getMethod(), targetClass);
+        IdempotentHandler<Call, Object, ?> handler = handlers.computeIfAbsent(method, this::handlerFor);
+        return handler.process(new Call(proxied, method)).result().orElse(null);
+    }
+
+    private IdempotentHandler<Call, Object, ?> handlerFor(Method method) {
+        Idempotent annotation = AnnotatedElementUtils.findMergedAnnotation(method, Idempotent.class);
+        if (annotation == null) {
+            throw new MisconfigurationException("No @Idempotent on " + method + ", yet its advice ran: apply"
+                    + " IdempotentAdvisor only through its own pointcut.");
+        }
+        String where = "@Idempotent on " + method.getDeclaringClass().getName() + "." + method.getName();
+        DedupStore dedupStore = springStore(where);
+        Expression key = parse(where, "key", annotation.key());
+        IdempotentHandler.Builder<Call, Object, ?> builder = IdempotentHandler.<Call, Object>builder(dedupStore)
+                .consumer(annotation.consumer())
+                .key(call -> {
+                    Object value = call.evaluate(key);
+                    return value == null ? null : value.toString();
+                })
+                .handler((call, context) -> call.proceed());
+        if (!annotation.fingerprint().isBlank()) {
+            Expression fingerprint = parse(where, "fingerprint", annotation.fingerprint());
+            builder.fingerprint(call -> {
+                Object value = call.evaluate(fingerprint);
+                if (value instanceof byte[] bytes) {
+                    return bytes;
+                }
+                return String.valueOf(value).getBytes(StandardCharsets.UTF_8);
+            });
+        }
+        if (!annotation.resultCodec().isBlank()) {
+            builder.resultCodec(codec(where, annotation.resultCodec()));
+        } else if (method.getReturnType().isPrimitive() && method.getReturnType() != void.class) {
+            throw new MisconfigurationException(where + " returns " + method.getReturnType() + ", but a duplicate"
+                    + " has no value to return without a result codec. Name a ResultCodec bean in resultCodec, or"
+                    + " return void or an object type (null for duplicates).");
+        }
+        Optional<Duration> retention = annotation.retention().isBlank() ? defaultRetention.get()
+                : Optional.of(parseRetention(where, annotation.retention()));
+        retention.ifPresent(builder::retention);
+        try {
+            return builder.build();
+        } catch (IllegalArgumentException e) {
+            throw new MisconfigurationException(where + " is invalid: " + e.getMessage(), e);
+        }
+    }
+
+    private DedupStore springStore(String where) {
+        DedupStore dedupStore;
+        try {
+            dedupStore = store.get();
+        } catch (BeansException e) {
+            throw new MisconfigurationException(where + " needs one DedupStore bean: " + e.getMessage()
+                    + ". Add oncely-spring-boot-starter, or declare SpringConnectionOwner.storeBuilder(dataSource,"
+                    + " transactionManager).build() as a bean.", e);
+        }
+        if (!(dedupStore instanceof JdbcDedupStore jdbc) || !(jdbc.connections() instanceof SpringConnectionOwner)) {
+            throw new MisconfigurationException(where + " needs its claims in the Spring transaction, but the"
+                    + " DedupStore bean " + dedupStore + " runs transactions of its own, so the claim would commit"
+                    + " apart from the method's writes. Build it with SpringConnectionOwner.storeBuilder(dataSource,"
+                    + " transactionManager) (the starter does).");
+        }
+        return dedupStore;
+    }
+
+    private Expression parse(String where, String attribute, String text) {
+        if (text.isBlank()) {
+            throw new MisconfigurationException(where + " has an empty " + attribute + ": give a SpEL expression"
+                    + " over the parameters, such as \"#event.id\".");
+        }
+        try {
+            return parser.parseExpression(text);
+        } catch (ExpressionException e) {
+            throw new MisconfigurationException(where + " has an invalid " + attribute + " expression '" + text
+                    + "': " + e.getMessage(), e);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private ResultCodec<Object> codec(String where, String beanName) {
+        try {
+            return beanFactory.getBean(beanName, ResultCodec.class);
+        } catch (BeansException e) {
+            throw new MisconfigurationException(where + " names result codec '" + beanName + "', but there is no"
+                    + " ResultCodec bean of that name: " + e.getMessage(), e);
+        }
+    }
+
+    private static Duration parseRetention(String where, String text) {
+        try {
+            return Duration.parse(text);
+        } catch (DateTimeParseException e) {
+            throw new MisconfigurationException(where + " has retention '" + text + "', which is not an ISO-8601"
+                    + " duration: write it like \"P7D\" or \"PT12H\".", e);
+        }
+    }
+
+    /** One call of an annotated method: the handler's message. */
+    final class Call {
+        private final ProxyMethodInvocation invocation;
+        private final Method method;
+
+        Call(ProxyMethodInvocation invocation, Method method) {
+            this.invocation = invocation;
+            this.method = method;
+        }
+
+        Object evaluate(Expression expression) {
+            MethodBasedEvaluationContext context = new MethodBasedEvaluationContext(invocation.getThis(), method,
+                    invocation.getArguments(), parameterNames);
+            if (beanFactory != null) {
+                context.setBeanResolver(new BeanFactoryResolver(beanFactory));
+            }
+            return expression.getValue(context);
+        }
+
+        /** Runs the method; a copy of the invocation each time, so that a retried attempt runs it again. */
+        Object proceed() throws Exception {
+            try {
+                return invocation.invocableClone().proceed();
+            } catch (Exception | Error e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new UndeclaredThrowableException(t);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return method.getDeclaringClass().getSimpleName() + "." + method.getName() + " call";
+        }
+    }
+}
