@@ -52,6 +52,28 @@ class QuickstartTest {
         }
     }
 
+    @Test
+    void helpListsTheFlagsInsteadOfBeingTakenForTheJdbcUrl() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = Quickstart.run(new String[] {"--help"}, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertThat(status).as(err.toString(StandardCharsets.UTF_8)).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).startsWith("Usage: quickstart")
+                .contains("--jdbc-url", "--user", "--password", "--help");
+    }
+
+    @Test
+    void anUnknownFlagGivesOneLineAndExitStatus2() throws Exception {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = Quickstart.run(new String[] {"jdbc:postgresql://127.0.0.1:5432/test"},
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertThat(status).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8).strip()).isEqualTo("quickstart: unknown option"
+                + " 'jdbc:postgresql://127.0.0.1:5432/test'; known: --jdbc-url, --user, --password, --help");
+    }
+
     private static String between(String text, String start, String end) {
         int from = text.indexOf(start);
         int to = text.indexOf(end);
