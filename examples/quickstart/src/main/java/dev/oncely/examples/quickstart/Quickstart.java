@@ -27,6 +27,14 @@ public final class Quickstart {
               --help              this text
             """;
 
+    /** The business table, exactly as the README shows it (QuickstartTest checks). */
+    static final String CHARGES_DDL = """
+            CREATE TABLE charges (
+                event_id varchar(255) PRIMARY KEY,
+                customer varchar(100) NOT NULL,
+                cents    bigint       NOT NULL
+            )""";
+
     private static final List<String> FLAGS = List.of("--jdbc-url", "--user", "--password");
 
     public static void main(String[] args) throws Exception {
@@ -55,14 +63,17 @@ public final class Quickstart {
             dataSource.setJdbcUrl(options.getOrDefault("--jdbc-url", "jdbc:postgresql://127.0.0.1:5432/test"));
             dataSource.setUsername(options.getOrDefault("--user", "postgres"));
             dataSource.setPassword(options.getOrDefault("--password", ""));
-            try (var connection = dataSource.getConnection(); var statement = connection.createStatement()) {
-                // The business table of the README (section "2. The tables"); use your migration tool in production.
-                statement.execute("CREATE TABLE IF NOT EXISTS charges"
-                        + " (event_id varchar(255) PRIMARY KEY, customer varchar(100) NOT NULL, cents bigint NOT NULL)");
-            }
+            createChargesTable(dataSource);
             run(dataSource);
         }
         return 0;
+    }
+
+    /** The README's business table, if missing; use your migration tool in production. */
+    static void createChargesTable(DataSource dataSource) throws Exception {
+        try (var connection = dataSource.getConnection(); var statement = connection.createStatement()) {
+            statement.execute(CHARGES_DDL.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"));
+        }
     }
 
     static void run(DataSource dataSource) throws Exception {

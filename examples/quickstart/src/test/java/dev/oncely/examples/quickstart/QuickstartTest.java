@@ -28,6 +28,8 @@ class QuickstartTest {
                 .collect(java.util.stream.Collectors.joining("\n"));
         assertThat(readme).as("README.md must contain the quickstart exactly as compiled (less 8 spaces of indent)")
                 .contains(unindented);
+        assertThat(readme).as("README.md must show the charges table the quickstart creates")
+                .contains("```sql\n" + Quickstart.CHARGES_DDL + ";\n```");
     }
 
     @Test
@@ -37,9 +39,7 @@ class QuickstartTest {
             ds.setJdbcUrl(db.jdbcUrl());
             ds.setUsername(db.user());
             ds.setPassword(db.password());
-            try (var c = ds.getConnection(); var st = c.createStatement()) {
-                st.execute("CREATE TABLE IF NOT EXISTS charges (event_id text PRIMARY KEY, customer text, cents bigint)");
-            }
+            Quickstart.createChargesTable(ds);
             PrintStream original = System.out;
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
