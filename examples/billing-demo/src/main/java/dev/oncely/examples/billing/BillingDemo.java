@@ -71,6 +71,7 @@ public final class BillingDemo {
     static List<RunResult> compare(DataSource dataSource, DemoOptions options, PrintStream progress) {
         BillingTables tables = new BillingTables(dataSource);
         try {
+            progress.printf(Locale.ROOT, "  preparing the tables (%,d charge events)...%n", options.events());
             tables.recreate(stream(options).events(), NAIVE_CHARGES, ONCELY_CHARGES);
 
             // Naive: write the charge and acknowledge. A redelivered event is charged again.

@@ -35,8 +35,11 @@ final class ConsumerRun {
             return t;
         });
         long start = System.nanoTime();
-        ticker.scheduleAtFixedRate(() -> progress.printf(Locale.ROOT, "  %s: %,d of %,d deliveries%n", name,
-                channel.delivered(), channel.scheduledDeliveries()), 2, 2, TimeUnit.SECONDS);
+        progress.printf(Locale.ROOT, "  %s: consuming %,d deliveries with %d consumers...%n", name,
+                channel.scheduledDeliveries(), consumers);
+        // Every second, so that even the default run (a few seconds per consumer) shows how it is going.
+        ticker.scheduleAtFixedRate(() -> progress.println(progressLine(name, channel.delivered(),
+                channel.scheduledDeliveries(), (System.nanoTime() - start) / 1e9)), 1, 1, TimeUnit.SECONDS);
         try {
             List<Future<?>> running = new ArrayList<>();
             for (int i = 0; i < consumers; i++) {
@@ -45,13 +48,24 @@ final class ConsumerRun {
             for (Future<?> f : running) {
                 f.get();
             }
-            return (System.nanoTime() - start) / 1e9;
+            double seconds = (System.nanoTime() - start) / 1e9;
+            ticker.shutdownNow();
+            progress.printf(Locale.ROOT, "  %s: done, %,d deliveries in %.1f s%n", name, channel.delivered(), seconds);
+            return seconds;
         } catch (ExecutionException e) {
             throw e.getCause() instanceof Exception cause ? cause : e;
         } finally {
             ticker.shutdownNow();
             pool.shutdownNow();
         }
+    }
+
+    /** One progress line: "  Oncely: [#####.....]  52% (10,423 of 20,047 deliveries, 1,951/s)". */
+    static String progressLine(String name, long delivered, long total, double seconds) {
+        int percent = total == 0 ? 100 : (int) Math.min(100, delivered * 100 / total);
+        String bar = "#".repeat(percent / 5) + ".".repeat(20 - percent / 5);
+        return String.format(Locale.ROOT, "  %s: [%s] %3d%% (%,d of %,d deliveries, %,d/s)", name, bar, percent,
+                delivered, total, Math.round(delivered / Math.max(seconds, 1e-9)));
     }
 
     private static Void consume(AtLeastOnceChannel channel, ChargeConsumer consumer) throws Exception {

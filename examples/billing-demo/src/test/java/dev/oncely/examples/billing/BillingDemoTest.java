@@ -86,6 +86,21 @@ class BillingDemoTest {
     }
 
     @Test
+    void eachConsumerRunSaysWhenItStartsAndWhenItIsDone() {
+        Run run = run("--events", "500", "--consumers", "2", "--seed", "3");
+        assertThat(run.status).as(run.err).isZero();
+        assertThat(run.err).contains("preparing the tables (500 charge events)",
+                "naive consumer: consuming 50", "naive consumer: done, 50", "Oncely: consuming 50", "Oncely: done, 50");
+    }
+
+    @Test
+    void aProgressLineShowsABarThePercentageAndTheRate() {
+        assertThat(ConsumerRun.progressLine("Oncely", 10_000, 20_000, 5.0))
+                .isEqualTo("  Oncely: [##########..........]  50% (10,000 of 20,000 deliveries, 2,000/s)");
+        assertThat(ConsumerRun.progressLine("Oncely", 20_047, 20_047, 10.0)).contains("[####################] 100%");
+    }
+
+    @Test
     void helpListsTheFlags() {
         Run run = run("--help");
         assertThat(run.status).isZero();

@@ -45,8 +45,33 @@ public final class KafkaExample {
     private static final int EVENTS = 200;
     private static final int SENT_TWICE = 50;
 
+    static final String USAGE = """
+            Usage: kafka-example [options]
+              (mvn -q -pl examples/kafka -am compile exec:java -Dexec.args="[options]")
+
+            Starts an in-process Kafka broker, produces payment events of which some are sent twice, consumes
+            them into PostgreSQL with offsets stored in the database, restarts the consumer half way, and prints
+            the counts.
+
+              --jdbc-url URL      PostgreSQL to run on (default jdbc:postgresql://127.0.0.1:5432/test)
+              --user NAME         database user (default postgres)
+              --password SECRET   database password (default empty)
+              --help              this text
+            """;
+
     public static void main(String[] args) throws Exception {
-        Map<String, String> options = parse(args);
+        Map<String, String> options;
+        try {
+            options = parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("kafka-example: " + e.getMessage());
+            System.exit(2); // exec:java runs in Maven's JVM: exit rather than throw into a Maven error block
+            return;
+        }
+        if (options.containsKey("--help")) {
+            System.out.print(USAGE);
+            return;
+        }
         String url = options.getOrDefault("--jdbc-url", "jdbc:postgresql://127.0.0.1:5432/test");
         String user = options.getOrDefault("--user", "postgres");
         String password = options.getOrDefault("--password", "");
@@ -191,16 +216,20 @@ public final class KafkaExample {
         return sent;
     }
 
-    private static Map<String, String> parse(String[] args) {
+    /** Flags by name; "--help" if it was given. */
+    static Map<String, String> parse(String... args) {
         Map<String, String> options = new HashMap<>();
         for (int i = 0; i < args.length; i++) {
             String name = args[i];
+            if (name.equals("--help") || name.equals("-h")) {
+                return Map.of("--help", "");
+            }
             if (!name.equals("--jdbc-url") && !name.equals("--user") && !name.equals("--password")) {
-                throw new IllegalArgumentException("Unknown option " + name + ". Options: --jdbc-url URL, --user NAME,"
-                        + " --password SECRET (defaults: jdbc:postgresql://127.0.0.1:5432/test, postgres, empty).");
+                throw new IllegalArgumentException("unknown option '" + name + "'; known: --jdbc-url URL, --user NAME,"
+                        + " --password SECRET, --help");
             }
             if (i + 1 >= args.length) {
-                throw new IllegalArgumentException("Option " + name + " needs a value.");
+                throw new IllegalArgumentException(name + " needs a value; see --help");
             }
             options.put(name, args[++i]);
         }

@@ -28,6 +28,8 @@ class QuickstartTest {
                 .collect(java.util.stream.Collectors.joining("\n"));
         assertThat(readme).as("README.md must contain the quickstart exactly as compiled (less 8 spaces of indent)")
                 .contains(unindented);
+        assertThat(readme).as("README.md must show the charges table the quickstart creates")
+                .contains("```sql\n" + Quickstart.CHARGES_DDL + ";\n```");
     }
 
     @Test
@@ -37,9 +39,7 @@ class QuickstartTest {
             ds.setJdbcUrl(db.jdbcUrl());
             ds.setUsername(db.user());
             ds.setPassword(db.password());
-            try (var c = ds.getConnection(); var st = c.createStatement()) {
-                st.execute("CREATE TABLE IF NOT EXISTS charges (event_id text PRIMARY KEY, customer text, cents bigint)");
-            }
+            Quickstart.createChargesTable(ds);
             PrintStream original = System.out;
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
@@ -50,6 +50,28 @@ class QuickstartTest {
             }
             assertThat(out.toString(StandardCharsets.UTF_8)).contains("PROCESSED then DUPLICATE");
         }
+    }
+
+    @Test
+    void helpListsTheFlagsInsteadOfBeingTakenForTheJdbcUrl() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = Quickstart.run(new String[] {"--help"}, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertThat(status).as(err.toString(StandardCharsets.UTF_8)).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).startsWith("Usage: quickstart")
+                .contains("--jdbc-url", "--user", "--password", "--help");
+    }
+
+    @Test
+    void anUnknownFlagGivesOneLineAndExitStatus2() throws Exception {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = Quickstart.run(new String[] {"jdbc:postgresql://127.0.0.1:5432/test"},
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertThat(status).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8).strip()).isEqualTo("quickstart: unknown option"
+                + " 'jdbc:postgresql://127.0.0.1:5432/test'; known: --jdbc-url, --user, --password, --help");
     }
 
     private static String between(String text, String start, String end) {

@@ -37,8 +37,43 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class RabbitMqExample {
 
+    static final String USAGE = """
+            Usage: rabbitmq-example [options]
+              (mvn -q -pl examples/rabbitmq -am compile exec:java -Dexec.args="[options]")
+
+            Publishes orders to a RabbitMQ queue, some of them twice, consumes them on several channels with
+            Oncely on PostgreSQL and prints the rows the business table got: one per order.
+
+              --jdbc-url URL      PostgreSQL to run on (default jdbc:postgresql://127.0.0.1:5432/test)
+              --user NAME         database user (default postgres)
+              --password SECRET   database password (default empty)
+              --amqp-uri URI      RabbitMQ (default amqp://guest:guest@127.0.0.1:5672; append /vhost for another)
+              --orders N          orders to publish (default 200)
+              --duplicates P      percent of them published twice (default 20)
+              --channels N        consuming channels (default 3)
+              --help              this text
+            """;
+
+    private static final List<String> FLAGS = List.of("--jdbc-url", "--user", "--password", "--amqp-uri",
+            "--orders", "--duplicates", "--channels");
+
     public static void main(String[] args) throws Exception {
-        Map<String, String> options = parse(args);
+        Map<String, String> options;
+        try {
+            options = parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("rabbitmq-example: " + e.getMessage());
+            System.exit(2); // exec:java runs in Maven's JVM: exit rather than throw into a Maven error block
+            return;
+        }
+        if (options.containsKey("help")) {
+            System.out.print(USAGE);
+            return;
+        }
+        run(options);
+    }
+
+    private static void run(Map<String, String> options) throws Exception {
         String jdbcUrl = options.getOrDefault("jdbc-url", "jdbc:postgresql://127.0.0.1:5432/test");
         String amqpUri = options.getOrDefault("amqp-uri", "amqp://guest:guest@127.0.0.1:5672");
         int orders = Integer.parseInt(options.getOrDefault("orders", "200"));
@@ -161,12 +196,19 @@ public final class RabbitMqExample {
         return messages;
     }
 
-    private static Map<String, String> parse(String[] args) {
+    /** Flags by name without the dashes; "help" if --help was given. */
+    static Map<String, String> parse(String... args) {
         Map<String, String> options = new HashMap<>();
         for (int i = 0; i < args.length; i++) {
-            if (!args[i].startsWith("--") || i + 1 >= args.length) {
-                throw new IllegalArgumentException("Unexpected argument '" + args[i] + "': use --name value, e.g."
-                        + " --jdbc-url jdbc:postgresql://127.0.0.1:5432/test --user postgres --orders 200");
+            if (args[i].equals("--help") || args[i].equals("-h")) {
+                return Map.of("help", "");
+            }
+            if (!FLAGS.contains(args[i])) {
+                throw new IllegalArgumentException("unknown option '" + args[i] + "'; known: "
+                        + String.join(", ", FLAGS) + ", --help");
+            }
+            if (i + 1 >= args.length) {
+                throw new IllegalArgumentException(args[i] + " needs a value; see --help");
             }
             options.put(args[i].substring(2), args[++i]);
         }
