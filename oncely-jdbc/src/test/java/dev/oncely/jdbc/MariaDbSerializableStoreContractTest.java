@@ -2,7 +2,7 @@ package dev.oncely.jdbc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;

@@ -1,4 +1,4 @@
-package dev.oncely.testkit;
+package dev.oncely.testdatabases;
 
 import java.lang.reflect.InvocationTargetException;
 import java.time.Duration;
