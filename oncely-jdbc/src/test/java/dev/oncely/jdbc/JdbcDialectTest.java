@@ -30,7 +30,7 @@ class JdbcDialectTest {
         assertThatThrownBy(() -> Database.detect("Apache Derby"))
                 .isInstanceOf(OncelyException.class)
                 .hasMessageContaining("'Apache Derby'")
-                .hasMessageContaining(".dialect(...)")
+                .hasMessageContaining(".database(...)")
                 .hasMessageContaining(".database(Database.GENERIC)");
         assertThat(Database.detect("MariaDB")).isEqualTo(Database.MARIADB);
     }
