@@ -66,8 +66,9 @@ public final class TableShape {
             List<String> missing = used.getValue().stream().filter(c -> !present.contains(c)).toList();
             if (!missing.isEmpty()) {
                 throw new MisconfigurationException("Table " + name + " lacks the column" + (missing.size() == 1
-                        ? " " : "s ") + String.join(", ", missing) + ", which " + description + " reads or writes;"
-                        + " nothing was claimed (roll back your transaction if you joined one with processIn)."
+                        ? " " : "s ") + String.join(", ", missing) + ", which " + description + " reads or writes:"
+                        + " it was created by an older version of Oncely, or by hand. Nothing was claimed (roll back"
+                        + " your transaction if you joined one with processIn)."
                         + " Compare the table with the DDL (classpath resource "
                         + dialect.ddlResource() + ", also printed by JdbcDedupStore#ddl()) and apply the changes"
                         + " listed in docs/upgrading.md.");
