@@ -2,8 +2,8 @@ package dev.oncely.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.oncely.testkit.TestDatabase;
-import dev.oncely.testkit.TestDatabaseExtension;
+import dev.oncely.testdatabases.TestDatabase;
+import dev.oncely.testdatabases.TestDatabaseExtension;
 import java.util.ArrayList;
 import java.util.List;
 import javax.sql.DataSource;

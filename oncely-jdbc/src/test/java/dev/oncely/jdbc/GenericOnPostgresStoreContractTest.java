@@ -2,8 +2,8 @@ package dev.oncely.jdbc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.oncely.testkit.TestDatabase;
-import dev.oncely.testkit.TestDatabaseExtension;
+import dev.oncely.testdatabases.TestDatabase;
+import dev.oncely.testdatabases.TestDatabaseExtension;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;

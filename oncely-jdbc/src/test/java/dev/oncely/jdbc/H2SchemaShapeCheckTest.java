@@ -1,6 +1,6 @@
 package dev.oncely.jdbc;
 
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 
 /** The first-claim table check on an in-memory H2. */
 class H2SchemaShapeCheckTest extends SchemaShapeCheckTestBase {

@@ -2,7 +2,7 @@ package dev.oncely.jdbc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 

@@ -8,7 +8,7 @@ import dev.oncely.DedupStore;
 import dev.oncely.testkit.DedupStoreContract;
 import dev.oncely.testkit.OpenTransaction;
 import dev.oncely.testkit.StoreCapabilities;
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -24,7 +24,7 @@ import javax.sql.DataSource;
  * The conformance suite on a JDBC store: claims in the store's table, effects in a business table without a
  * unique key (so a doubled effect shows as a count of two), both written on the claim's connection.
  */
-abstract class JdbcStoreContractTestBase extends DedupStoreContract {
+abstract class JdbcStoreContractTestBase implements DedupStoreContract {
 
     static final String EFFECTS_TABLE = "oncely_test_effects";
 
@@ -66,12 +66,12 @@ abstract class JdbcStoreContractTestBase extends DedupStoreContract {
     }
 
     @Override
-    protected DedupStore store() throws Exception {
+    public DedupStore store() throws Exception {
         return storeOnTable(DEFAULT_TABLE);
     }
 
     @Override
-    protected DedupStore storeOnTable(String table) throws Exception {
+    public DedupStore storeOnTable(String table) throws Exception {
         JdbcDedupStore store = stores.get(table);
         if (store == null) {
             store = storeBuilder(dataSource(), table).build();
@@ -90,7 +90,7 @@ abstract class JdbcStoreContractTestBase extends DedupStoreContract {
     }
 
     @Override
-    protected void recordEffect(ProcessingContext context) throws SQLException {
+    public void recordEffect(ProcessingContext context) throws SQLException {
         try (PreparedStatement ps = context.unwrap(Connection.class).prepareStatement(
                 "INSERT INTO " + EFFECTS_TABLE + " (consumer, event_id) VALUES (?, ?)")) {
             ps.setString(1, context.consumer());
@@ -100,17 +100,17 @@ abstract class JdbcStoreContractTestBase extends DedupStoreContract {
     }
 
     @Override
-    protected long effects(String consumer, String key) throws SQLException {
+    public long effects(String consumer, String key) throws SQLException {
         return count("SELECT count(*) FROM " + EFFECTS_TABLE + " WHERE consumer = ? AND event_id = ?", consumer, key);
     }
 
     @Override
-    protected long totalEffects() throws SQLException {
+    public long totalEffects() throws SQLException {
         return count("SELECT count(*) FROM " + EFFECTS_TABLE);
     }
 
     @Override
-    protected long claimRows(String table) throws SQLException {
+    public long claimRows(String table) throws SQLException {
         if (!stores.containsKey(table)) {
             return 0;
         }
@@ -118,22 +118,22 @@ abstract class JdbcStoreContractTestBase extends DedupStoreContract {
     }
 
     @Override
-    protected OpenTransaction beginTransaction() throws SQLException {
+    public OpenTransaction beginTransaction() throws SQLException {
         return open(false);
     }
 
     @Override
-    protected Optional<OpenTransaction> autocommitTransaction() throws SQLException {
+    public Optional<OpenTransaction> autocommitTransaction() throws SQLException {
         return Optional.of(open(true));
     }
 
     @Override
-    protected void letStoreClockPass(Duration duration) throws InterruptedException {
+    public void letStoreClockPass(Duration duration) throws InterruptedException {
         Thread.sleep(duration.toMillis());
     }
 
     @Override
-    protected StoreCapabilities capabilities() {
+    public StoreCapabilities capabilities() {
         return StoreCapabilities.database();
     }
 

@@ -1,7 +1,7 @@
 package dev.oncely.jdbc;
 
 import com.zaxxer.hikari.HikariDataSource;
-import dev.oncely.testkit.TestDatabaseExtension;
+import dev.oncely.testdatabases.TestDatabaseExtension;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.extension.RegisterExtension;

@@ -9,7 +9,7 @@ import dev.oncely.IdempotentHandler;
 import dev.oncely.ProcessingContext;
 import dev.oncely.RetentionPurger;
 import dev.oncely.TransientStoreException;
-import dev.oncely.testkit.TestDatabaseExtension;
+import dev.oncely.testdatabases.TestDatabaseExtension;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

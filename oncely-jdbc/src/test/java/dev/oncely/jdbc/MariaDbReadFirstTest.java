@@ -6,7 +6,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.Outcome;
 import dev.oncely.ResultCodec;
-import dev.oncely.testkit.TestDatabaseExtension;
+import dev.oncely.testdatabases.TestDatabaseExtension;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.Statement;

@@ -1,7 +1,7 @@
 package dev.oncely.jdbc;
 
-import dev.oncely.testkit.TestDatabase;
-import dev.oncely.testkit.TestDatabaseExtension;
+import dev.oncely.testdatabases.TestDatabase;
+import dev.oncely.testdatabases.TestDatabaseExtension;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The first-claim table check on MariaDB. */

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
  * whole conformance suite on the real MariaDB's InnoDB. The table comes from mariadb.sql, because mysql.sql names
  * MySQL 8's utf8mb4_0900_bin collation, which MariaDB 10.11 does not have. MySQL itself is not tested here.
  */
-class MySqlDialectOnMariaDbStoreContractTest extends MariaDbStoreContractTest {
+class MySqlDialectOnMariaDbStoreContractTest extends MariaDbStoreContractTestBase {
 
     @Override
     protected JdbcDedupStoreBuilder storeBuilder(DataSource dataSource, String table) {

@@ -1,8 +1,8 @@
 package dev.oncely.jdbc;
 
 import dev.oncely.testkit.StoreCapabilities;
-import dev.oncely.testkit.TestDatabase;
-import dev.oncely.testkit.TestDatabaseExtension;
+import dev.oncely.testdatabases.TestDatabase;
+import dev.oncely.testdatabases.TestDatabaseExtension;
 import java.sql.SQLException;
 import java.time.Duration;
 import javax.sql.DataSource;
@@ -38,7 +38,7 @@ class PostgresPartitionedStoreContractTest extends JdbcStoreContractTestBase {
     }
 
     @Override
-    protected long claimRows(String table) throws SQLException {
+    public long claimRows(String table) throws SQLException {
         if (createdStore(table).isEmpty()) {
             return 0;
         }
@@ -49,7 +49,7 @@ class PostgresPartitionedStoreContractTest extends JdbcStoreContractTestBase {
     }
 
     @Override
-    protected StoreCapabilities capabilities() {
+    public StoreCapabilities capabilities() {
         return StoreCapabilities.database().purgingWholePartitions();
     }
 }

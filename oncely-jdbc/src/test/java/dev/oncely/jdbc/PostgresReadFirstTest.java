@@ -8,7 +8,7 @@ import dev.oncely.IdempotentHandler;
 import dev.oncely.Outcome;
 import dev.oncely.PayloadConflictException;
 import dev.oncely.ResultCodec;
-import dev.oncely.testkit.TestDatabaseExtension;
+import dev.oncely.testdatabases.TestDatabaseExtension;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;

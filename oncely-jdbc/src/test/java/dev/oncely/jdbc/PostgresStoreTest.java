@@ -8,7 +8,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.OncelyException;
 import dev.oncely.Outcome;
-import dev.oncely.testkit.TestDatabaseExtension;
+import dev.oncely.testdatabases.TestDatabaseExtension;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;

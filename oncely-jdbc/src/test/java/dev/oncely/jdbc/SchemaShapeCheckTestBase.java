@@ -7,7 +7,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.MisconfigurationException;
 import dev.oncely.ProcessingContext;
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

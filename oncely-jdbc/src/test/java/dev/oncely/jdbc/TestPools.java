@@ -2,7 +2,7 @@ package dev.oncely.jdbc;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 
 /** HikariCP pools on a test database, for the tests that need a pool of their own. */
 final class TestPools {

@@ -2,8 +2,8 @@ package dev.oncely.kafka;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
-import dev.oncely.testkit.TestDatabase;
-import dev.oncely.testkit.TestDatabases;
+import dev.oncely.testdatabases.TestDatabase;
+import dev.oncely.testdatabases.TestDatabases;
 import java.util.function.Supplier;
 
 /**

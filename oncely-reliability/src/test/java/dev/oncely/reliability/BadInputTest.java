@@ -9,7 +9,7 @@ import dev.oncely.OncelyException;
 import dev.oncely.ResultCodec;
 import dev.oncely.jdbc.JdbcDedupStore;
 import dev.oncely.jdbc.Database;
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.ServerSocket;

@@ -10,7 +10,7 @@ import dev.oncely.OncelyException;
 import dev.oncely.Outcome;
 import dev.oncely.jdbc.JdbcDedupStore;
 import dev.oncely.reliability.FaultProxy.CommitFault;
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 import java.sql.Connection;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;

@@ -7,7 +7,7 @@ import dev.oncely.CommitOutcomeUnknownException;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.Outcome;
 import dev.oncely.jdbc.JdbcDedupStore;
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;

@@ -1,7 +1,7 @@
 package dev.oncely.reliability;
 
 import dev.oncely.reliability.CrashableConsumer.Phase;
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;

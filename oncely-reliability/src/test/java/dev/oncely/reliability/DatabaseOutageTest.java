@@ -6,7 +6,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.OncelyException;
 import dev.oncely.jdbc.JdbcDedupStore;
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.List;

@@ -2,8 +2,8 @@ package dev.oncely.reliability;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
-import dev.oncely.testkit.TestDatabase;
-import dev.oncely.testkit.TestDatabases;
+import dev.oncely.testdatabases.TestDatabase;
+import dev.oncely.testdatabases.TestDatabases;
 import java.net.URI;
 import java.sql.Connection;
 import java.sql.DriverManager;

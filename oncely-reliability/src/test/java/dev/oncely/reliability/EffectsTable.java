@@ -1,7 +1,7 @@
 package dev.oncely.reliability;
 
 import dev.oncely.jdbc.JdbcDedupStore;
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

@@ -8,7 +8,7 @@ import dev.oncely.jdbc.JdbcTransactions;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.OncelyException;
 import dev.oncely.jdbc.JdbcDedupStore;
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 import java.sql.Connection;
 import java.util.ArrayList;
 import java.util.List;

@@ -2,7 +2,7 @@ package dev.oncely.reliability;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,7 +1,7 @@
 package dev.oncely.spring;
 
-import dev.oncely.testkit.TestDatabase;
-import dev.oncely.testkit.TestDatabases;
+import dev.oncely.testdatabases.TestDatabase;
+import dev.oncely.testdatabases.TestDatabases;
 
 /** Spring transactions and @Idempotent on MariaDB. */
 class MariaDbSpringTransactionsTest extends SpringTransactionsTestBase {

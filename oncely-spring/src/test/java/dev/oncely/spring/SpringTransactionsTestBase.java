@@ -11,7 +11,7 @@ import dev.oncely.MisconfigurationException;
 import dev.oncely.ResultCodec;
 import dev.oncely.TransientStoreException;
 import dev.oncely.jdbc.JdbcDedupStore;
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;

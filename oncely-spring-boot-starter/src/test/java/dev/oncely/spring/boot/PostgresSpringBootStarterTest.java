@@ -1,7 +1,7 @@
 package dev.oncely.spring.boot;
 
-import dev.oncely.testkit.TestDatabase;
-import dev.oncely.testkit.TestDatabases;
+import dev.oncely.testdatabases.TestDatabase;
+import dev.oncely.testdatabases.TestDatabases;
 
 /** The starter with JPA on PostgreSQL. */
 class PostgresSpringBootStarterTest extends SpringBootStarterTestBase {

@@ -12,7 +12,7 @@ import dev.oncely.spring.boot.app.Checkout;
 import dev.oncely.spring.boot.app.PaymentService;
 import dev.oncely.spring.boot.app.PaymentService.ChargeEvent;
 import dev.oncely.spring.boot.app.TestApplication;
-import dev.oncely.testkit.TestDatabase;
+import dev.oncely.testdatabases.TestDatabase;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;

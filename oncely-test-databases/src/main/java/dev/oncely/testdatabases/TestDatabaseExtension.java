@@ -1,4 +1,4 @@
-package dev.oncely.testkit;
+package dev.oncely.testdatabases;
 
 import java.util.function.Supplier;
 import org.junit.jupiter.api.extension.BeforeAllCallback;

@@ -1,4 +1,4 @@
-package dev.oncely.testkit;
+package dev.oncely.testdatabases;
 
 import java.util.Objects;
 

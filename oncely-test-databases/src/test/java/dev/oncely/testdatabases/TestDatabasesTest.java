@@ -1,4 +1,4 @@
-package dev.oncely.testkit;
+package dev.oncely.testdatabases;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
