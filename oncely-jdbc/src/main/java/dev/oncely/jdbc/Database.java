@@ -21,7 +21,7 @@ import java.util.function.Function;
 
 /**
  * The databases {@link JdbcDedupStore} has a dialect for. {@link JdbcDedupStoreBuilder#build()} picks one from
- * the database product name; {@link JdbcDedupStoreBuilder#dialect(Database)} overrides it. See
+ * the database product name; {@link JdbcDedupStoreBuilder#database(Database)} overrides it. See
  * docs/databases.md for versions, DDL and caveats.
  */
 public enum Database {
