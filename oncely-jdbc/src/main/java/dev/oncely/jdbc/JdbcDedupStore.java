@@ -226,7 +226,7 @@ public final class JdbcDedupStore implements DedupStore {
 
     /**
      * Who owns the connections of this store's transactions: the DataSource's pool or the Jdbi it was built on,
-     * unless {@link Builder#connections(ConnectionOwner)} named another.
+     * unless {@link JdbcDedupStoreBuilder#connections(ConnectionOwner)} named another.
      */
     public ConnectionOwner connections() {
         return connections;
@@ -251,7 +251,7 @@ public final class JdbcDedupStore implements DedupStore {
      * own (such as oncely-kafka's offsets table) into the {@link OncelyException} subtype that says what to do,
      * by the same rules as the store's own statements: a missing table or column, a missing privilege or a value
      * that does not fit is a {@link MisconfigurationException} naming {@code table} and {@code ddlResource}; a
-     * lost connection, a serialization failure, a deadlock or anything else a {@link TransientStoreException}.
+     * lost connection, a serialization failure, a deadlock or anything else a {@link dev.oncely.TransientStoreException}.
      */
     public OncelyException translate(String action, SQLException e, String table, String ddlResource) {
         return runner.errors().translate(action, e, table, ddlResource, "call its createSchemaIfMissing() once at startup");
