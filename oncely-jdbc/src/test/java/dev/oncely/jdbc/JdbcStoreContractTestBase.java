@@ -56,6 +56,11 @@ abstract class JdbcStoreContractTestBase implements DedupStoreContract {
             config.setUsername(db.user());
             config.setPassword(db.password());
             config.setMaximumPoolSize(40);
+            // Up to 40 for the concurrency cases, but idle connections go back to the database: a JVM holds one
+            // pool per URL (each MariaDB isolation level is one), and a database's default connection limit
+            // (MariaDB 151, PostgreSQL 100) must hold them all.
+            config.setMinimumIdle(2);
+            config.setIdleTimeout(10_000);
             config.setPoolName("oncely-test");
             return new HikariDataSource(config);
         });
