@@ -51,6 +51,14 @@ public interface DedupStore {
      */
     int purgeExpired(int maxRows);
 
+    /**
+     * The store's lease operations, for {@link LeasedHandler} (runs whose effects are outside the database); empty
+     * if the store has none. Every store Oncely ships has them, except the time-partitioned PostgreSQL layout.
+     */
+    default java.util.Optional<dev.oncely.spi.LeaseStore> leases() {
+        return java.util.Optional.empty();
+    }
+
     /** A short description for logs, such as {@code "PostgreSQL store on public.processed_events"}. */
     String describe();
 }

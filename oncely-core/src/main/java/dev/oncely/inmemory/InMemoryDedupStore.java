@@ -6,6 +6,10 @@ import dev.oncely.TransientStoreException;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
 import dev.oncely.DedupStore;
+import dev.oncely.spi.LeaseAnswer;
+import dev.oncely.spi.LeaseRequest;
+import dev.oncely.spi.LeaseStore;
+import dev.oncely.spi.LeaseToken;
 import dev.oncely.spi.StoreTransaction;
 import dev.oncely.spi.TransactionWork;
 import java.time.Clock;
@@ -19,6 +23,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
 
 /**
  * A {@link DedupStore} in memory, for unit tests of your handlers and for single-process tools. It behaves like
@@ -39,6 +44,7 @@ public final class InMemoryDedupStore implements DedupStore {
     private final String name;
     private final Object monitor = new Object();
     private final Map<Slot, Entry> entries = new HashMap<>();
+    private final Leases leases = new Leases();
 
     private InMemoryDedupStore(Clock clock, Duration lockTimeout, String name) {
         this.clock = clock;
@@ -108,6 +114,11 @@ public final class InMemoryDedupStore implements DedupStore {
             }
         }
         return purged;
+    }
+
+    @Override
+    public Optional<LeaseStore> leases() {
+        return Optional.of(leases);
     }
 
     /** Whether the key is claimed by a committed transaction and not expired. */
@@ -221,6 +232,160 @@ public final class InMemoryDedupStore implements DedupStore {
         }
     }
 
+    private enum LeaseState { IN_PROGRESS, COMPLETED, FAILED }
+
+    /** Lease mode on the same entries, under the same monitor; times by the store's clock. */
+    private final class Leases implements LeaseStore {
+
+        @Override
+        public LeaseAnswer acquire(LeaseRequest request) {
+            Slot slot = new Slot(request.consumer(), request.key());
+            synchronized (monitor) {
+                Instant now = clock.instant();
+                Entry e = entries.get(slot);
+                if (e == null || (e.owner == null && e.isExpired(now))) {
+                    e = new Entry(now, request.retention().orElse(null),
+                            request.retention().map(now::plus).orElse(null), request.fingerprint().orElse(null), null);
+                    entries.put(slot, e);
+                    return take(e, request, now, 1);
+                }
+                Optional<String> fp = Optional.ofNullable(e.fingerprint);
+                if (e.owner != null) {
+                    // A claim of an open transaction (another mode on the same consumer): busy until it ends.
+                    return new LeaseAnswer.InProgress(e.processedAt, fp, 0, lockTimeout);
+                }
+                if (e.state == null || e.state == LeaseState.COMPLETED) {
+                    return new LeaseAnswer.Completed(e.processedAt, fp, request.loadResult()
+                            ? Optional.ofNullable(e.result).map(byte[]::clone) : Optional.empty());
+                }
+                if (e.state == LeaseState.FAILED) {
+                    return new LeaseAnswer.Failed(e.processedAt, fp, e.attempt, e.lastError);
+                }
+                if (now.isBefore(e.leaseUntil)) {
+                    return new LeaseAnswer.InProgress(e.processedAt, fp, e.attempt,
+                            Duration.between(now, e.leaseUntil));
+                }
+                if (e.attempt >= request.maxAttempts()) {
+                    e.state = LeaseState.FAILED;
+                    e.token = null;
+                    e.lastError = e.lastError == null ? "lease expired" : e.lastError;
+                    return new LeaseAnswer.Failed(e.processedAt, fp, e.attempt, e.lastError);
+                }
+                return take(e, request, now, e.attempt + 1);
+            }
+        }
+
+        private LeaseAnswer take(Entry e, LeaseRequest request, Instant now, int attempt) {
+            e.state = LeaseState.IN_PROGRESS;
+            e.token = UUID.randomUUID().toString();
+            e.attempt = attempt;
+            e.leaseUntil = now.plus(request.lease());
+            return new LeaseAnswer.Acquired(new LeaseToken(request.consumer(), request.key(), e.token, attempt),
+                    e.processedAt, Optional.ofNullable(e.fingerprint), Optional.ofNullable(e.steps).map(byte[]::clone));
+        }
+
+        /** The entry if it is in progress under {@code lease}'s token (run out or not), else null. */
+        private Entry held(LeaseToken lease) {
+            Entry e = entries.get(new Slot(lease.consumer(), lease.key()));
+            return e != null && e.owner == null && e.state == LeaseState.IN_PROGRESS && lease.token().equals(e.token)
+                    ? e : null;
+        }
+
+        @Override
+        public boolean complete(LeaseToken lease, Optional<byte[]> result) {
+            synchronized (monitor) {
+                Entry e = held(lease);
+                if (e == null) {
+                    return false;
+                }
+                e.state = LeaseState.COMPLETED;
+                e.token = null;
+                e.leaseUntil = null;
+                e.result = result.map(byte[]::clone).orElse(null);
+                monitor.notifyAll();
+                return true;
+            }
+        }
+
+        @Override
+        public boolean renew(LeaseToken lease, Duration leaseDuration) {
+            synchronized (monitor) {
+                Entry e = held(lease);
+                if (e == null) {
+                    return false;
+                }
+                e.leaseUntil = clock.instant().plus(leaseDuration);
+                return true;
+            }
+        }
+
+        @Override
+        public boolean recordSteps(LeaseToken lease, byte[] steps, Duration leaseDuration) {
+            synchronized (monitor) {
+                Entry e = held(lease);
+                if (e == null) {
+                    return false;
+                }
+                e.steps = steps.clone();
+                e.leaseUntil = clock.instant().plus(leaseDuration);
+                return true;
+            }
+        }
+
+        @Override
+        public boolean release(LeaseToken lease, String error, boolean park) {
+            synchronized (monitor) {
+                Entry e = held(lease);
+                if (e == null) {
+                    return false;
+                }
+                e.token = null;
+                e.lastError = error;
+                e.leaseUntil = clock.instant();
+                if (park) {
+                    e.state = LeaseState.FAILED;
+                }
+                return true;
+            }
+        }
+
+        @Override
+        public boolean retryFailed(String consumer, String key) {
+            synchronized (monitor) {
+                Entry e = entries.get(new Slot(consumer, key));
+                if (e == null || e.state != LeaseState.FAILED) {
+                    return false;
+                }
+                e.state = LeaseState.IN_PROGRESS;
+                e.attempt = 0;
+                e.token = null;
+                e.leaseUntil = clock.instant();
+                return true;
+            }
+        }
+
+        @Override
+        public Optional<LeaseAnswer> inspect(String consumer, String key, boolean loadResult) {
+            synchronized (monitor) {
+                Instant now = clock.instant();
+                Entry e = entries.get(new Slot(consumer, key));
+                if (e == null || e.owner != null || e.isExpired(now)) {
+                    return Optional.empty();
+                }
+                Optional<String> fp = Optional.ofNullable(e.fingerprint);
+                if (e.state == null || e.state == LeaseState.COMPLETED) {
+                    return Optional.of(new LeaseAnswer.Completed(e.processedAt, fp,
+                            loadResult ? Optional.ofNullable(e.result).map(byte[]::clone) : Optional.empty()));
+                }
+                if (e.state == LeaseState.FAILED) {
+                    return Optional.of(new LeaseAnswer.Failed(e.processedAt, fp, e.attempt, e.lastError));
+                }
+                Duration left = now.isBefore(e.leaseUntil) ? Duration.between(now, e.leaseUntil) : Duration.ZERO;
+                return Optional.of(new LeaseAnswer.InProgress(e.processedAt, fp, e.attempt, left));
+            }
+        }
+    }
+
     private record Slot(String consumer, String key) {
     }
 
@@ -231,6 +396,13 @@ public final class InMemoryDedupStore implements DedupStore {
         final String fingerprint;
         byte[] result;
         InMemoryTransaction owner;
+        // Lease mode only (state null: a claim of a transaction, done when committed).
+        LeaseState state;
+        String token;
+        int attempt;
+        Instant leaseUntil;
+        byte[] steps;
+        String lastError;
 
         Entry(Instant processedAt, Duration retention, Instant expiresAt, String fingerprint,
               InMemoryTransaction owner) {

@@ -10,7 +10,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.BeforeEach;
 
 /** The in-memory store against the whole conformance suite, with a clock the test moves. */
-class InMemoryDedupStoreContractTest implements DedupStoreContract {
+class InMemoryDedupStoreContractTest implements DedupStoreContract, LeaseContract {
 
     private final MutableClock clock = new MutableClock();
     private final Map<String, InMemoryDedupStore> stores = new ConcurrentHashMap<>();
