@@ -268,7 +268,7 @@ public final class InMemoryDedupStore implements DedupStore {
                 if (e.attempt >= request.maxAttempts()) {
                     e.state = LeaseState.FAILED;
                     e.token = null;
-                    e.lastError = e.lastError == null ? "lease expired" : e.lastError;
+                    e.lastError = "lease expired";
                     return new LeaseAnswer.Failed(e.processedAt, fp, e.attempt, e.lastError);
                 }
                 return take(e, request, now, e.attempt + 1);
@@ -361,27 +361,6 @@ public final class InMemoryDedupStore implements DedupStore {
                 e.token = null;
                 e.leaseUntil = clock.instant();
                 return true;
-            }
-        }
-
-        @Override
-        public Optional<LeaseAnswer> inspect(String consumer, String key, boolean loadResult) {
-            synchronized (monitor) {
-                Instant now = clock.instant();
-                Entry e = entries.get(new Slot(consumer, key));
-                if (e == null || e.owner != null || e.isExpired(now)) {
-                    return Optional.empty();
-                }
-                Optional<String> fp = Optional.ofNullable(e.fingerprint);
-                if (e.state == null || e.state == LeaseState.COMPLETED) {
-                    return Optional.of(new LeaseAnswer.Completed(e.processedAt, fp,
-                            loadResult ? Optional.ofNullable(e.result).map(byte[]::clone) : Optional.empty()));
-                }
-                if (e.state == LeaseState.FAILED) {
-                    return Optional.of(new LeaseAnswer.Failed(e.processedAt, fp, e.attempt, e.lastError));
-                }
-                Duration left = now.isBefore(e.leaseUntil) ? Duration.between(now, e.leaseUntil) : Duration.ZERO;
-                return Optional.of(new LeaseAnswer.InProgress(e.processedAt, fp, e.attempt, left));
             }
         }
     }

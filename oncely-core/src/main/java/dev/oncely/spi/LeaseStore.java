@@ -51,12 +51,4 @@ public interface LeaseStore {
      * the key has no failed record.
      */
     boolean retryFailed(String consumer, String key);
-
-    /** The record's state as {@link #acquire} would see it, without taking anything; empty if there is none. */
-    Optional<LeaseAnswer> inspect(String consumer, String key, boolean loadResult);
-
-    /** The lease a long run may not exceed by keep-alives, if the store has a limit. Default: none. */
-    default Optional<Duration> maxLease() {
-        return Optional.empty();
-    }
 }

@@ -7,6 +7,7 @@ import dev.oncely.OncelyException;
 import dev.oncely.jdbc.internal.ConnectionOwners;
 import dev.oncely.jdbc.internal.Ddl;
 import dev.oncely.jdbc.internal.HandleLender;
+import dev.oncely.jdbc.internal.JdbcLeases;
 import dev.oncely.jdbc.internal.JdbcStoreTransaction;
 import dev.oncely.jdbc.internal.PostgresPartitionedDialect;
 import dev.oncely.jdbc.internal.SqlDialect;
@@ -16,6 +17,7 @@ import dev.oncely.jdbc.internal.TableShape;
 import dev.oncely.jdbc.internal.TransactionRunner;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
+import dev.oncely.spi.LeaseStore;
 import dev.oncely.spi.TransactionWork;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -59,6 +61,7 @@ public final class JdbcDedupStore implements DedupStore {
     private final String description;
     private final TransactionRunner runner;
     private final HandleLender lender = new HandleLender();
+    private final Optional<LeaseStore> leases;
     private volatile boolean slowClaimWarned;
 
     JdbcDedupStore(ConnectionOwner connections, ConnectionOwner ownConnections, SqlDialect dialect,
@@ -72,6 +75,18 @@ public final class JdbcDedupStore implements DedupStore {
         SqlErrors errors = new SqlErrors(dialect, table, description);
         this.runner = new TransactionRunner(dialect, errors, new TableShape(dialect, table, errors, description),
                 maxRetries, description);
+        this.leases = dialect.supportsLeases()
+                ? Optional.of(new JdbcLeases(runner, ownConnections, dialect, table, errors, description))
+                : Optional.empty();
+    }
+
+    /**
+     * Lease mode's operations ({@link dev.oncely.LeasedHandler}), each a short transaction of its own on the store's
+     * own connections (never the caller's or a framework's transaction); empty on the time-partitioned layout.
+     */
+    @Override
+    public Optional<LeaseStore> leases() {
+        return leases;
     }
 
     /** A store on a pooled {@link DataSource}. */

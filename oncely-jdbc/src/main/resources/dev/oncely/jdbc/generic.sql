@@ -15,6 +15,13 @@ CREATE TABLE IF NOT EXISTS processed_events (
     expires_at   TIMESTAMP WITH TIME ZONE,
     fingerprint  VARCHAR(64),
     result       BYTEA,
+    -- Lease mode (LeasedHandler) only; NULL for in-transaction claims. See docs/external-effects.md.
+    state        VARCHAR(11),
+    lease_token  VARCHAR(36),
+    attempt      INTEGER,
+    lease_until  BIGINT,
+    steps        BYTEA,
+    last_error   VARCHAR(255),
     CONSTRAINT processed_events_pkey PRIMARY KEY (consumer, event_id)
 );
 

@@ -14,6 +14,13 @@ CREATE TABLE IF NOT EXISTS processed_events (
     expires_at   datetime(6)  NULL,
     fingerprint  varchar(64)  NULL,
     result       longblob     NULL,
+    -- Lease mode (LeasedHandler) only; NULL for in-transaction claims. See docs/external-effects.md.
+    state        varchar(11)  NULL,
+    lease_token  varchar(36)  NULL,
+    attempt      int          NULL,
+    lease_until  bigint       NULL,
+    steps        longblob     NULL,
+    last_error   varchar(255) NULL,
     PRIMARY KEY (consumer, event_id),
     -- Lets the purge find expired keys without scanning the table.
     KEY processed_events_expires_at_idx (expires_at)

@@ -9,6 +9,13 @@ CREATE TABLE IF NOT EXISTS processed_events (
     expires_at   timestamptz,
     fingerprint  varchar(64),
     result       bytea,
+    -- Lease mode (LeasedHandler) only; NULL for in-transaction claims. See docs/external-effects.md.
+    state        varchar(11),
+    lease_token  varchar(36),
+    attempt      integer,
+    lease_until  bigint,
+    steps        bytea,
+    last_error   varchar(255),
     CONSTRAINT processed_events_pkey PRIMARY KEY (consumer, event_id)
 );
 

@@ -1,5 +1,7 @@
 package dev.oncely.jdbc;
 
+import dev.oncely.testkit.LeaseContract;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.oncely.testdatabases.TestDatabase;
@@ -7,7 +9,7 @@ import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 
 /** The generic (savepoint) dialect against the whole conformance suite, on an in-memory H2. */
-class GenericOnH2StoreContractTest extends JdbcStoreContractTestBase {
+class GenericOnH2StoreContractTest extends JdbcStoreContractTestBase implements LeaseContract {
 
     static final TestDatabase H2 = H2StoreContractTest.inMemoryH2("oncely_generic_contract");
 

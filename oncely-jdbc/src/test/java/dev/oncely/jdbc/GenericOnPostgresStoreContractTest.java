@@ -1,5 +1,7 @@
 package dev.oncely.jdbc;
 
+import dev.oncely.testkit.LeaseContract;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.oncely.testdatabases.TestDatabase;
@@ -16,7 +18,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * aborts a transaction on any error, so a duplicate must be caught inside a savepoint. Its tables live in their
  * own schema, created from generic.sql, apart from the PostgreSQL dialect's.
  */
-class GenericOnPostgresStoreContractTest extends JdbcStoreContractTestBase {
+class GenericOnPostgresStoreContractTest extends JdbcStoreContractTestBase implements LeaseContract {
 
     static final String SCHEMA = "oncely_generic";
 

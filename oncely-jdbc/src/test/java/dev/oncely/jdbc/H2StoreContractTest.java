@@ -1,5 +1,7 @@
 package dev.oncely.jdbc;
 
+import dev.oncely.testkit.LeaseContract;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.oncely.testdatabases.TestDatabase;
@@ -10,7 +12,7 @@ import org.junit.jupiter.api.Test;
  * The H2 store against the whole conformance suite, on an in-memory H2 (no service needed). LOCK_TIMEOUT is
  * raised from H2's default so that claims waiting on a held key outlast the suite's slowest winner.
  */
-class H2StoreContractTest extends JdbcStoreContractTestBase {
+class H2StoreContractTest extends JdbcStoreContractTestBase implements LeaseContract {
 
     static final TestDatabase H2 = inMemoryH2("oncely_h2_contract");
 

@@ -1,5 +1,7 @@
 package dev.oncely.jdbc;
 
+import dev.oncely.testkit.LeaseContract;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.oncely.testdatabases.TestDatabase;
@@ -16,7 +18,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 @ParameterizedClass(name = "{0}")
 @ValueSource(strings = {"REPEATABLE-READ", "READ-COMMITTED", "SERIALIZABLE"})
-class MariaDbStoreContractTest extends MariaDbStoreContractTestBase {
+class MariaDbStoreContractTest extends MariaDbStoreContractTestBase implements LeaseContract {
 
     private final String isolation;
 

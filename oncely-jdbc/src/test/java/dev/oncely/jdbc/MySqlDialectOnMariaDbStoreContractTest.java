@@ -1,5 +1,7 @@
 package dev.oncely.jdbc;
 
+import dev.oncely.testkit.LeaseContract;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import javax.sql.DataSource;
@@ -10,7 +12,7 @@ import org.junit.jupiter.api.Test;
  * whole conformance suite on the real MariaDB's InnoDB. The table comes from mariadb.sql, because mysql.sql names
  * MySQL 8's utf8mb4_0900_bin collation, which MariaDB 10.11 does not have. MySQL itself is not tested here.
  */
-class MySqlDialectOnMariaDbStoreContractTest extends MariaDbStoreContractTestBase {
+class MySqlDialectOnMariaDbStoreContractTest extends MariaDbStoreContractTestBase implements LeaseContract {
 
     @Override
     protected JdbcDedupStoreBuilder storeBuilder(DataSource dataSource, String table) {

@@ -1,5 +1,7 @@
 package dev.oncely.jdbc;
 
+import dev.oncely.testkit.LeaseContract;
+
 import dev.oncely.testdatabases.TestDatabase;
 import dev.oncely.testdatabases.TestDatabaseExtension;
 import java.util.function.Function;
@@ -15,7 +17,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 @ParameterizedClass(name = "built on {0}")
 @EnumSource(PostgresStoreContractTest.BuiltOn.class)
-class PostgresStoreContractTest extends JdbcStoreContractTestBase {
+class PostgresStoreContractTest extends JdbcStoreContractTestBase implements LeaseContract {
 
     /** What the store is built on. */
     enum BuiltOn {

@@ -46,6 +46,11 @@ public final class H2Dialect extends GenericDialect {
     }
 
     @Override
+    public java.util.Optional<String> epochMillisSql() {
+        return java.util.Optional.of("CAST(EXTRACT(EPOCH FROM CURRENT_TIMESTAMP) * 1000 AS BIGINT)");
+    }
+
+    @Override
     protected Instant insert(Connection connection, ClaimRequest request) throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement(insertSql)) {
             ps.setString(1, request.consumer());

@@ -98,6 +98,11 @@ public final class MariaDbDialect implements SqlDialect {
     }
 
     @Override
+    public java.util.Optional<String> epochMillisSql() {
+        return java.util.Optional.of("CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)");
+    }
+
+    @Override
     public String name() {
         return mariadb ? "MariaDB" : "MySQL";
     }

@@ -158,6 +158,11 @@ public final class PostgresDialect implements SqlDialect {
     }
 
     @Override
+    public java.util.Optional<String> epochMillisSql() {
+        return java.util.Optional.of("CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS bigint)");
+    }
+
+    @Override
     public String name() {
         return "PostgreSQL";
     }

@@ -127,6 +127,12 @@ public final class PostgresPartitionedDialect implements SqlDialect {
         this.lockKey = "oncely:" + t;
     }
 
+    /** Lease mode needs one row per key that every delivery can find and update; the partitioned layout is not. */
+    @Override
+    public boolean supportsLeases() {
+        return false;
+    }
+
     @Override
     public String name() {
         return "PostgreSQL (time-partitioned: " + partitionLength + " partitions, " + overlap + " overlap)";

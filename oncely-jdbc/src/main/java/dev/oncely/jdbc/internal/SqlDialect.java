@@ -113,6 +113,19 @@ public interface SqlDialect {
         return claim(connection, request);
     }
 
+    /**
+     * An SQL expression for the database clock's current time in epoch milliseconds (a BIGINT), which lease mode
+     * compares {@code lease_until} with; empty to use the JVM clock instead. Default: empty.
+     */
+    default java.util.Optional<String> epochMillisSql() {
+        return java.util.Optional.empty();
+    }
+
+    /** Whether lease mode ({@link JdbcLeases}) works on this dialect's table layout. Default: true. */
+    default boolean supportsLeases() {
+        return true;
+    }
+
     /** Runs after the DDL was applied by createSchemaIfMissing(), on a connection in autocommit mode. */
     default void afterSchemaCreated(Connection connection) throws SQLException {
     }

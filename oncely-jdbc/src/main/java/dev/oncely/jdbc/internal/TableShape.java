@@ -25,13 +25,22 @@ public final class TableShape {
     private final TableName table;
     private final SqlErrors errors;
     private final String description;
+    private final Map<String, List<String>> columns;
     private volatile boolean checked;
 
+    /** The tables and columns the dialect uses ({@link SqlDialect#columnsUsed}). */
     public TableShape(SqlDialect dialect, TableName table, SqlErrors errors, String description) {
+        this(dialect, table, errors, description, dialect.columnsUsed(table));
+    }
+
+    /** The given tables and columns, e.g. the lease columns. */
+    public TableShape(SqlDialect dialect, TableName table, SqlErrors errors, String description,
+                      Map<String, List<String>> columns) {
         this.dialect = dialect;
         this.table = table;
         this.errors = errors;
         this.description = description;
+        this.columns = Map.copyOf(columns);
     }
 
     /** Whether the check has passed; after that it costs nothing. */
@@ -44,7 +53,7 @@ public final class TableShape {
         if (checked) {
             return;
         }
-        for (Map.Entry<String, List<String>> used : dialect.columnsUsed(table).entrySet()) {
+        for (Map.Entry<String, List<String>> used : columns.entrySet()) {
             String name = used.getKey();
             Set<String> present = new HashSet<>();
             try (Statement st = connection.createStatement();
