@@ -1,6 +1,5 @@
 package dev.oncely;
 
-import dev.oncely.internal.Fingerprints;
 import dev.oncely.internal.Validation;
 import dev.oncely.spi.ClaimBatch;
 import dev.oncely.spi.ClaimRequest;
@@ -68,23 +67,21 @@ public final class IdempotentHandler<M, R, X extends Exception> {
 
     private final DedupStore store;
     private final String consumer;
-    private final Function<? super M, String> keyExtractor;
+    private final MessageKeys<M> keys;
     private final MessageHandler<? super M, ? extends R, ? extends X> handler;
     private final BatchHandler<? super M, ? extends R, ? extends X> batchHandler;
     private final ResultCodec<R> resultCodec;
-    private final Function<? super M, byte[]> fingerprint;
     private final Duration retention;
 
     @SuppressWarnings("unchecked")
     private IdempotentHandler(Builder<M, R, X> builder) {
         this.store = builder.store;
         this.consumer = builder.consumer;
-        this.keyExtractor = builder.keyExtractor;
+        this.keys = new MessageKeys<>(builder.consumer, builder.keyExtractor, builder.fingerprint);
         // Each was set with the builder's current X (handler(...) and batchHandler(...) retype it).
         this.handler = (MessageHandler<? super M, ? extends R, ? extends X>) builder.handler;
         this.batchHandler = (BatchHandler<? super M, ? extends R, ? extends X>) builder.batchHandler;
         this.resultCodec = builder.resultCodec;
-        this.fingerprint = builder.fingerprint;
         this.retention = builder.retention;
     }
 
@@ -221,25 +218,7 @@ public final class IdempotentHandler<M, R, X extends Exception> {
 
     /** The idempotency key of a message, validated as {@link #process} would. */
     public String keyOf(M message) {
-        if (message == null) {
-            throw new InvalidMessageException("The message is null: consumer '" + consumer + "' cannot extract an"
-                    + " idempotency key from it. Pass the message object itself (a record, a delivery, an event),"
-                    + " never null. Nothing was written.");
-        }
-        String key;
-        try {
-            key = keyExtractor.apply(message);
-        } catch (RuntimeException e) {
-            throw new InvalidMessageException("The key extractor of consumer '" + consumer + "' failed on "
-                    + describe(message) + ": " + e.getMessage(), e);
-        }
-        try {
-            return Validation.checkText("The idempotency key of " + describe(message), key, MAX_KEY_LENGTH,
-                    "Fix the key extractor of consumer '" + consumer + "' so that every message has a unique,"
-                            + " non-blank key of at most " + MAX_KEY_LENGTH + " characters.");
-        } catch (IllegalArgumentException e) {
-            throw new InvalidMessageException(e.getMessage());
-        }
+        return keys.keyOf(message);
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -369,22 +348,8 @@ public final class IdempotentHandler<M, R, X extends Exception> {
     }
 
     private Pending prepare(M message, int index) {
-        String key = keyOf(message);
-        Optional<String> fp = Optional.empty();
-        if (fingerprint != null) {
-            byte[] payload;
-            try {
-                payload = fingerprint.apply(message);
-            } catch (RuntimeException e) {
-                throw new InvalidMessageException("The fingerprint function of consumer '" + consumer
-                        + "' failed on the message with key '" + key + "': " + e.getMessage(), e);
-            }
-            if (payload == null) {
-                throw new InvalidMessageException("The fingerprint function of consumer '" + consumer
-                        + "' returned null for the message with key '" + key + "': return the payload bytes.");
-            }
-            fp = Optional.of(Fingerprints.sha256Hex(payload));
-        }
+        String key = keys.keyOf(message);
+        Optional<String> fp = keys.fingerprintOf(message, key);
         return new Pending(message, new ClaimRequest(consumer, key, fp, Optional.ofNullable(retention),
                 resultCodec != null), index);
     }
@@ -527,18 +492,8 @@ public final class IdempotentHandler<M, R, X extends Exception> {
     }
 
     private Outcome<R> duplicateOf(ClaimRequest request, ClaimResult claim) {
-        checkFingerprint(request, claim.fingerprint(), claim.processedAt());
-        R replayed = null;
-        if (resultCodec != null && claim.result().isPresent()) {
-            try {
-                replayed = resultCodec.decode(claim.result().get());
-            } catch (Exception e) {
-                throw new MisconfigurationException("The stored result of key '" + request.key() + "' of consumer '"
-                        + consumer + "' (first processed at " + claim.processedAt() + ") could not be decoded by "
-                        + resultCodec.getClass().getName() + ": " + e + ". The message was not processed again."
-                        + " Make the codec read what earlier versions wrote.", e);
-            }
-        }
+        keys.checkFingerprint(request.key(), request.fingerprint(), claim.fingerprint(), claim.processedAt());
+        R replayed = keys.decode(resultCodec, request.key(), claim.result(), claim.processedAt());
         if (log.isDebugEnabled()) {
             log.debug("Duplicate key '{}' of consumer '{}', first processed at {}", request.key(), consumer,
                     claim.processedAt());
@@ -547,32 +502,11 @@ public final class IdempotentHandler<M, R, X extends Exception> {
     }
 
     private void checkFingerprint(ClaimRequest request, Optional<String> stored, java.time.Instant firstAt) {
-        if (request.fingerprint().isPresent() && stored.isPresent()
-                && !request.fingerprint().get().equals(stored.get())) {
-            throw new PayloadConflictException(consumer, request.key(), firstAt);
-        }
+        keys.checkFingerprint(request.key(), request.fingerprint(), stored, firstAt);
     }
 
     private byte[] encode(String key, R result) {
-        byte[] bytes;
-        try {
-            bytes = resultCodec.encode(result);
-        } catch (Exception e) {
-            throw new MisconfigurationException("The result codec " + resultCodec.getClass().getName() + " failed to encode"
-                    + " the result of key '" + key + "' of consumer '" + consumer + "': " + e
-                    + ". The transaction was rolled back; fix the codec.", e);
-        }
-        if (bytes == null) {
-            throw new MisconfigurationException("The result codec " + resultCodec.getClass().getName() + " returned null for"
-                    + " the result of key '" + key + "' of consumer '" + consumer + "'. Return bytes, or return"
-                    + " null from the handler when there is no result.");
-        }
-        return bytes;
-    }
-
-    private static String describe(Object message) {
-        String text = String.valueOf(message);
-        return "message " + (text.length() > 80 ? text.substring(0, 77) + "..." : text);
+        return keys.encode(resultCodec, key, result);
     }
 
     private MisconfigurationException noResource(StoreTransaction tx, Class<?> type) {
