@@ -1,0 +1,260 @@
+package dev.oncely.benchmarks;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.oncely.BatchHandler;
+import dev.oncely.IdempotentHandler;
+import dev.oncely.jdbc.JdbcDedupStore;
+import dev.oncely.spring.EnableIdempotent;
+import dev.oncely.spring.Idempotent;
+import dev.oncely.spring.SpringConnectionOwner;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntConsumer;
+import javax.sql.DataSource;
+import org.springframework.context.annotation.AnnotationConfigApplicationContext;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.jdbc.support.JdbcTransactionManager;
+import org.springframework.transaction.PlatformTransactionManager;
+import org.springframework.transaction.annotation.EnableTransactionManagement;
+import org.springframework.transaction.annotation.Transactional;
+
+/**
+ * Spring paths on PostgreSQL, in one run, same pool, interleaved rounds: a {@code @Transactional} method issuing
+ * the claim and the business insert by hand through {@code JdbcTemplate} ({@code hand}); the same method with
+ * {@code @Idempotent} doing only the business insert ({@code annotation}); the same through a programmatic
+ * {@code IdempotentHandler} on a {@code SpringConnectionOwner} store ({@code programmatic}); and a batch of 100
+ * through {@code processBatch} with a {@code BatchHandler} writing one {@code batchUpdate} ({@code batch}) against
+ * 100 annotated per-record calls ({@code annotation}, per record). Every message is fresh (0% duplicates).
+ *
+ * <pre>
+ * mvn -q -Pbenchmarks -pl benchmarks -am -DskipTests verify -Dbench.main=dev.oncely.benchmarks.SpringHarness \
+ *     -Dbench.args="--threads 1,4,16 --duration 3 --rounds 3"
+ * </pre>
+ */
+public final class SpringHarness {
+
+    static final String CLAIMS = "spring_bench_claims";
+    static final String BUSINESS = "spring_bench_business";
+    static final int BATCH = 100;
+
+    private SpringHarness() {
+    }
+
+    public static void main(String[] argv) throws Exception {
+        Map<String, String> args = BenchArgs.parse(argv, Set.of(), "--threads 1,4,16");
+        String url = args.getOrDefault("url", System.getenv().getOrDefault("ONCELY_BENCH_URL",
+                "jdbc:postgresql://127.0.0.1:5432/oncely_bench"));
+        String user = args.getOrDefault("user", System.getenv().getOrDefault("ONCELY_BENCH_USER", "postgres"));
+        int[] threads = Arrays.stream(args.getOrDefault("threads", "1,4,16").split(","))
+                .mapToInt(Integer::parseInt).toArray();
+        double seconds = Double.parseDouble(args.getOrDefault("duration", "3"));
+        int rounds = Integer.parseInt(args.getOrDefault("rounds", "3"));
+        double warmup = Double.parseDouble(args.getOrDefault("warmup", "2"));
+        System.setProperty("bench.url", url);
+        System.setProperty("bench.user", user);
+        int maxThreads = Arrays.stream(threads).max().orElse(1);
+        System.setProperty("bench.pool", String.valueOf(maxThreads + 2));
+
+        try (AnnotationConfigApplicationContext context = new AnnotationConfigApplicationContext(Config.class)) {
+            Listeners listeners = context.getBean(Listeners.class);
+            JdbcTemplate jdbc = context.getBean(JdbcTemplate.class);
+            AtomicLong ids = new AtomicLong();
+            String run = Long.toString(System.currentTimeMillis(), 36);
+            Map<String, IntConsumer> variants = new LinkedHashMap<>();
+            variants.put("hand", n -> listeners.hand(run + "-" + ids.incrementAndGet()));
+            variants.put("annotation", n -> listeners.annotated(run + "-" + ids.incrementAndGet()));
+            variants.put("programmatic", n -> listeners.programmatic(run + "-" + ids.incrementAndGet()));
+            variants.put("batch", n -> {
+                List<String> batch = new ArrayList<>(BATCH);
+                for (int i = 0; i < BATCH; i++) {
+                    batch.add(run + "-" + ids.incrementAndGet());
+                }
+                listeners.batch(batch);
+            });
+            System.out.printf("Spring harness on %s: threads %s, %d rounds of %.1f s per cell, messages/s%n", url,
+                    Arrays.toString(threads), rounds, seconds);
+            for (String v : variants.keySet()) {
+                measure(variants.get(v), 1, warmup);
+            }
+            Map<String, List<Double>> results = new LinkedHashMap<>();
+            for (int round = 1; round <= rounds; round++) {
+                for (int t : threads) {
+                    for (Map.Entry<String, IntConsumer> v : variants.entrySet()) {
+                        double rate = measure(v.getValue(), t, seconds) * (v.getKey().equals("batch") ? BATCH : 1);
+                        results.computeIfAbsent(v.getKey() + "@" + t, k -> new ArrayList<>()).add(rate);
+                        System.out.printf("round %d  c%-3d %-13s %,10.0f msg/s%n", round, t, v.getKey(), rate);
+                    }
+                }
+                jdbc.execute("TRUNCATE " + CLAIMS + ", " + BUSINESS);
+            }
+            System.out.println();
+            System.out.println("| threads | hand | annotation | programmatic | batch(100) | annotation/hand | annotation/programmatic | batch/annotation |");
+            System.out.println("|---|---|---|---|---|---|---|---|");
+            for (int t : threads) {
+                double hand = median(results.get("hand@" + t));
+                double ann = median(results.get("annotation@" + t));
+                double prog = median(results.get("programmatic@" + t));
+                double batch = median(results.get("batch@" + t));
+                System.out.printf("| %d | %,.0f | %,.0f | %,.0f | %,.0f | %.2f (%s) | %.2f | %.1f |%n", t, hand, ann, prog,
+                        batch, ann / hand, spread(results.get("annotation@" + t), results.get("hand@" + t)),
+                        ann / prog, batch / ann);
+            }
+        }
+    }
+
+    /** Operations per second of {@code op} on {@code threads} threads for {@code seconds}. */
+    private static double measure(IntConsumer op, int threads, double seconds) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicLong done = new AtomicLong();
+        CountDownLatch start = new CountDownLatch(1);
+        List<Future<?>> workers = new ArrayList<>();
+        for (int i = 0; i < threads; i++) {
+            workers.add(pool.submit(() -> {
+                start.await();
+                while (!stop.get()) {
+                    op.accept(0);
+                    done.incrementAndGet();
+                }
+                return null;
+            }));
+        }
+        long began = System.nanoTime();
+        start.countDown();
+        Thread.sleep((long) (seconds * 1000));
+        stop.set(true);
+        for (Future<?> f : workers) {
+            f.get(60, TimeUnit.SECONDS);
+        }
+        double elapsed = (System.nanoTime() - began) / 1e9;
+        pool.shutdown();
+        return done.get() / elapsed;
+    }
+
+    private static double median(List<Double> values) {
+        List<Double> sorted = new ArrayList<>(values);
+        sorted.sort(Double::compare);
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+
+    /** The lowest and highest round ratio of a to b, the run-to-run spread of the ratio. */
+    private static String spread(List<Double> a, List<Double> b) {
+        double lo = Double.MAX_VALUE;
+        double hi = 0;
+        for (int i = 0; i < a.size(); i++) {
+            double r = a.get(i) / b.get(i);
+            lo = Math.min(lo, r);
+            hi = Math.max(hi, r);
+        }
+        return String.format("%.2f-%.2f", lo, hi);
+    }
+
+    /** The listener methods, as an application would write them. */
+    public static class Listeners {
+        private final JdbcTemplate jdbc;
+        private final IdempotentHandler<String, Void, RuntimeException> programmatic;
+        private final IdempotentHandler<String, Void, RuntimeException> batch;
+
+        public Listeners(JdbcTemplate jdbc, JdbcDedupStore store) {
+            this.jdbc = jdbc;
+            this.programmatic = IdempotentHandler.<String, Void>builder(store).consumer("bench-programmatic")
+                    .key(id -> id).handler((id, ctx) -> {
+                        insert(id);
+                        return null;
+                    }).build();
+            BatchHandler<String, Void, RuntimeException> rows = (ids, ctx) -> {
+                jdbc.batchUpdate("INSERT INTO " + BUSINESS + " (event_id, amount) VALUES (?, 1)",
+                        ids.stream().map(id -> new Object[] {id}).toList());
+                return List.of();
+            };
+            this.batch = IdempotentHandler.<String, Void>builder(store).consumer("bench-batch").key(id -> id)
+                    .batchHandler(rows).build();
+        }
+
+        private void insert(String id) {
+            jdbc.update("INSERT INTO " + BUSINESS + " (event_id, amount) VALUES (?, 1)", id);
+        }
+
+        /** The claim and the business row by hand, the same two statements Oncely issues. */
+        @Transactional
+        public void hand(String id) {
+            int claimed = jdbc.update("INSERT INTO " + CLAIMS + " (consumer, event_id, expires_at, fingerprint)"
+                    + " VALUES ('bench-hand', ?, NULL, NULL) ON CONFLICT ON CONSTRAINT " + CLAIMS + "_pkey DO NOTHING",
+                    id);
+            if (claimed == 1) {
+                insert(id);
+            }
+        }
+
+        @Transactional
+        @Idempotent(consumer = "bench-annotation", key = "#p0")
+        public void annotated(String id) {
+            insert(id);
+        }
+
+        @Transactional
+        public void programmatic(String id) {
+            programmatic.process(id);
+        }
+
+        @Transactional
+        public void batch(List<String> ids) {
+            batch.processBatch(ids);
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @EnableTransactionManagement
+    @EnableIdempotent
+    public static class Config {
+        @Bean(destroyMethod = "close")
+        public HikariDataSource dataSource() {
+            HikariConfig config = new HikariConfig();
+            config.setJdbcUrl(System.getProperty("bench.url"));
+            config.setUsername(System.getProperty("bench.user"));
+            config.setMaximumPoolSize(Integer.parseInt(System.getProperty("bench.pool")));
+            return new HikariDataSource(config);
+        }
+
+        @Bean
+        public JdbcTransactionManager transactionManager(DataSource dataSource) {
+            return new JdbcTransactionManager(dataSource);
+        }
+
+        @Bean
+        public JdbcTemplate jdbcTemplate(DataSource dataSource) {
+            return new JdbcTemplate(dataSource);
+        }
+
+        @Bean
+        public JdbcDedupStore dedupStore(DataSource dataSource, PlatformTransactionManager transactionManager) {
+            JdbcDedupStore store = SpringConnectionOwner.storeBuilder(dataSource, transactionManager).table(CLAIMS)
+                    .build().createSchemaIfMissing();
+            JdbcTemplate jdbc = new JdbcTemplate(dataSource);
+            jdbc.execute("CREATE TABLE IF NOT EXISTS " + BUSINESS
+                    + " (event_id varchar(255) NOT NULL, amount bigint NOT NULL)");
+            jdbc.execute("TRUNCATE " + CLAIMS + ", " + BUSINESS);
+            return store;
+        }
+
+        @Bean
+        public Listeners listeners(JdbcTemplate jdbc, JdbcDedupStore store) {
+            return new Listeners(jdbc, store);
+        }
+    }
+}
