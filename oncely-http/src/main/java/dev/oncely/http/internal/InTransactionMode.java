@@ -104,7 +104,10 @@ public final class InTransactionMode implements Mode {
             return;
         } catch (IOException | ServletException | RuntimeException e) {
             if (e instanceof dev.oncely.OncelyException || settings.onException() == FailurePolicy.RELEASE_KEY) {
-                throw e; // rolled back, claim included: a retry with the same key runs again
+                // Rolled back, claim included: a retry with the same key runs again. Nothing of the failed
+                // attempt (status, headers) reaches the client; the container answers the exception.
+                exchange.response.reset();
+                throw e;
             }
             keepFailure(exchange, e);
             return;
