@@ -44,8 +44,13 @@ public final class DemoClient {
 
     public Result run(Duration serverDelay) throws IOException, InterruptedException {
         String key = "charge-" + UUID.randomUUID();
-        Duration impatient = serverDelay.dividedBy(5).plusMillis(1);
-        out.println("1. POST /charges amount_cents=500, Idempotency-Key: \"" + key + "\", timeout "
+        out.println("1. POST /charges amount_cents=500 without a key");
+        HttpResponse<String> missing = http.send(charge(null, 500, Duration.ofSeconds(30)),
+                HttpResponse.BodyHandlers.ofString());
+        out.println("   -> " + missing.statusCode() + " " + missing.body());
+
+        Duration impatient = serverDelay.dividedBy(3).plusMillis(1);
+        out.println("2. POST /charges amount_cents=500, Idempotency-Key: \"" + key + "\", timeout "
                 + impatient.toMillis() + " ms");
         int attempts = 1;
         try {
@@ -55,24 +60,21 @@ public final class DemoClient {
             out.println("   -> timed out: did the charge happen? The client cannot know, so it retries.");
         }
 
-        out.println("2. The same request with the same key, timeout 30 s");
+        out.println("3. The same request with the same key, timeout 30 s");
         attempts++;
         HttpResponse<String> retry = http.send(charge(key, 500, Duration.ofSeconds(30)),
                 HttpResponse.BodyHandlers.ofString());
         boolean replayed = retry.headers().firstValue("Idempotent-Replayed").orElse("").equals("true");
         out.println("   -> " + retry.statusCode() + ", Idempotent-Replayed: " + replayed + ", Location: "
-                + retry.headers().firstValue("Location").orElse("-"));
+                + retry.headers().firstValue("Location").orElse("-")
+                + (replayed ? " (the first attempt's charge, replayed: it waited for it to commit)"
+                : " (the first attempt never reached the server; charged now)"));
         out.println("      " + retry.body());
 
-        out.println("3. The same key with another amount (a client bug)");
+        out.println("4. The same key with another amount (a client bug)");
         HttpResponse<String> changed = http.send(charge(key, 900, Duration.ofSeconds(30)),
                 HttpResponse.BodyHandlers.ofString());
         out.println("   -> " + changed.statusCode() + " " + changed.body());
-
-        out.println("4. No key at all");
-        HttpResponse<String> missing = http.send(charge(null, 500, Duration.ofSeconds(30)),
-                HttpResponse.BodyHandlers.ofString());
-        out.println("   -> " + missing.statusCode() + " " + missing.body());
 
         return new Result(attempts, retry.statusCode(), replayed, retry.body(), changed.statusCode(),
                 missing.statusCode());

@@ -44,6 +44,13 @@ public final class PaymentsApi implements AutoCloseable {
               --help              this text
             """;
 
+    /** Tomcat logs through java.util.logging: only its errors, so the demo's story stays readable. */
+    private static final java.util.logging.Logger TOMCAT_LOGS = java.util.logging.Logger.getLogger("org.apache");
+
+    static {
+        TOMCAT_LOGS.setLevel(java.util.logging.Level.SEVERE);
+    }
+
     private final HikariDataSource dataSource;
     private final Tomcat tomcat;
 
@@ -77,6 +84,7 @@ public final class PaymentsApi implements AutoCloseable {
         Path base = Files.createTempDirectory("payments-api-tomcat");
         base.toFile().deleteOnExit();
         Tomcat tomcat = new Tomcat();
+        tomcat.setSilent(true);
         tomcat.setBaseDir(base.toString());
         tomcat.setPort(port);
         Context context = tomcat.addContext("", base.toString());
