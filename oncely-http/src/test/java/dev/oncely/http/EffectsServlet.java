@@ -19,6 +19,8 @@ import java.util.UUID;
  */
 final class EffectsServlet extends HttpServlet {
 
+    private static final java.util.Map<String, Integer> ATTEMPTS = new java.util.concurrent.ConcurrentHashMap<>();
+
     @Override
     protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
         resp.setContentType("text/plain");
@@ -65,6 +67,17 @@ final class EffectsServlet extends HttpServlet {
                 resp.getWriter().write("{\"error\":\"" + id + "\"}");
             }
             case "/throw" -> throw new ServletException("the handler failed after writing " + id);
+            case "/deadlock-once" -> {
+                // The first attempt per key fails as a database asks for a retry (SQLState 40001); the store rolls
+                // back and runs the handler again: only the second attempt's response may reach the client.
+                boolean first = ATTEMPTS.merge(req.getHeader("Idempotency-Key"), 1, Integer::sum) == 1;
+                resp.setContentType("text/plain");
+                resp.setHeader(first ? "X-First-Attempt" : "X-Second-Attempt", "yes");
+                resp.getWriter().write("attempt " + (first ? 1 : 2) + " " + id);
+                if (first) {
+                    throw new ServletException(new SQLException("simulated serialization failure", "40001"));
+                }
+            }
             default -> resp.sendError(404, "no such path " + path);
         }
     }

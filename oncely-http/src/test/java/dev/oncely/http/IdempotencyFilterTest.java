@@ -429,4 +429,27 @@ class IdempotencyFilterTest {
             assertThat(Arrays.asList(retry.body(), db.effects(consumer))).containsExactly(first.body(), 1L);
         }
     }
+
+    @ParameterizedTest
+    @EnumSource(TestDbs.class)
+    void whenTheStoreRunsTheTransactionAgainOnlyTheLastAttemptsResponseIsSentAndStored(TestDbs db) {
+        String consumer = newConsumer();
+        try (TestServer server = new TestServer(filter(db, consumer, b -> b.replayedHeaders("X-First-Attempt",
+                "X-Second-Attempt")))) {
+            String key = key();
+            HttpResponse<String> response = TestServer.send(server.post("/deadlock-once", "")
+                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> replay = TestServer.send(server.post("/deadlock-once", "")
+                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+
+            assertThat(response.statusCode()).isEqualTo(200);
+            assertThat(response.body()).startsWith("attempt 2 ");
+            assertThat(response.headers().firstValue("X-First-Attempt")).isEmpty();
+            assertThat(response.headers().firstValue("X-Second-Attempt")).hasValue("yes");
+            assertThat(replayed(replay)).isTrue();
+            assertThat(replay.body()).isEqualTo(response.body());
+            assertThat(replay.headers().firstValue("X-First-Attempt")).isEmpty();
+            assertThat(db.effects(consumer)).isEqualTo(1);
+        }
+    }
 }
