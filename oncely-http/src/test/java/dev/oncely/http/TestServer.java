@@ -26,13 +26,17 @@ final class TestServer implements AutoCloseable {
     private final int port;
 
     TestServer(Filter filter) {
+        this(filter, new EffectsServlet());
+    }
+
+    TestServer(Filter filter, jakarta.servlet.Servlet servlet) {
         try {
             Path base = Files.createTempDirectory("oncely-http-tomcat");
             tomcat = new Tomcat();
             tomcat.setBaseDir(base.toString());
             tomcat.setPort(0);
             Context context = tomcat.addContext("", base.toString());
-            Tomcat.addServlet(context, "effects", new EffectsServlet());
+            Tomcat.addServlet(context, "effects", servlet);
             context.addServletMappingDecoded("/", "effects");
             FilterDef def = new FilterDef();
             def.setFilterName("idempotency");
