@@ -53,6 +53,21 @@ class SpringTransactionsTest {
         @Override
         protected void doPost(HttpServletRequest req, HttpServletResponse resp) throws IOException, ServletException {
             String id = UUID.randomUUID().toString();
+            if (req.getHeader("X-Service-Fails") != null) {
+                try {
+                    transactional.executeWithoutResult(status -> {
+                        jdbc.update("INSERT INTO http_effects (id, run, path, client, body) VALUES (?, ?, ?, ?, ?)",
+                                id, run, "/spring", req.getHeader("X-Api-Key"), "");
+                        throw new IllegalStateException("the service failed");
+                    });
+                } catch (IllegalStateException e) {
+                    // What an @ExceptionHandler does: the failure becomes a 500 response.
+                    resp.setStatus(500);
+                    resp.setContentType("text/plain");
+                    resp.getWriter().write("handled: " + e.getMessage());
+                    return;
+                }
+            }
             boolean sameConnection = transactional.execute(status -> {
                 jdbc.update("INSERT INTO http_effects (id, run, path, client, body) VALUES (?, ?, ?, ?, ?)", id, run,
                         "/spring", req.getHeader("X-Api-Key"), "");
@@ -101,6 +116,34 @@ class SpringTransactionsTest {
                     .header("Idempotency-Key", "\"" + UUID.randomUUID() + "\"").header("X-Api-Key", "client-a")
                     .header("X-Fail", "yes"));
             assertThat(failed.statusCode()).isEqualTo(500);
+            assertThat(db.effects(consumer)).isEqualTo(1);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDbs.class)
+    void aServiceFailureTurnedIntoA5xxMarksTheTransactionRollbackOnlySoNothingCommitsAndTheClientMayRetry(TestDbs db) {
+        String consumer = "http-spring-" + UUID.randomUUID().toString().substring(0, 8);
+        DataSource pool = db.pool();
+        db.store();
+        DataSourceTransactionManager manager = new DataSourceTransactionManager(pool);
+        IdempotencyFilter filter = IdempotencyFilter.inTransaction(SpringConnectionOwner.storeBuilder(pool, manager)
+                .build()).consumer(consumer).clients(ClientIdentifier.header("X-Api-Key")).build();
+        try (TestServer server = new TestServer(filter, new ServiceServlet(pool, manager, consumer))) {
+            String key = "\"" + UUID.randomUUID() + "\"";
+            HttpResponse<String> failed = TestServer.send(server.post("/spring", "")
+                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a").header("X-Service-Fails", "yes"));
+            assertThat(failed.statusCode()).isEqualTo(503);
+            assertThat(failed.headers().firstValue("Content-Type")).hasValue("application/problem+json");
+            assertThat(failed.headers().firstValue("Retry-After")).hasValue("1");
+            assertThat(failed.body()).contains("idempotency-outcome-unknown").contains("rollback-only")
+                    .doesNotContain("handled: the service failed");
+            assertThat(db.effects(consumer)).isZero();
+
+            HttpResponse<String> retry = TestServer.send(server.post("/spring", "")
+                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            assertThat(retry.statusCode()).isEqualTo(200);
+            assertThat(retry.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).isEmpty();
             assertThat(db.effects(consumer)).isEqualTo(1);
         }
     }

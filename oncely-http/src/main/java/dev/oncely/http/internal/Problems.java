@@ -65,9 +65,11 @@ public final class Problems {
 
     public static Problem outcomeUnknown() {
         return Problem.of(503, "idempotency-outcome-unknown", "Outcome unknown",
-                "The connection to the database was lost while the request committed: it was processed either"
-                        + " completely or not at all. Retry with the same key after the Retry-After delay: you will"
-                        + " get the first response replayed, or the request will be processed now.");
+                "The request's commit failed and its outcome is not known here (the connection to the database"
+                        + " was lost during the commit, or the transaction manager refused a transaction marked"
+                        + " rollback-only): it was processed either completely or not at all. Retry with the same"
+                        + " key after the Retry-After delay: you will get the first response replayed, or the"
+                        + " request will be processed now.");
     }
 
     public static Problem noStoredResponse() {
