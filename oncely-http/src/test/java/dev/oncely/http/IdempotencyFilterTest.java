@@ -452,4 +452,28 @@ class IdempotencyFilterTest {
             assertThat(db.effects(consumer)).isEqualTo(1);
         }
     }
+
+    @ParameterizedTest
+    @EnumSource(TestDbs.class)
+    void headersSetInFrontOfTheFilterStayOnAnswersReplaysProblemsAndRetriedAttempts(TestDbs db) {
+        String consumer = newConsumer();
+        try (TestServer server = new TestServer(filter(db, consumer, b -> b.maxStoredResponseBytes(1000)))) {
+            String key = key();
+            List<HttpResponse<String>> answers = List.of(
+                    TestServer.send(server.post("/charges", "amount=1").header("Idempotency-Key", key)
+                            .header("X-Api-Key", "client-a")),
+                    TestServer.send(server.post("/charges", "amount=1").header("Idempotency-Key", key)
+                            .header("X-Api-Key", "client-a")),
+                    TestServer.send(server.post("/charges", "amount=2").header("Idempotency-Key", key)
+                            .header("X-Api-Key", "client-a")),
+                    TestServer.send(server.post("/charges", "amount=1").header("X-Api-Key", "client-a")),
+                    TestServer.send(server.post("/big?size=2000", "").header("Idempotency-Key", key())
+                            .header("X-Api-Key", "client-a")),
+                    TestServer.send(server.post("/deadlock-once", "").header("Idempotency-Key", key())
+                            .header("X-Api-Key", "client-a")));
+
+            assertThat(answers).extracting(HttpResponse::statusCode).containsExactly(201, 201, 422, 400, 500, 200);
+            assertThat(answers).allSatisfy(r -> assertThat(r.headers().allValues("X-Upstream")).containsExactly("kept"));
+        }
+    }
 }

@@ -38,6 +38,18 @@ final class TestServer implements AutoCloseable {
             Context context = tomcat.addContext("", base.toString());
             Tomcat.addServlet(context, "effects", servlet);
             context.addServletMappingDecoded("/", "effects");
+            // In front of the idempotency filter, as a CORS filter would be: its header must survive everything.
+            FilterDef upstream = new FilterDef();
+            upstream.setFilterName("upstream");
+            upstream.setFilter((jakarta.servlet.Filter) (request, response, chain) -> {
+                ((jakarta.servlet.http.HttpServletResponse) response).setHeader("X-Upstream", "kept");
+                chain.doFilter(request, response);
+            });
+            context.addFilterDef(upstream);
+            FilterMap upstreamMap = new FilterMap();
+            upstreamMap.setFilterName("upstream");
+            upstreamMap.addURLPattern("/*");
+            context.addFilterMap(upstreamMap);
             FilterDef def = new FilterDef();
             def.setFilterName("idempotency");
             def.setFilter(filter);

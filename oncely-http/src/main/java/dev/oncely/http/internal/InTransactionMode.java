@@ -53,10 +53,8 @@ public final class InTransactionMode implements Mode {
         if (exchange.storeInstead != null) {
             return exchange.storeInstead;
         }
+        exchange.restart(); // an earlier attempt rolled back: forget its status and headers
         BufferedResponse response = new BufferedResponse(exchange.response, settings.maxStoredResponseBytes());
-        if (exchange.current != null) {
-            response.reset(); // an earlier attempt rolled back: forget its status and headers
-        }
         exchange.current = response;
         CachedBodyRequest request = new CachedBodyRequest(exchange.request, exchange.body);
         request.setAttribute(IdempotencyContext.ATTRIBUTE, context);
@@ -82,6 +80,7 @@ public final class InTransactionMode implements Mode {
             outcome = handler.process(exchange);
         } catch (PayloadConflictException e) {
             log.debug("{}: key reused with another request", exchange);
+            exchange.restart();
             Problems.keyReused(e.firstProcessedAt()).send(exchange.response);
             return;
         } catch (Released r) {
@@ -92,21 +91,24 @@ public final class InTransactionMode implements Mode {
             log.warn("{}: the response of {} bytes exceeds maxStoredResponseBytes ({}); answered 500 and rolled back."
                     + " Raise the limit or leave this path out of the filter.", exchange, t.length,
                     settings.maxStoredResponseBytes());
+            exchange.restart();
             Problems.responseTooLarge(settings.maxStoredResponseBytes()).send(exchange.response);
             return;
         } catch (CommitOutcomeUnknownException e) {
             log.debug("{}: commit outcome unknown: {}", exchange, e.toString());
+            exchange.restart();
             Problems.outcomeUnknown().send(exchange.response, "Retry-After", "1");
             return;
         } catch (TransientStoreException e) {
             log.debug("{}: store unavailable: {}", exchange, e.toString());
+            exchange.restart();
             Problems.storeUnavailable().send(exchange.response, "Retry-After", "1");
             return;
         } catch (IOException | ServletException | RuntimeException e) {
             if (e instanceof dev.oncely.OncelyException || settings.onException() == FailurePolicy.RELEASE_KEY) {
                 // Rolled back, claim included: a retry with the same key runs again. Nothing of the failed
                 // attempt (status, headers) reaches the client; the container answers the exception.
-                exchange.response.reset();
+                exchange.restart();
                 throw e;
             }
             keepFailure(exchange, e);
@@ -115,6 +117,9 @@ public final class InTransactionMode implements Mode {
             throw new ServletException(e);
         }
         StoredResponse response = outcome.result().orElse(null);
+        if (!outcome.isProcessed() || exchange.storeInstead != null) {
+            exchange.restart(); // a duplicate found after a rolled-back attempt: that attempt's headers go
+        }
         if (outcome.isProcessed()) {
             log.debug("{}: processed, {}", exchange, response.status());
             if (exchange.storeInstead != null) {
@@ -135,8 +140,7 @@ public final class InTransactionMode implements Mode {
         log.error("{} failed; its writes were rolled back and a 500 is kept for the key (onException KEEP_RESULT)",
                 exchange, failure);
         exchange.storeInstead = Problems.requestFailed().asResponse();
-        exchange.response.reset();
-        exchange.current = null;
+        exchange.restart();
         handle(exchange);
     }
 

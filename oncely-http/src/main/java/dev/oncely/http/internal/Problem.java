@@ -29,14 +29,16 @@ public record Problem(int status, String type, String title, String detail) {
                 CONTENT_TYPE)), json());
     }
 
-    /** Resets the response (it must not be committed) and sends the problem. */
+    /**
+     * Sends the problem on an uncommitted response that no handler wrote to; headers already on it (from filters in
+     * front of this one, e.g. CORS) stay.
+     */
     public void send(HttpServletResponse response) throws IOException {
         send(response, null, null);
     }
 
     /** {@link #send(HttpServletResponse)} with one more header (e.g. Retry-After). */
     public void send(HttpServletResponse response, String header, String value) throws IOException {
-        response.reset();
         response.setStatus(status);
         response.setContentType(CONTENT_TYPE);
         if (header != null) {

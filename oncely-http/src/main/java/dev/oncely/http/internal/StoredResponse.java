@@ -23,9 +23,11 @@ public record StoredResponse(int status, List<Header> headers, byte[] body) {
         headers = List.copyOf(headers);
     }
 
-    /** Writes this response onto a fresh, uncommitted one (a replay, or an answer sent in full). */
+    /**
+     * Writes this response onto an uncommitted one that no handler wrote to (a replay, or an answer sent in full);
+     * headers already on it (from filters in front of this one) stay.
+     */
     public void writeTo(HttpServletResponse response, boolean replayed) throws IOException {
-        response.reset();
         response.setStatus(status);
         for (Header h : headers) {
             if (h.name().equalsIgnoreCase("Content-Type")) {
