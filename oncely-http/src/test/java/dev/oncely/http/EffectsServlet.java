@@ -78,6 +78,8 @@ final class EffectsServlet extends HttpServlet {
                     throw new ServletException(new SQLException("simulated serialization failure", "40001"));
                 }
             }
+            case "/redirect" -> resp.sendRedirect("/charges/" + id, 303);
+            case "/send-error" -> resp.sendError(409, "charge " + id + " conflicts with another");
             default -> resp.sendError(404, "no such path " + path);
         }
     }

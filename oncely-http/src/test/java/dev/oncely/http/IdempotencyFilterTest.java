@@ -476,4 +476,76 @@ class IdempotencyFilterTest {
             assertThat(answers).allSatisfy(r -> assertThat(r.headers().allValues("X-Upstream")).containsExactly("kept"));
         }
     }
+
+    @ParameterizedTest
+    @EnumSource(TestDbs.class)
+    void sendErrorAndSendRedirectAreStoredAndReplayedLikeAnyResponse(TestDbs db) {
+        String consumer = newConsumer();
+        try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
+            String errorKey = key();
+            HttpResponse<String> error = TestServer.send(server.post("/send-error", "")
+                    .header("Idempotency-Key", errorKey).header("X-Api-Key", "client-a"));
+            HttpResponse<String> errorReplay = TestServer.send(server.post("/send-error", "")
+                    .header("Idempotency-Key", errorKey).header("X-Api-Key", "client-a"));
+            String redirectKey = key();
+            HttpResponse<String> redirect = TestServer.send(server.post("/redirect", "")
+                    .header("Idempotency-Key", redirectKey).header("X-Api-Key", "client-a"));
+            HttpResponse<String> redirectReplay = TestServer.send(server.post("/redirect", "")
+                    .header("Idempotency-Key", redirectKey).header("X-Api-Key", "client-a"));
+
+            assertThat(error.statusCode()).isEqualTo(409);
+            assertThat(error.headers().firstValue("Content-Type")).hasValue("application/problem+json");
+            assertThat(error.body()).contains("\"type\":\"about:blank\"").contains("conflicts with another");
+            assertThat(replayed(errorReplay)).isTrue();
+            assertThat(errorReplay.statusCode()).isEqualTo(409);
+            assertThat(errorReplay.body()).isEqualTo(error.body());
+            assertThat(redirect.statusCode()).isEqualTo(303);
+            assertThat(redirect.headers().firstValue("Location")).hasValueSatisfying(
+                    l -> assertThat(l).contains("/charges/"));
+            assertThat(replayed(redirectReplay)).isTrue();
+            assertThat(redirectReplay.statusCode()).isEqualTo(303);
+            assertThat(redirectReplay.headers().firstValue("Location")).isEqualTo(redirect.headers().firstValue("Location"));
+            assertThat(db.effects(consumer)).isEqualTo(2);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDbs.class)
+    void aKeyRecordedWithoutAResponseIsAnswered500WithWhatToDo(TestDbs db) {
+        String consumer = newConsumer();
+        String key = UUID.randomUUID().toString();
+        // Something other than the filter recorded the key under the filter's consumer, without a result.
+        dev.oncely.IdempotentHandler.<String, Void>builder(db.store()).consumer(consumer).key(k -> k)
+                .handler((k, ctx) -> null).build().process(IdempotencyFilter.storedKey("client-a", key));
+        try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
+            HttpResponse<String> response = TestServer.send(server.post("/charges", "amount=1")
+                    .header("Idempotency-Key", "\"" + key + "\"").header("X-Api-Key", "client-a"));
+
+            assertProblem(response, 500, "idempotency-response-missing");
+            assertThat(db.effects(consumer)).isZero();
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void anUnreachableDatabaseIsAnswered503WithRetryAfter() {
+        com.zaxxer.hikari.HikariConfig config = new com.zaxxer.hikari.HikariConfig();
+        config.setJdbcUrl("jdbc:postgresql://127.0.0.1:1/nothing");
+        config.setUsername("nobody");
+        config.setConnectionTimeout(250);
+        config.setInitializationFailTimeout(-1);
+        try (com.zaxxer.hikari.HikariDataSource down = new com.zaxxer.hikari.HikariDataSource(config)) {
+            dev.oncely.jdbc.JdbcDedupStore store = dev.oncely.jdbc.JdbcDedupStore.builder(down)
+                    .database(dev.oncely.jdbc.Database.POSTGRESQL).maxRetries(0).build();
+            IdempotencyFilter filter = IdempotencyFilter.inTransaction(store).consumer("http-down")
+                    .clients(ClientIdentifier.header("X-Api-Key")).build();
+            try (TestServer server = new TestServer(filter)) {
+                HttpResponse<String> response = TestServer.send(server.post("/charges", "amount=1")
+                        .header("Idempotency-Key", key()).header("X-Api-Key", "client-a"));
+
+                assertProblem(response, 503, "idempotency-store-unavailable");
+                assertThat(response.headers().firstValue("Retry-After")).hasValue("1");
+                assertThat(response.body()).contains("Retry with the same key");
+            }
+        }
+    }
 }
