@@ -104,7 +104,7 @@ public final class IdempotencyFilter implements Filter {
             throw new IllegalArgumentException("store is null: pass the DedupStore whose database the handlers write"
                     + " to, e.g. JdbcDedupStore.builder(dataSource).build().");
         }
-        return new Builder(store);
+        return new Builder(settings -> new InTransactionMode(store, settings));
     }
 
     /**
@@ -269,7 +269,8 @@ public final class IdempotencyFilter implements Filter {
      * checks everything and says what is missing.
      */
     public static final class Builder {
-        private final DedupStore store;
+        /** Builds the mode the entry point chose (today only {@link #inTransaction}; a lease mode will add one). */
+        private final java.util.function.Function<Settings, Mode> mode;
         private String consumer;
         private ClientIdentifier clients;
         private Set<String> methods = new LinkedHashSet<>(List.of("POST", "PATCH"));
@@ -284,8 +285,8 @@ public final class IdempotencyFilter implements Filter {
         private FailurePolicy onServerError = FailurePolicy.KEEP_RESULT;
         private FailurePolicy onException = FailurePolicy.RELEASE_KEY;
 
-        private Builder(DedupStore store) {
-            this.store = store;
+        private Builder(java.util.function.Function<Settings, Mode> mode) {
+            this.mode = mode;
         }
 
         /**
@@ -452,7 +453,7 @@ public final class IdempotencyFilter implements Filter {
             }
             Settings settings = new Settings(consumer, retention, retentionForTestsOnly, maxStoredResponseBytes,
                     replayedHeaders, onServerError, onException);
-            IdempotencyFilter filter = new IdempotencyFilter(this, new InTransactionMode(store, settings));
+            IdempotencyFilter filter = new IdempotencyFilter(this, mode.apply(settings));
             log.info("Oncely idempotency filter for consumer '{}' ({}): methods {}, paths {}, key {}, retention {},"
                             + " 5xx {}, exceptions {}", consumer, filter.mode.describe(), methods, paths,
                     keyRequired ? "required" : "optional", retention, onServerError, onException);
