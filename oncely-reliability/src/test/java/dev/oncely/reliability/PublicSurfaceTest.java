@@ -3,6 +3,7 @@ package dev.oncely.reliability;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.oncely.IdempotentHandler;
+import dev.oncely.http.IdempotencyFilter;
 import dev.oncely.jdbc.JdbcDedupStore;
 import dev.oncely.kafka.KafkaPollLoop;
 import dev.oncely.rabbitmq.IdempotentDeliverCallback;
@@ -28,13 +29,14 @@ class PublicSurfaceTest {
             "dev.oncely.core", Set.of("dev.oncely", "dev.oncely.spi", "dev.oncely.inmemory"),
             "dev.oncely.jdbc", Set.of("dev.oncely.jdbc"),
             "dev.oncely.kafka", Set.of("dev.oncely.kafka"),
-            "dev.oncely.rabbitmq", Set.of("dev.oncely.rabbitmq"));
+            "dev.oncely.rabbitmq", Set.of("dev.oncely.rabbitmq"),
+            "dev.oncely.http", Set.of("dev.oncely.http"));
 
     @Test
     void everyPublishedModuleExportsItsApiToEveryoneAndItsInternalsOnlyToOncelysOwnModules() throws Exception {
         Map<String, ModuleDescriptor> descriptors = new TreeMap<>();
         for (Class<?> type : new Class<?>[] {IdempotentHandler.class, JdbcDedupStore.class, KafkaPollLoop.class,
-                IdempotentDeliverCallback.class}) {
+                IdempotentDeliverCallback.class, IdempotencyFilter.class}) {
             ModuleDescriptor descriptor = descriptorOf(type);
             descriptors.put(descriptor.name(), descriptor);
         }
