@@ -35,9 +35,11 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "oncely", mixinStandardHelpOptions = true, version = "oncely 0.1.0",
         description = "Operate Oncely's dedup table (processed_events): explain or forget a key, count keys per"
-                + " consumer, purge expired keys, maintain partitions, print or check the DDL.",
+                + " consumer, purge expired keys, maintain partitions, retry a key parked as failed in lease mode, print"
+                + " or check the DDL.",
         subcommands = {OncelyCli.Explain.class, OncelyCli.Forget.class, OncelyCli.Counts.class,
-                OncelyCli.Purge.class, OncelyCli.Maintain.class, OncelyCli.Ddl.class, OncelyCli.Check.class,
+                OncelyCli.Purge.class, OncelyCli.Maintain.class, OncelyCli.RetryFailed.class, OncelyCli.Ddl.class,
+                OncelyCli.Check.class,
                 CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:ok", "1:not found (key, consumer); check: table missing or lacking columns",
@@ -164,6 +166,9 @@ public final class OncelyCli implements Callable<Integer> {
         @Spec
         CommandSpec spec;
 
+        /** The store the command runs on; set before {@link #run}. */
+        JdbcDedupStore store;
+
         abstract int run(DedupTableAdmin admin, PrintWriter out);
 
         /** Whether the command needs the database (ddl with --dialect does not). */
@@ -181,7 +186,8 @@ public final class OncelyCli implements Callable<Integer> {
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
             try {
-                DedupTableAdmin admin = options.store(connects()).admin();
+                store = options.store(connects());
+                DedupTableAdmin admin = store.admin();
                 if (needsTable() && !admin.checkSchema().tablePresent()) {
                     throw new CliFailure(DATABASE, "Table " + admin.tableName() + " does not exist in " + options.url
                             + ". Print its DDL with 'oncely ddl' (same --url, --table, --schema) and apply it, or"
@@ -334,6 +340,39 @@ public final class OncelyCli implements Callable<Integer> {
             out.println(json() ? Json.object("droppedKeys", dropped)
                     : "Maintained the partitions of " + admin.tableName() + "; dropped about " + dropped
                     + " expired keys.");
+            return OK;
+        }
+    }
+
+    @Command(name = "retry-failed", mixinStandardHelpOptions = true,
+            description = "Lease mode: make a key parked as FAILED (after maxAttempts failed runs) processable again;"
+                    + " its next delivery runs the handler again (attempt 1; steps an earlier attempt recorded are"
+                    + " skipped). Exit 1 if the key is not FAILED.")
+    static final class RetryFailed extends TableCommand {
+        @Option(names = "--consumer", required = true, description = "The consumer.")
+        String consumer;
+
+        @Option(names = "--key", required = true, description = "The key (event id).")
+        String key;
+
+        @Override
+        int run(DedupTableAdmin admin, PrintWriter out) {
+            var leases = store.leases().orElseThrow(() -> new CliFailure(USAGE, store.describe() + " has no lease"
+                    + " operations (the time-partitioned layout has none): no key of it can be FAILED."));
+            if (!leases.retryFailed(consumer, key)) {
+                if (admin.explain(consumer, key).isEmpty()) {
+                    throw notFound(admin, consumer, key);
+                }
+                throw new CliFailure(NOT_FOUND, "Key '" + key + "' of consumer '" + consumer + "' is not FAILED"
+                        + " (completed, processed in a transaction, or still being retried by lease mode): nothing"
+                        + " to retry.");
+            }
+            if (json()) {
+                out.println(Json.object("consumer", consumer, "key", key, "retried", true));
+            } else {
+                out.println("Key '" + key + "' of consumer '" + consumer + "' is no longer FAILED: its next delivery"
+                        + " runs the handler again (attempt 1), skipping the steps earlier attempts recorded.");
+            }
             return OK;
         }
     }

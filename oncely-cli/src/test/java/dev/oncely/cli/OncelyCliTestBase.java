@@ -1,14 +1,18 @@
 package dev.oncely.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.oncely.IdempotentHandler;
+import dev.oncely.KeyFailedException;
+import dev.oncely.LeasedHandler;
 import dev.oncely.ResultCodec;
 import dev.oncely.jdbc.JdbcDedupStore;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -80,7 +84,8 @@ abstract class OncelyCliTestBase {
         Run r = run("--help");
 
         assertThat(r.code()).isZero();
-        assertThat(r.out()).contains("explain", "forget", "counts", "purge", "maintain", "ddl", "check",
+        assertThat(r.out()).contains("explain", "forget", "counts", "purge", "maintain", "retry-failed", "ddl",
+                "check",
                 "Exit codes", "ONCELY_JDBC_URL");
         assertThat(run("explain", "--help").out()).contains("--url", "--json", "CONSUMER", "KEY");
     }
@@ -150,6 +155,46 @@ abstract class OncelyCliTestBase {
         assertThat(r.out().strip()).isEqualTo("{\"purged\":1}");
         assertThat(on("counts", "--json").out()).contains("{\"consumer\":\"billing\",\"keys\":1,\"expired\":0}");
         assertThat(on("purge", "--max-rows", "0").code()).isEqualTo(2);
+    }
+
+    @Test
+    void retryFailedMakesAKeyParkedAsFailedProcessableAgainAndRefusesAKeyThatIsNotFailed() throws Exception {
+        boolean[] fail = {true};
+        LeasedHandler<String, Void, RuntimeException> payments = LeasedHandler.<String, Void>builder(store)
+                .consumer("payments").key(k -> k).maxAttempts(1)
+                .handler((k, run) -> {
+                    if (fail[0]) {
+                        throw new IllegalStateException("the payment API is down");
+                    }
+                    return null;
+                }).build();
+        assertThatThrownBy(() -> payments.process("charge-1")).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> payments.process("charge-1")).isInstanceOf(KeyFailedException.class);
+        assertThat(stateOf("payments", "charge-1")).isEqualTo("FAILED attempt 1");
+
+        Run retried = on("retry-failed", "--consumer", "payments", "--key", "charge-1");
+        assertThat(retried.code()).as(retried.err()).isZero();
+        assertThat(retried.out()).contains("Key 'charge-1' of consumer 'payments' is no longer FAILED");
+        fail[0] = false;
+        assertThat(payments.process("charge-1").isProcessed()).isTrue();
+        assertThat(stateOf("payments", "charge-1")).isEqualTo("COMPLETED attempt 1");
+
+        Run notFailed = on("retry-failed", "--consumer", "payments", "--key", "charge-1", "--json");
+        assertThat(notFailed.code()).isEqualTo(1);
+        assertThat(notFailed.err()).contains("Key 'charge-1' of consumer 'payments' is not FAILED");
+        assertThat(stateOf("payments", "charge-1")).isEqualTo("COMPLETED attempt 1");
+        Run unknown = on("retry-failed", "--consumer", "payments", "--key", "charge-9");
+        assertThat(unknown.code()).isEqualTo(1);
+        assertThat(unknown.err()).contains("Key 'charge-9' of consumer 'payments' is not in");
+        assertThat(on("retry-failed", "--consumer", "payments").code()).as("--key missing").isEqualTo(2);
+    }
+
+    private String stateOf(String consumer, String key) throws Exception {
+        try (Connection c = dataSource().getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT state, attempt FROM " + table() + " WHERE consumer = '" + consumer
+                     + "' AND event_id = '" + key + "'")) {
+            return rs.next() ? rs.getString(1) + " attempt " + rs.getInt(2) : "absent";
+        }
     }
 
     @Test
