@@ -184,11 +184,11 @@ public final class LeasedHandler<M, R, X extends Exception> {
         try {
             result = handler.handle(message, run);
         } catch (Exception | Error e) {
-            stop(renewals);
+            stop(run, renewals);
             giveUp(run, e);
             throw rethrow(e);
         }
-        stop(renewals);
+        stop(run, renewals);
         Optional<byte[]> bytes = Optional.empty();
         if (resultCodec != null && result != null) {
             try {
@@ -251,11 +251,12 @@ public final class LeasedHandler<M, R, X extends Exception> {
         long period = Math.max(1, lease.toMillis() / 3);
         long until = System.nanoTime() + keepAliveFor.toNanos();
         return keepAlive.scheduleWithFixedDelay(() -> {
-            if (System.nanoTime() - until > 0 || run.lost) {
+            if (System.nanoTime() - until > 0 || run.lost || run.finished) {
                 return;
             }
             try {
-                if (!leases.renew(run.token, lease)) {
+                // A renewal that races the run's completion (or release) finds the token gone: that is no takeover.
+                if (!leases.renew(run.token, lease) && !run.finished) {
                     run.lost = true;
                     log.warn("Keep-alive of key '{}' of consumer '{}' (attempt {}) found the lease taken over",
                             run.token.key(), consumer, run.token.attempt());
@@ -266,7 +267,8 @@ public final class LeasedHandler<M, R, X extends Exception> {
         }, period, period, TimeUnit.MILLISECONDS);
     }
 
-    private static void stop(ScheduledFuture<?> renewals) {
+    private void stop(Run run, ScheduledFuture<?> renewals) {
+        run.finished = true;
         if (renewals != null) {
             renewals.cancel(false);
         }
@@ -289,6 +291,8 @@ public final class LeasedHandler<M, R, X extends Exception> {
         final LeaseToken token;
         final Map<String, byte[]> steps;
         volatile boolean lost;
+        /** Set before the run completes or gives its key up: renewals stop, and one in flight is no takeover. */
+        volatile boolean finished;
 
         Run(LeaseToken token, Map<String, byte[]> steps) {
             this.token = token;
