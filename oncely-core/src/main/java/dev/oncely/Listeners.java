@@ -8,7 +8,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The {@link OncelyListener}s of a handler or purger, each called in turn and each guarded: a listener that throws
- * is logged (WARN at its first failure and then at most once per {@link #WARN_EVERY_NANOS}, DEBUG otherwise) and
+ * (a runtime exception, or a linkage error such as a class missing from its classpath) is logged (WARN at its first failure and then at most once per {@link #WARN_EVERY_NANOS}, DEBUG otherwise) and
  * the call goes on. Built only when there is at least one listener, so that a handler without one holds null and
  * pays nothing.
  */
@@ -36,7 +36,7 @@ final class Listeners {
         for (Guarded g : listeners) {
             try {
                 g.listener.processingStarted(consumer, messages);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | LinkageError e) {
                 g.failed("processingStarted", e);
             }
         }
@@ -47,7 +47,7 @@ final class Listeners {
         for (Guarded g : listeners) {
             try {
                 g.listener.processingEnded(event);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | LinkageError e) {
                 g.failed("processingEnded", e);
             }
         }
@@ -57,7 +57,7 @@ final class Listeners {
         for (Guarded g : listeners) {
             try {
                 g.listener.purgeEnded(event);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | LinkageError e) {
                 g.failed("purgeEnded", e);
             }
         }
@@ -77,7 +77,7 @@ final class Listeners {
             this.listener = listener;
         }
 
-        void failed(String method, RuntimeException e) {
+        void failed(String method, Throwable e) {
             long n = failures.incrementAndGet();
             long now = System.nanoTime();
             long last = lastWarn.get();
