@@ -6,8 +6,9 @@ package dev.oncely;
  * {@link IdempotentHandler.Builder#listener(OncelyListener)} and {@link RetentionPurger.Builder#listener}. Every
  * method has a default that does nothing: implement those you need.
  *
- * <p>Listeners are called synchronously, on the thread that called the handler (or the purger's thread), outside
- * the transaction (after its commit or rollback): keep them fast and never block in them. They must be
+ * <p>Listeners are called synchronously, on the thread that called the handler (or the purger's thread), after the
+ * transaction the store ran ended (committed or rolled back; for {@code processIn} and {@code processBatchIn}, when
+ * the call returns, your transaction still open): keep them fast and never block in them. They must be
  * thread-safe, since one handler serves many threads. A listener that throws never breaks processing: the
  * exception is logged (at WARN the first time for that listener, then at most once every five minutes, otherwise
  * at DEBUG) and the call goes on as if the listener had returned.
