@@ -11,6 +11,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 
 /** What the auto-configuration adds, and that a user's own beans win; no database needed. */
@@ -33,6 +34,17 @@ class OncelyAutoConfigurationTest {
     @Test
     void withoutAMeterRegistryThereIsNoOncelyMetrics() {
         runner.run(context -> assertThat(context).doesNotHaveBean(OncelyMetrics.class));
+    }
+
+    @Test
+    void withoutMicrometerOnTheClassPathTheContextStartsWithoutOncelyMetrics() {
+        runner.withClassLoader(new FilteredClassLoader(MeterRegistry.class))
+                .withBean(DedupStore.class, () -> InMemoryDedupStore.create())
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    assertThat(context).doesNotHaveBean(OncelyMetrics.class);
+                    assertThat(context).hasSingleBean(DedupStore.class);
+                });
     }
 
     @Test
