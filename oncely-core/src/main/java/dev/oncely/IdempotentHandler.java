@@ -72,6 +72,8 @@ public final class IdempotentHandler<M, R, X extends Exception> {
     private final BatchHandler<? super M, ? extends R, ? extends X> batchHandler;
     private final ResultCodec<R> resultCodec;
     private final Duration retention;
+    /** Null without listeners: then no clock is read and nothing is allocated for them. */
+    private final Listeners listeners;
 
     @SuppressWarnings("unchecked")
     private IdempotentHandler(Builder<M, R, X> builder) {
@@ -83,6 +85,7 @@ public final class IdempotentHandler<M, R, X extends Exception> {
         this.batchHandler = (BatchHandler<? super M, ? extends R, ? extends X>) builder.batchHandler;
         this.resultCodec = builder.resultCodec;
         this.retention = builder.retention;
+        this.listeners = Listeners.of(builder.listeners);
     }
 
     /**
@@ -104,9 +107,30 @@ public final class IdempotentHandler<M, R, X extends Exception> {
      * @throws OncelyException           if the store failed (database down, table missing, commit failed)
      */
     public Outcome<R> process(M message) throws X {
-        Pending pending = prepare(message, 0);
-        return unwrapped(() -> store.inClaimingTransaction(pending.request, claim -> duplicateOf(pending.request, claim),
-                tx -> runOne(tx, pending)));
+        ProcessingRecorder rec = listeners == null ? null : listeners.started(consumer, 1, false);
+        Outcome<R> outcome;
+        try {
+            Pending pending = prepare(message, 0);
+            if (rec != null) {
+                rec.key(pending.request.key());
+                rec.claimBegins();
+            }
+            outcome = unwrapped(() -> store.inClaimingTransaction(pending.request, claim -> {
+                if (rec != null) {
+                    rec.claimAnswered();
+                }
+                return duplicateOf(pending.request, claim);
+            }, tx -> runOne(tx, pending, rec)));
+        } catch (Throwable failure) {
+            if (rec != null) {
+                rec.threw(failure);
+            }
+            throw failure;
+        }
+        if (rec != null) {
+            rec.returned(outcome);
+        }
+        return outcome;
     }
 
     /**
@@ -118,8 +142,25 @@ public final class IdempotentHandler<M, R, X extends Exception> {
      */
     public Outcome<R> processIn(CallerTransaction transaction, M message) throws X {
         Objects.requireNonNull(transaction, "transaction");
-        Pending pending = prepare(message, 0);
-        return unwrapped(() -> store.inCallerTransaction(transaction, tx -> runOne(tx, pending)));
+        ProcessingRecorder rec = listeners == null ? null : listeners.started(consumer, 1, false);
+        Outcome<R> outcome;
+        try {
+            Pending pending = prepare(message, 0);
+            if (rec != null) {
+                rec.key(pending.request.key());
+                rec.claimBegins();
+            }
+            outcome = unwrapped(() -> store.inCallerTransaction(transaction, tx -> runOne(tx, pending, rec)));
+        } catch (Throwable failure) {
+            if (rec != null) {
+                rec.threw(failure);
+            }
+            throw failure;
+        }
+        if (rec != null) {
+            rec.returned(outcome);
+        }
+        return outcome;
     }
 
     /**
@@ -133,11 +174,27 @@ public final class IdempotentHandler<M, R, X extends Exception> {
      * by one to isolate the failing one.
      */
     public List<Outcome<R>> processBatch(List<? extends M> messages) throws X {
-        Batch batch = prepareBatch(messages);
-        if (batch.inputs.isEmpty()) {
-            return List.of();
+        ProcessingRecorder rec = batchRecorder(messages);
+        List<Outcome<R>> outcomes;
+        try {
+            Batch batch = prepareBatch(messages);
+            if (batch.inputs.isEmpty()) {
+                return List.of();
+            }
+            if (rec != null) {
+                rec.claimBegins();
+            }
+            outcomes = unwrapped(() -> store.inTransaction(tx -> runBatch(tx, batch, false, rec)));
+        } catch (Throwable failure) {
+            if (rec != null) {
+                rec.threw(failure);
+            }
+            throw failure;
         }
-        return unwrapped(() -> store.inTransaction(tx -> runBatch(tx, batch, false)));
+        if (rec != null) {
+            rec.returned(outcomes);
+        }
+        return outcomes;
     }
 
     /**
@@ -161,6 +218,23 @@ public final class IdempotentHandler<M, R, X extends Exception> {
             throw new IllegalStateException("processBatchIsolatingFailures runs the per-message handler, and consumer '"
                     + consumer + "' has a batch handler only: set handler(...) too, or call processBatch.");
         }
+        ProcessingRecorder rec = batchRecorder(messages);
+        BatchResult<R> result;
+        try {
+            result = isolatingFailures(messages, rec);
+        } catch (Throwable failure) {
+            if (rec != null) {
+                rec.threw(failure);
+            }
+            throw failure;
+        }
+        if (rec != null) {
+            rec.returned(result);
+        }
+        return result;
+    }
+
+    private BatchResult<R> isolatingFailures(List<? extends M> messages, ProcessingRecorder rec) {
         Batch all = prepareBatch(messages);
         List<Outcome<R>> byIndex = new ArrayList<>(Collections.nCopies(all.inputs.size(), null));
         TreeMap<Integer, Exception> failures = new TreeMap<>();
@@ -168,13 +242,19 @@ public final class IdempotentHandler<M, R, X extends Exception> {
         Batch attempt = all;
         while (!attempt.inputs.isEmpty()) {
             Batch current = attempt;
+            if (rec != null) {
+                rec.claimBegins();
+            }
             try {
-                List<Outcome<R>> outcomes = unchecked(() -> store.inTransaction(tx -> runBatch(tx, current, true)));
+                List<Outcome<R>> outcomes = unchecked(() -> store.inTransaction(tx -> runBatch(tx, current, true, rec)));
                 for (int i = 0; i < outcomes.size(); i++) {
                     byIndex.set(current.inputs.get(i).index, outcomes.get(i));
                 }
                 break;
             } catch (IsolatedFailure f) {
+                if (rec != null) {
+                    rec.attemptEnded();
+                }
                 failedKeys.add(f.key);
                 for (Pending p : all.inputs) {
                     if (p.request.key().equals(f.key)) {
@@ -194,11 +274,33 @@ public final class IdempotentHandler<M, R, X extends Exception> {
     /** {@link #processBatch(List)} inside your own open transaction, as {@link #processIn} does for one. */
     public List<Outcome<R>> processBatchIn(CallerTransaction transaction, List<? extends M> messages) throws X {
         Objects.requireNonNull(transaction, "transaction");
-        Batch batch = prepareBatch(messages);
-        if (batch.inputs.isEmpty()) {
-            return List.of();
+        ProcessingRecorder rec = batchRecorder(messages);
+        List<Outcome<R>> outcomes;
+        try {
+            Batch batch = prepareBatch(messages);
+            if (batch.inputs.isEmpty()) {
+                return List.of();
+            }
+            if (rec != null) {
+                rec.claimBegins();
+            }
+            outcomes = unwrapped(() -> store.inCallerTransaction(transaction, tx -> runBatch(tx, batch, false, rec)));
+        } catch (Throwable failure) {
+            if (rec != null) {
+                rec.threw(failure);
+            }
+            throw failure;
         }
-        return unwrapped(() -> store.inCallerTransaction(transaction, tx -> runBatch(tx, batch, false)));
+        if (rec != null) {
+            rec.returned(outcomes);
+        }
+        return outcomes;
+    }
+
+    /** The recorder of a batch call: null without listeners, and for an empty (or null) batch, which does nothing. */
+    private ProcessingRecorder batchRecorder(List<? extends M> messages) {
+        return listeners == null || messages == null || messages.isEmpty() ? null
+                : listeners.started(consumer, messages.size(), true);
     }
 
     /** The consumer name: the scope within which a key is processed once. */
@@ -325,13 +427,18 @@ public final class IdempotentHandler<M, R, X extends Exception> {
     }
 
     /** Calls the per-message handler; its checked exception leaves as a {@link HandlerFailure}. */
-    private R handle(M message, ProcessingContext context) {
+    private R handle(M message, ProcessingContext context, ProcessingRecorder rec) {
+        long start = rec == null ? 0L : System.nanoTime();
         try {
             return handler.handle(message, context);
         } catch (RuntimeException e) {
             throw e;
         } catch (Exception e) {
             throw new HandlerFailure(e);
+        } finally {
+            if (rec != null) {
+                rec.handlerRan(start);
+            }
         }
     }
 
@@ -371,14 +478,17 @@ public final class IdempotentHandler<M, R, X extends Exception> {
         return new Batch(inputs);
     }
 
-    private Outcome<R> runOne(StoreTransaction tx, Pending pending) {
+    private Outcome<R> runOne(StoreTransaction tx, Pending pending, ProcessingRecorder rec) {
         ClaimRequest request = pending.request;
         ClaimResult claim = tx.claim(request);
+        if (rec != null) {
+            rec.claimAnswered();
+        }
         if (!claim.claimed()) {
             return duplicateOf(request, claim);
         }
-        R result = handler != null ? handle(pending.message, new Context(tx, request.key()))
-                : handleBatch(tx, List.of(pending.message), List.of(request.key())).get(request.key());
+        R result = handler != null ? handle(pending.message, new Context(tx, request.key()), rec)
+                : handleBatch(tx, List.of(pending.message), List.of(request.key()), rec).get(request.key());
         if (resultCodec != null && result != null) {
             tx.saveResult(consumer, request.key(), encode(request.key(), result));
         }
@@ -388,8 +498,11 @@ public final class IdempotentHandler<M, R, X extends Exception> {
         return Outcome.processed(request.key(), claim.processedAt(), result);
     }
 
-    private List<Outcome<R>> runBatch(StoreTransaction tx, Batch batch, boolean isolate) {
+    private List<Outcome<R>> runBatch(StoreTransaction tx, Batch batch, boolean isolate, ProcessingRecorder rec) {
         List<ClaimResult> claimed = tx.claimAll(batch.claims);
+        if (rec != null) {
+            rec.claimAnswered();
+        }
         if (claimed.size() != batch.claims.size()) {
             throw new MisconfigurationException(store.describe() + " returned " + claimed.size() + " claim results for "
                     + batch.claims.size() + " keys: the store violates the DedupStore contract.");
@@ -398,7 +511,7 @@ public final class IdempotentHandler<M, R, X extends Exception> {
         for (int i = 0; i < claimed.size(); i++) {
             byKey.put(batch.claims.keys().get(i).key(), new Slot<>(claimed.get(i)));
         }
-        Map<String, R> batchResults = batchHandler != null && !isolate ? runBatchHandler(tx, batch, byKey) : null;
+        Map<String, R> batchResults = batchHandler != null && !isolate ? runBatchHandler(tx, batch, byKey, rec) : null;
         List<Outcome<R>> outcomes = new ArrayList<>(batch.inputs.size());
         Map<String, byte[]> toSave = resultCodec == null ? Map.of() : new LinkedHashMap<>();
         for (Pending pending : batch.inputs) {
@@ -416,7 +529,7 @@ public final class IdempotentHandler<M, R, X extends Exception> {
                     ClaimResult claim = slot.claim;
                     if (claim.claimed()) {
                         R result = batchResults != null ? batchResults.get(key)
-                                : handle(pending.message, new Context(tx, key));
+                                : handle(pending.message, new Context(tx, key), rec);
                         if (resultCodec != null && result != null) {
                             toSave.put(key, encode(key, result));
                         }
@@ -452,7 +565,8 @@ public final class IdempotentHandler<M, R, X extends Exception> {
      * Runs the batch handler once on the first occurrences of the keys this batch claimed, in input order; returns
      * their results by key (the handler's duplicates and repeats are answered by the loop that follows).
      */
-    private Map<String, R> runBatchHandler(StoreTransaction tx, Batch batch, Map<String, Slot<R>> byKey) {
+    private Map<String, R> runBatchHandler(StoreTransaction tx, Batch batch, Map<String, Slot<R>> byKey,
+                                           ProcessingRecorder rec) {
         List<M> fresh = new ArrayList<>();
         List<String> keys = new ArrayList<>();
         Set<String> seen = new HashSet<>();
@@ -463,18 +577,24 @@ public final class IdempotentHandler<M, R, X extends Exception> {
                 keys.add(key);
             }
         }
-        return fresh.isEmpty() ? Map.of() : handleBatch(tx, fresh, keys);
+        return fresh.isEmpty() ? Map.of() : handleBatch(tx, fresh, keys, rec);
     }
 
     /** Calls the batch handler on {@code messages} (keys in the same order); its results by key. */
-    private Map<String, R> handleBatch(StoreTransaction tx, List<M> messages, List<String> keys) {
+    private Map<String, R> handleBatch(StoreTransaction tx, List<M> messages, List<String> keys,
+                                       ProcessingRecorder rec) {
         List<? extends R> results;
+        long start = rec == null ? 0L : System.nanoTime();
         try {
             results = batchHandler.handle(Collections.unmodifiableList(messages), new Context(tx, keys.get(0), Collections.unmodifiableList(keys)));
         } catch (RuntimeException e) {
             throw e;
         } catch (Exception e) {
             throw new HandlerFailure(e);
+        } finally {
+            if (rec != null) {
+                rec.handlerRan(start);
+            }
         }
         Map<String, R> byKey = new HashMap<>(keys.size() * 2);
         if (results == null || results.isEmpty()) {
@@ -573,6 +693,7 @@ public final class IdempotentHandler<M, R, X extends Exception> {
         private ResultCodec<R> resultCodec;
         private Function<? super M, byte[]> fingerprint;
         private Duration retention;
+        private final List<OncelyListener> listeners = new ArrayList<>();
 
         private Builder(DedupStore store) {
             if (store == null) {
@@ -676,6 +797,20 @@ public final class IdempotentHandler<M, R, X extends Exception> {
             return this;
         }
 
+        /**
+         * Adds a listener that hears how each call ended, with its claim and handler times (for metrics and
+         * tracing, e.g. {@code OncelyMetrics} of {@code oncely-micrometer}). Call it again to add more; they are
+         * called in the order added. A listener that throws is logged and never breaks processing. Without
+         * listeners a handler reads no clock and allocates nothing for them.
+         */
+        public Builder<M, R, X> listener(OncelyListener listener) {
+            if (listener == null) {
+                throw new IllegalArgumentException("listener is null: pass an OncelyListener, or leave it out.");
+            }
+            this.listeners.add(listener);
+            return this;
+        }
+
         private static void checkRetention(Duration retention) {
             if (retention == null || retention.isZero() || retention.isNegative()) {
                 throw new IllegalArgumentException("retention must be positive, was " + retention
@@ -703,9 +838,9 @@ public final class IdempotentHandler<M, R, X extends Exception> {
                         + " before build().");
             }
             IdempotentHandler<M, R, X> built = new IdempotentHandler<>(this);
-            log.info("Oncely handler for consumer '{}' on {} (result replay: {}, fingerprint: {}, retention: {})",
-                    consumer, store.describe(), resultCodec != null ? "on" : "off",
-                    fingerprint != null ? "on" : "off", retention == null ? "forever" : retention);
+            log.info("Oncely handler for consumer '{}' on {} (result replay: {}, fingerprint: {}, retention: {},"
+                            + " listeners: {})", consumer, store.describe(), resultCodec != null ? "on" : "off",
+                    fingerprint != null ? "on" : "off", retention == null ? "forever" : retention, listeners.size());
             return built;
         }
     }

@@ -52,6 +52,8 @@ public final class RetentionPurger implements AutoCloseable {
     private final Duration pauseBetweenChunks;
     private final Duration interval;
     private final String threadName;
+    /** Null without listeners. */
+    private final Listeners listeners;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition wakeUp = lock.newCondition();
@@ -70,6 +72,7 @@ public final class RetentionPurger implements AutoCloseable {
         this.pauseBetweenChunks = builder.pauseBetweenChunks;
         this.interval = builder.interval;
         this.threadName = builder.threadName;
+        this.listeners = Listeners.of(builder.listeners);
     }
 
     /** Starts a builder on the store whose expired keys are to be deleted. */
@@ -145,6 +148,8 @@ public final class RetentionPurger implements AutoCloseable {
         long startNanos = System.nanoTime();
         long purgedThisRun = 0;
         long chunksThisRun = 0;
+        RuntimeException failure = null;
+        boolean ended = false;
         try {
             while (true) {
                 int purged = store.purgeExpired(chunkSize);
@@ -159,12 +164,18 @@ public final class RetentionPurger implements AutoCloseable {
                     break;
                 }
             }
+            ended = true;
         } catch (RuntimeException e) {
             failedRuns.incrementAndGet();
             lastFailure.set(e);
+            failure = e;
             throw e;
         } finally {
             runs.incrementAndGet();
+            if (listeners != null && (ended || failure != null)) {
+                listeners.purged(new PurgeEvent(store.describe(), purgedThisRun, chunksThisRun,
+                        System.nanoTime() - startNanos, failure));
+            }
         }
         if (log.isDebugEnabled()) {
             log.debug("Purged {} expired keys from {} in {} chunks, {} ms", purgedThisRun, store.describe(),
@@ -283,6 +294,7 @@ public final class RetentionPurger implements AutoCloseable {
         private Duration pauseBetweenChunks = Duration.ofMillis(100);
         private Duration interval = Duration.ofMinutes(5);
         private String threadName = "oncely-retention-purger";
+        private final java.util.List<OncelyListener> listeners = new java.util.ArrayList<>();
 
         private Builder(DedupStore store) {
             if (store == null) {
@@ -333,6 +345,19 @@ public final class RetentionPurger implements AutoCloseable {
                 throw new IllegalArgumentException("threadName must not be blank.");
             }
             this.threadName = threadName;
+            return this;
+        }
+
+        /**
+         * Adds a listener that hears each run's end: keys deleted, duration, failure
+         * ({@link OncelyListener#purgeEnded}). Call it again to add more. A listener that throws is logged and never
+         * stops the purger.
+         */
+        public Builder listener(OncelyListener listener) {
+            if (listener == null) {
+                throw new IllegalArgumentException("listener is null: pass an OncelyListener, or leave it out.");
+            }
+            this.listeners.add(listener);
             return this;
         }
 

@@ -6,6 +6,7 @@ import dev.oncely.IdempotentHandler;
 import dev.oncely.http.IdempotencyFilter;
 import dev.oncely.jdbc.JdbcDedupStore;
 import dev.oncely.kafka.KafkaPollLoop;
+import dev.oncely.micrometer.OncelyMetrics;
 import dev.oncely.rabbitmq.IdempotentDeliverCallback;
 import java.lang.module.ModuleDescriptor;
 import java.lang.module.ModuleFinder;
@@ -29,6 +30,7 @@ class PublicSurfaceTest {
             "dev.oncely.core", Set.of("dev.oncely", "dev.oncely.spi", "dev.oncely.inmemory"),
             "dev.oncely.jdbc", Set.of("dev.oncely.jdbc"),
             "dev.oncely.kafka", Set.of("dev.oncely.kafka"),
+            "dev.oncely.micrometer", Set.of("dev.oncely.micrometer"),
             "dev.oncely.rabbitmq", Set.of("dev.oncely.rabbitmq"),
             "dev.oncely.http", Set.of("dev.oncely.http"));
 
@@ -36,7 +38,7 @@ class PublicSurfaceTest {
     void everyPublishedModuleExportsItsApiToEveryoneAndItsInternalsOnlyToOncelysOwnModules() throws Exception {
         Map<String, ModuleDescriptor> descriptors = new TreeMap<>();
         for (Class<?> type : new Class<?>[] {IdempotentHandler.class, JdbcDedupStore.class, KafkaPollLoop.class,
-                IdempotentDeliverCallback.class, IdempotencyFilter.class}) {
+                IdempotentDeliverCallback.class, IdempotencyFilter.class, OncelyMetrics.class}) {
             ModuleDescriptor descriptor = descriptorOf(type);
             descriptors.put(descriptor.name(), descriptor);
         }

@@ -3,6 +3,7 @@ package dev.oncely.spring;
 import dev.oncely.DedupStore;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.MisconfigurationException;
+import dev.oncely.OncelyListener;
 import dev.oncely.ResultCodec;
 import dev.oncely.jdbc.JdbcDedupStore;
 import java.lang.reflect.Method;
@@ -10,6 +11,7 @@ import java.lang.reflect.UndeclaredThrowableException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -40,6 +42,7 @@ public final class IdempotentInterceptor implements MethodInterceptor {
     private final Supplier<DedupStore> store;
     private final Supplier<Optional<Duration>> defaultRetention;
     private final BeanFactory beanFactory;
+    private final Supplier<? extends List<? extends OncelyListener>> listeners;
     private final SpelExpressionParser parser = new SpelExpressionParser();
     private final ParameterNameDiscoverer parameterNames = new DefaultParameterNameDiscoverer();
     private final Map<Method, IdempotentHandler<Call, Object, ?>> handlers = new ConcurrentHashMap<>();
@@ -52,9 +55,22 @@ public final class IdempotentInterceptor implements MethodInterceptor {
      */
     public IdempotentInterceptor(Supplier<DedupStore> store, Supplier<Optional<Duration>> defaultRetention,
                                  BeanFactory beanFactory) {
+        this(store, defaultRetention, beanFactory, List::of);
+    }
+
+    /**
+     * As {@link #IdempotentInterceptor(Supplier, Supplier, BeanFactory)}, with the listeners (metrics, tracing) set on
+     * every handler this interceptor builds.
+     *
+     * @param listeners the {@link OncelyListener}s, resolved at each method's first call (the starter passes the
+     *                  application's OncelyListener beans, such as OncelyMetrics)
+     */
+    public IdempotentInterceptor(Supplier<DedupStore> store, Supplier<Optional<Duration>> defaultRetention,
+                                 BeanFactory beanFactory, Supplier<? extends List<? extends OncelyListener>> listeners) {
         this.store = store;
         this.defaultRetention = defaultRetention;
         this.beanFactory = beanFactory;
+        this.listeners = listeners;
     }
 
     @Override
@@ -107,6 +123,9 @@ public final class IdempotentInterceptor implements MethodInterceptor {
         Optional<Duration> retention = annotation.retention().isBlank() ? defaultRetention.get()
                 : Optional.of(parseRetention(where, annotation.retention()));
         retention.ifPresent(builder::retention);
+        for (OncelyListener listener : listeners.get()) {
+            builder.listener(listener);
+        }
         try {
             return builder.build();
         } catch (IllegalArgumentException e) {

@@ -1,6 +1,7 @@
 package dev.oncely.spring.boot;
 
 import dev.oncely.DedupStore;
+import dev.oncely.OncelyListener;
 import dev.oncely.RetentionPurger;
 import dev.oncely.jdbc.JdbcDedupStore;
 import dev.oncely.jdbc.JdbcDedupStoreBuilder;
@@ -31,7 +32,9 @@ import org.springframework.transaction.PlatformTransactionManager;
 /**
  * Oncely on the application's DataSource: a {@link JdbcDedupStore} whose claims join the Spring-managed transaction
  * ({@link SpringConnectionOwner}), the {@link dev.oncely.spring.Idempotent} annotation, and, when
- * {@code oncely.purger.enabled=true}, the {@link RetentionPurger}. Every bean backs off for one of your own.
+ * {@code oncely.purger.enabled=true}, the {@link RetentionPurger}. Every bean backs off for one of your own. Every
+ * {@link OncelyListener} bean (such as the {@code OncelyMetrics} of {@link OncelyMetricsAutoConfiguration}) is set on
+ * the handlers of {@code @Idempotent} methods and on the purger.
  *
  * <p>Runs after the transaction auto-configuration, so Spring's transaction advisor is registered first and, at
  * equal order, runs outside the {@code @Idempotent} advice: the claim joins your {@code @Transactional} transaction
@@ -78,9 +81,11 @@ public class OncelyAutoConfiguration {
     @ConditionalOnMissingBean(IdempotentAdvisor.class)
     public static IdempotentAdvisor oncelyIdempotentAdvisor(ObjectProvider<DedupStore> store,
                                                            ObjectProvider<OncelyProperties> properties,
+                                                           ObjectProvider<OncelyListener> listeners,
                                                            BeanFactory beanFactory) {
         return new IdempotentAdvisor(new IdempotentInterceptor(store::getObject,
-                () -> Optional.ofNullable(properties.getObject().getRetention()), beanFactory));
+                () -> Optional.ofNullable(properties.getObject().getRetention()), beanFactory,
+                () -> listeners.orderedStream().toList()));
     }
 
     /** The background purger of expired claims, only when asked for. */
@@ -88,17 +93,19 @@ public class OncelyAutoConfiguration {
     @ConditionalOnMissingBean({RetentionPurger.class, RetentionPurgerLifecycle.class})
     @ConditionalOnBean(DedupStore.class)
     @ConditionalOnProperty(prefix = "oncely.purger", name = "enabled", havingValue = "true")
-    public RetentionPurgerLifecycle oncelyRetentionPurger(DedupStore store, OncelyProperties properties) {
+    public RetentionPurgerLifecycle oncelyRetentionPurger(DedupStore store, OncelyProperties properties,
+                                                          ObjectProvider<OncelyListener> listeners) {
         OncelyProperties.Purger settings = properties.getPurger();
         if (properties.getRetention() == null) {
             log.warn("oncely.purger.enabled is true but oncely.retention is not set: claims of @Idempotent methods"
                     + " without a retention are kept forever and the purger deletes none of them. Set"
                     + " oncely.retention (e.g. 7d), or disable the purger.");
         }
-        return new RetentionPurgerLifecycle(RetentionPurger.builder(store)
+        RetentionPurger.Builder purger = RetentionPurger.builder(store)
                 .interval(settings.getInterval())
                 .chunkSize(settings.getChunkSize())
-                .pauseBetweenChunks(settings.getPauseBetweenChunks())
-                .build());
+                .pauseBetweenChunks(settings.getPauseBetweenChunks());
+        listeners.orderedStream().forEach(purger::listener);
+        return new RetentionPurgerLifecycle(purger.build());
     }
 }

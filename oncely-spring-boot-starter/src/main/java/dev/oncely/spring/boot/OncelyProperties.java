@@ -37,6 +37,8 @@ public class OncelyProperties {
 
     private final Purger purger = new Purger();
 
+    private final Metrics metrics = new Metrics();
+
     public String getTable() {
         return table;
     }
@@ -87,6 +89,28 @@ public class OncelyProperties {
 
     public Purger getPurger() {
         return purger;
+    }
+
+    public Metrics getMetrics() {
+        return metrics;
+    }
+
+    /** Oncely's Micrometer meters ({@code oncely.metrics.*}). */
+    public static class Metrics {
+
+        /**
+         * Whether to register OncelyMetrics (oncely.messages, oncely.claim.duration, oncely.handler.duration, purge
+         * meters, and an observation per call) when Micrometer is on the classpath and a MeterRegistry bean exists.
+         */
+        private boolean enabled = true;
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
     }
 
     /** The background purger of expired claims ({@code oncely.purger.*}). */

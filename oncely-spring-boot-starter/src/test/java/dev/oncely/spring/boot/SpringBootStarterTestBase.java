@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.oncely.DedupStore;
 import dev.oncely.TransientStoreException;
 import dev.oncely.jdbc.JdbcDedupStore;
+import dev.oncely.micrometer.OncelyMetrics;
 import dev.oncely.spring.IdempotentAdvisor;
 import dev.oncely.spring.SpringConnectionOwner;
 import dev.oncely.spring.boot.app.Checkout;
@@ -13,6 +14,9 @@ import dev.oncely.spring.boot.app.PaymentService;
 import dev.oncely.spring.boot.app.PaymentService.ChargeEvent;
 import dev.oncely.spring.boot.app.TestApplication;
 import dev.oncely.testdatabases.TestDatabase;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -184,6 +188,38 @@ abstract class SpringBootStarterTestBase {
     }
 
     @Test
+    void anIdempotentCallCountsAsProcessedAndItsDuplicateAsDuplicate() {
+        MeterRegistry meters = context.getBean(MeterRegistry.class);
+        double processed = messages(meters, "processed");
+        double duplicates = messages(meters, "duplicate");
+        double failed = messages(meters, "failed");
+
+        service.charge(new ChargeEvent("m-1", 10, null));
+        service.charge(new ChargeEvent("m-1", 10, null));
+        assertThatThrownBy(() -> service.charge(new ChargeEvent("m-2", 10, new IllegalStateException("declined"))))
+                .isInstanceOf(IllegalStateException.class);
+
+        assertThat(messages(meters, "processed") - processed).isEqualTo(1);
+        assertThat(messages(meters, "duplicate") - duplicates).isEqualTo(1);
+        assertThat(messages(meters, "failed") - failed).isEqualTo(1);
+        assertThat(meters.get(OncelyMetrics.CLAIM_DURATION).tag("consumer", "boot-billing").timer().count())
+                .isPositive();
+        assertThat(count("boot_claims")).as("from the database").isEqualTo(1);
+        assertThat(count("boot_payments")).isEqualTo(1);
+    }
+
+    @Test
+    void thePurgerReportsItsRunsToTheMeters() {
+        MeterRegistry meters = context.getBean(MeterRegistry.class);
+        Timer runs = meters.get(OncelyMetrics.PURGE_DURATION).tag("outcome", "success").timer();
+        long before = runs.count();
+
+        context.getBean(RetentionPurgerLifecycle.class).purger().purgeNow();
+
+        assertThat(runs.count()).isGreaterThanOrEqualTo(before + 1);
+    }
+
+    @Test
     void theAdvisorAndTheStoreAreSingleBeansOfTheirTypes() {
         assertThat(context.getBeansOfType(DedupStore.class)).hasSize(1);
         assertThat(context.getBeansOfType(IdempotentAdvisor.class)).hasSize(1);
@@ -201,6 +237,11 @@ abstract class SpringBootStarterTestBase {
                 }
             }
         }
+    }
+
+    private static double messages(MeterRegistry meters, String outcome) {
+        return meters.find(OncelyMetrics.MESSAGES).tags("consumer", "boot-billing", "outcome", outcome).counters()
+                .stream().mapToDouble(Counter::count).sum();
     }
 
     private long count(String table) {
