@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.oncely.TransientStoreException;
 import dev.oncely.jdbc.JdbcDedupStore;
 import dev.oncely.spring.EnableIdempotent;
 import dev.oncely.spring.Idempotent;
@@ -95,7 +96,7 @@ abstract class SpringKafkaListenerTestBase {
                 Runtime.getRuntime().addShutdownHook(new Thread(broker::destroy));
             }
         }
-        for (String topic : List.of("jdbc", "jpa", "failing", "blocking")) {
+        for (String topic : List.of("jdbc", "jpa", "failing", "blocking", "classified", "misconfigured")) {
             broker.addTopics(new NewTopic(prefix() + "-" + topic, 1, (short) 1));
         }
         broker.addTopics(new NewTopic(prefix() + "-storm", 4, (short) 1));
@@ -245,6 +246,39 @@ abstract class SpringKafkaListenerTestBase {
         assertThat(claimsOf("blocking-batch")).isEqualTo(keys);
     }
 
+    @Test
+    void theErrorHandlerRecoversAnInvalidRecordAtOnceAndRetriesStoreFailuresBeyondTheRetryLimit() throws Exception {
+        String topic = prefix() + "-classified";
+        producer.send(new ProducerRecord<>(topic, "classified-1", "transient")); // fails 12 times, then works
+        producer.send(new ProducerRecord<>(topic, null, "poison")); // no key: InvalidMessageException
+        producer.send(new ProducerRecord<>(topic, "classified-2", "v"));
+        producer.flush();
+        awaitCommitted(prefix() + "-classified", topic, 3);
+
+        assertThat(state.deliveries.get("transient").get()).as("retried past the 10 attempts of the back-off")
+                .isEqualTo(13);
+        assertThat(state.deliveries.get("poison").get()).as("not retried").isEqualTo(1);
+        assertThat(state.recovered).as("only the invalid record was handed to the recoverer")
+                .containsExactly("poison");
+        assertThat(rowsOf("classified")).isEqualTo(2);
+        assertThat(rowsWhere("classified", "classified-1")).isEqualTo(1);
+    }
+
+    @Test
+    void aMisconfigurationStopsTheKafkaContainerWithoutSkippingTheRecord() throws Exception {
+        MessageListenerContainer container = context.getBean(KafkaListenerEndpointRegistry.class)
+                .getListenerContainer("misconfigured");
+        assertThat(container.isRunning()).isTrue();
+        String topic = prefix() + "-misconfigured";
+        producer.send(new ProducerRecord<>(topic, "misconfigured-1", "v"));
+        producer.flush();
+
+        await(() -> !container.isRunning(), "the container to stop");
+        assertThat(committed(prefix() + "-misconfigured", topic)).as("the record's offset is not committed")
+                .isZero();
+        assertThat(rowsOf("misconfigured")).isZero();
+    }
+
     /** Sends keys 0..n-1, the first 10 twice in a row (duplicates inside one batch), then all of them again. */
     private int sendEachTwice(String topic, String name, int keys) {
         int sent = 0;
@@ -354,6 +388,8 @@ abstract class SpringKafkaListenerTestBase {
         final Map<String, AtomicInteger> attempts = new ConcurrentHashMap<>();
         final CountDownLatch blocked = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
+        final Map<String, AtomicInteger> deliveries = new ConcurrentHashMap<>();
+        final List<String> recovered = new java.util.concurrent.CopyOnWriteArrayList<>();
     }
 
     /** The application's listeners. */
@@ -436,6 +472,29 @@ abstract class SpringKafkaListenerTestBase {
                     record.value());
         }
 
+        /** Throws a store failure on the first 12 deliveries of the record valued "transient". */
+        @KafkaListener(id = "classified", topics = "${test.prefix}-classified", groupId = "${test.prefix}-classified",
+                containerFactory = "classifiedFactory")
+        @Idempotent(consumer = "classified", key = "#record.key()")
+        @Transactional
+        public void classified(ConsumerRecord<String, String> record) {
+            if (record.value().equals("transient") && state.deliveries.get("transient").get() <= 12) {
+                throw new TransientStoreException("the database is away (simulated)");
+            }
+            jdbc.update("INSERT INTO " + ROWS + " (event_id, consumer, payload) VALUES (?, 'classified', 'v')",
+                    record.key());
+        }
+
+        /** Its key expression does not parse: a MisconfigurationException at its first record. */
+        @KafkaListener(id = "misconfigured", topics = "${test.prefix}-misconfigured",
+                groupId = "${test.prefix}-misconfigured", containerFactory = "recordFactory")
+        @Idempotent(consumer = "misconfigured", key = "#record.(")
+        @Transactional
+        public void misconfigured(ConsumerRecord<String, String> record) {
+            jdbc.update("INSERT INTO " + ROWS + " (event_id, consumer, payload) VALUES (?, 'misconfigured', 'v')",
+                    record.key());
+        }
+
         private void insertAll(String consumer, List<ConsumerRecord<String, String>> records, String payload) {
             List<Object[]> rows = new ArrayList<>();
             for (ConsumerRecord<String, String> record : records) {
@@ -514,6 +573,22 @@ abstract class SpringKafkaListenerTestBase {
             ConcurrentKafkaListenerContainerFactory<String, String> factory = new ConcurrentKafkaListenerContainerFactory<>();
             factory.setConsumerFactory(consumerFactory);
             factory.setCommonErrorHandler(errorHandler());
+            return factory;
+        }
+
+        /** Counts each delivery (retries included) and records what reaches the recoverer. */
+        @Bean
+        ConcurrentKafkaListenerContainerFactory<String, String> classifiedFactory(
+                DefaultKafkaConsumerFactory<String, String> consumerFactory, ListenerState state) {
+            ConcurrentKafkaListenerContainerFactory<String, String> factory = new ConcurrentKafkaListenerContainerFactory<>();
+            factory.setConsumerFactory(consumerFactory);
+            factory.setRecordInterceptor((record, consumer) -> {
+                state.deliveries.computeIfAbsent(record.value(), v -> new AtomicInteger()).incrementAndGet();
+                return record;
+            });
+            DefaultErrorHandler defaults = new DefaultErrorHandler(
+                    (record, exception) -> state.recovered.add(String.valueOf(record.value())), new FixedBackOff(0, 9));
+            factory.setCommonErrorHandler(new OncelyKafkaErrorHandler(defaults, Duration.ofMillis(10)));
             return factory;
         }
 
