@@ -157,10 +157,7 @@ public final class IdempotentInterceptor implements MethodInterceptor {
         Expression key = parse(where, "key", annotation.key());
         IdempotentHandler.Builder<Call, Object, ?> builder = IdempotentHandler.<Call, Object>builder(dedupStore)
                 .consumer(annotation.consumer())
-                .key(call -> {
-                    Object value = call.evaluate(key);
-                    return value == null ? null : value.toString();
-                })
+                .key(call -> text(call.evaluate(key)))
                 .handler((call, context) -> call.proceed());
         if (!annotation.fingerprint().isBlank()) {
             Expression fingerprint = parse(where, "fingerprint", annotation.fingerprint());

@@ -195,19 +195,20 @@ abstract class SpringKafkaListenerTestBase {
         int copies = 3;
         for (int copy = 0; copy < copies; copy++) {
             for (int i = 0; i < events; i++) { // each copy of an event on another partition: another consumer
-                producer.send(new ProducerRecord<>(topic, (i + copy) % 4, "k", "storm-" + i));
+                producer.send(withEventId(new ProducerRecord<>(topic, (i + copy) % 4, "k", "storm-" + i)));
             }
         }
-        producer.send(new ProducerRecord<>(topic, 0, "k", "storm-hot"));
-        producer.send(new ProducerRecord<>(topic, 1, "k", "storm-hot"));
-        producer.send(new ProducerRecord<>(topic, 2, "k", "storm-hot"));
-        producer.send(new ProducerRecord<>(topic, 3, "k", "storm-hot"));
+        for (int p = 0; p < 4; p++) {
+            producer.send(withEventId(new ProducerRecord<>(topic, p, "k", "storm-hot")));
+        }
         producer.flush();
         awaitCommitted(prefix() + "-storm", topic, events * copies + 4);
 
         assertThat(rowsOf("storm")).isEqualTo(events + 1L);
         assertThat(distinctRowsOf("storm")).isEqualTo(events + 1L);
         assertThat(claimsOf("storm")).isEqualTo(events + 1L);
+        assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM " + CLAIMS + " WHERE consumer = 'storm'"
+                + " AND event_id = 'storm-hot'", Long.class)).as("the header's bytes, read as UTF-8").isEqualTo(1);
     }
 
     @Test
@@ -277,6 +278,12 @@ abstract class SpringKafkaListenerTestBase {
         assertThat(committed(prefix() + "-misconfigured", topic)).as("the record's offset is not committed")
                 .isZero();
         assertThat(rowsOf("misconfigured")).isZero();
+    }
+
+    /** The event id in a header, as producers that set their own ids do; the value repeats it. */
+    private static ProducerRecord<String, String> withEventId(ProducerRecord<String, String> record) {
+        record.headers().add("event-id", record.value().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return record;
     }
 
     /** Sends keys 0..n-1, the first 10 twice in a row (duplicates inside one batch), then all of them again. */
@@ -465,9 +472,10 @@ abstract class SpringKafkaListenerTestBase {
 
         @KafkaListener(id = "storm", topics = "${test.prefix}-storm", groupId = "${test.prefix}-storm",
                 containerFactory = "recordFactory", concurrency = "4")
-        @Idempotent(consumer = "storm", key = "#record.value()")
+        @Idempotent(consumer = "storm", key = "#record.headers().lastHeader('event-id').value()")
         @Transactional
         public void storm(ConsumerRecord<String, String> record) {
+            // The claim's key is the header's bytes read as UTF-8: the same text as the value.
             jdbc.update("INSERT INTO " + ROWS + " (event_id, consumer, payload) VALUES (?, 'storm', 'v')",
                     record.value());
         }
