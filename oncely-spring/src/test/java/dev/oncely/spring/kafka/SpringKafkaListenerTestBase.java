@@ -275,6 +275,7 @@ abstract class SpringKafkaListenerTestBase {
         producer.flush();
 
         await(() -> !container.isRunning(), "the container to stop");
+        await(() -> groupIsEmpty(prefix() + "-misconfigured"), "the consumer to leave the group");
         assertThat(committed(prefix() + "-misconfigured", topic)).as("the record's offset is not committed")
                 .isZero();
         assertThat(rowsOf("misconfigured")).isZero();
@@ -327,6 +328,17 @@ abstract class SpringKafkaListenerTestBase {
                         .partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS);
                 return offsets.entrySet().stream().filter(e -> e.getKey().topic().equals(topic))
                         .filter(e -> e.getValue() != null).mapToLong(e -> e.getValue().offset()).sum();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    private boolean groupIsEmpty(String group) {
+        return broker.doWithAdminFunction(admin -> {
+            try {
+                return admin.describeConsumerGroups(List.of(group)).all().get(10, TimeUnit.SECONDS).get(group)
+                        .members().isEmpty();
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
