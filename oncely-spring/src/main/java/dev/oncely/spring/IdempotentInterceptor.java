@@ -2,6 +2,7 @@ package dev.oncely.spring;
 
 import dev.oncely.DedupStore;
 import dev.oncely.IdempotentHandler;
+import dev.oncely.InvalidMessageException;
 import dev.oncely.MisconfigurationException;
 import dev.oncely.ResultCodec;
 import dev.oncely.jdbc.JdbcDedupStore;
@@ -261,7 +262,7 @@ public final class IdempotentInterceptor implements MethodInterceptor {
             return proceedWith(invocation.invocableClone(arguments));
         }
 
-        private Object proceedWith(org.aopalliance.intercept.MethodInvocation copy) throws Exception {
+        private Object proceedWith(MethodInvocation copy) throws Exception {
             try {
                 return copy.proceed();
             } catch (Exception | Error e) {
@@ -294,7 +295,7 @@ public final class IdempotentInterceptor implements MethodInterceptor {
         Object process(ProxyMethodInvocation invocation) throws Exception {
             Object argument = invocation.getArguments()[listParameter];
             if (argument == null) {
-                throw new dev.oncely.InvalidMessageException(where + " was called with a null batch. Nothing was"
+                throw new InvalidMessageException(where + " was called with a null batch. Nothing was"
                         + " written.");
             }
             List<?> batch = (List<?>) argument;

@@ -3,6 +3,7 @@ package dev.oncely.spring.amqp;
 import dev.oncely.CommitOutcomeUnknownException;
 import dev.oncely.InvalidMessageException;
 import dev.oncely.MisconfigurationException;
+import dev.oncely.OncelyException;
 import dev.oncely.PayloadConflictException;
 import dev.oncely.TransientStoreException;
 import java.time.Duration;
@@ -164,7 +165,7 @@ public class OncelyRabbitErrorHandler extends ConditionalRejectingErrorHandler {
     /** The first of Oncely's exceptions in the cause chain, or null. */
     static Throwable oncelyCause(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-            if (c instanceof dev.oncely.OncelyException) {
+            if (c instanceof OncelyException) {
                 return c;
             }
         }
