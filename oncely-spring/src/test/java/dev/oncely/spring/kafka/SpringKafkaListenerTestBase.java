@@ -73,7 +73,7 @@ abstract class SpringKafkaListenerTestBase {
     static final String ROWS = "spring_kafka_rows";
     static final String ORDERS = "spring_kafka_jpa_orders";
 
-    private static EmbeddedKafkaKraftBroker broker;
+    private EmbeddedKafkaKraftBroker broker;
 
     /** The database of the subclass. */
     abstract TestDatabase database();
@@ -88,14 +88,7 @@ abstract class SpringKafkaListenerTestBase {
 
     @BeforeAll
     void start() {
-        synchronized (SpringKafkaListenerTestBase.class) {
-            if (broker == null) {
-                broker = new EmbeddedKafkaKraftBroker(1, 1);
-                broker.brokerProperty("group.initial.rebalance.delay.ms", "0");
-                broker.afterPropertiesSet();
-                Runtime.getRuntime().addShutdownHook(new Thread(broker::destroy));
-            }
-        }
+        broker = KafkaTestBroker.get();
         for (String topic : List.of("jdbc", "jpa", "failing", "blocking", "classified", "misconfigured")) {
             broker.addTopics(new NewTopic(prefix() + "-" + topic, 1, (short) 1));
         }
