@@ -35,7 +35,8 @@ public @interface Idempotent {
     /**
      * A SpEL expression over the method's parameters giving the idempotency key, such as {@code "#event.id"} or
      * {@code "#p0"} ({@code -parameters} gives names); {@code @bean} references work. Its value's
-     * {@code toString()} is the key (1 to 255 characters); a null key is an {@code InvalidMessageException}.
+     * {@code toString()} is the key, a {@code byte[]} (a Kafka header's value) read as UTF-8 (1 to 255 characters);
+     * a null key is an {@code InvalidMessageException}.
      */
     String key();
 

@@ -2,6 +2,7 @@ package dev.oncely.spring;
 
 import dev.oncely.DedupStore;
 import dev.oncely.IdempotentHandler;
+import dev.oncely.InvalidMessageException;
 import dev.oncely.MisconfigurationException;
 import dev.oncely.OncelyListener;
 import dev.oncely.ResultCodec;
@@ -11,6 +12,7 @@ import java.lang.reflect.UndeclaredThrowableException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -46,6 +48,7 @@ public final class IdempotentInterceptor implements MethodInterceptor {
     private final SpelExpressionParser parser = new SpelExpressionParser();
     private final ParameterNameDiscoverer parameterNames = new DefaultParameterNameDiscoverer();
     private final Map<Method, IdempotentHandler<Call, Object, ?>> handlers = new ConcurrentHashMap<>();
+    private final Map<Method, BatchMethod> batchMethods = new ConcurrentHashMap<>();
 
     /**
      * @param store            the store, resolved at the first call (a JdbcDedupStore built with
@@ -83,8 +86,83 @@ public final class IdempotentInterceptor implements MethodInterceptor {
         Class<?> targetClass = invocation.getThis() == null ? invocation.getMethod().getDeclaringClass()
                 : AopUtils.getTargetClass(invocation.getThis());
         Method method = AopUtils.getMostSpecificMethod(invocation.getMethod(), targetClass);
+        if (AnnotatedElementUtils.hasAnnotation(method, IdempotentBatch.class)) {
+            return batchMethods.computeIfAbsent(method, this::batchMethodFor).process(proxied);
+        }
         IdempotentHandler<Call, Object, ?> handler = handlers.computeIfAbsent(method, this::handlerFor);
         return handler.process(new Call(proxied, method)).result().orElse(null);
+    }
+
+    private BatchMethod batchMethodFor(Method method) {
+        IdempotentBatch annotation = AnnotatedElementUtils.findMergedAnnotation(method, IdempotentBatch.class);
+        String where = "@IdempotentBatch on " + method.getDeclaringClass().getName() + "." + method.getName();
+        if (AnnotatedElementUtils.hasAnnotation(method, Idempotent.class)) {
+            throw new MisconfigurationException(where + " also has @Idempotent: use one of them, @IdempotentBatch"
+                    + " for a method that takes a List of messages, @Idempotent for one that takes one message.");
+        }
+        int listParameter = -1;
+        Class<?>[] types = method.getParameterTypes();
+        for (int i = 0; i < types.length && listParameter < 0; i++) {
+            if (List.class.isAssignableFrom(types[i])) {
+                listParameter = i;
+            }
+        }
+        if (listParameter < 0) {
+            throw new MisconfigurationException(where + " has no java.util.List parameter: the batch is the first"
+                    + " List parameter (List<ConsumerRecord<K, V>>, List<Payload>). Change the parameter type, or use"
+                    + " @Idempotent for a method that takes one message.");
+        }
+        if (method.getReturnType() != void.class) {
+            throw new MisconfigurationException(where + " returns " + method.getReturnType().getName() + ": a batch"
+                    + " method is called with the fresh elements only and its value cannot be given to duplicates,"
+                    + " so it must return void.");
+        }
+        DedupStore dedupStore = springStore(where);
+        Expression key = parse(where, "key", annotation.key());
+        int batchIndex = listParameter;
+        IdempotentHandler.Builder<Element, Void, ?> builder = IdempotentHandler.<Element, Void>builder(dedupStore)
+                .consumer(annotation.consumer())
+                .key(element -> text(element.evaluate(key)))
+                .batchHandler((fresh, context) -> {
+                    List<Object> elements = new ArrayList<>(fresh.size());
+                    for (Element e : fresh) {
+                        elements.add(e.value);
+                    }
+                    fresh.get(0).call.proceedWith(batchIndex, List.copyOf(elements));
+                    return null;
+                });
+        if (!annotation.fingerprint().isBlank()) {
+            Expression fingerprint = parse(where, "fingerprint", annotation.fingerprint());
+            builder.fingerprint(element -> bytes(element.evaluate(fingerprint)));
+        }
+        Optional<Duration> retention = annotation.retention().isBlank() ? defaultRetention.get()
+                : Optional.of(parseRetention(where, annotation.retention()));
+        retention.ifPresent(builder::retention);
+        for (OncelyListener listener : listeners.get()) {
+            builder.listener(listener);
+        }
+        try {
+            return new BatchMethod(method, batchIndex, builder.build(), where);
+        } catch (IllegalArgumentException e) {
+            throw new MisconfigurationException(where + " is invalid: " + e.getMessage(), e);
+        }
+    }
+
+    private static String text(Object value) {
+        if (value == null) {
+            return null;
+        }
+        if (value instanceof byte[] bytes) {
+            return new String(bytes, StandardCharsets.UTF_8);
+        }
+        return value.toString();
+    }
+
+    private static byte[] bytes(Object value) {
+        if (value instanceof byte[] bytes) {
+            return bytes;
+        }
+        return String.valueOf(value).getBytes(StandardCharsets.UTF_8);
     }
 
     private IdempotentHandler<Call, Object, ?> handlerFor(Method method) {
@@ -98,20 +176,11 @@ public final class IdempotentInterceptor implements MethodInterceptor {
         Expression key = parse(where, "key", annotation.key());
         IdempotentHandler.Builder<Call, Object, ?> builder = IdempotentHandler.<Call, Object>builder(dedupStore)
                 .consumer(annotation.consumer())
-                .key(call -> {
-                    Object value = call.evaluate(key);
-                    return value == null ? null : value.toString();
-                })
+                .key(call -> text(call.evaluate(key)))
                 .handler((call, context) -> call.proceed());
         if (!annotation.fingerprint().isBlank()) {
             Expression fingerprint = parse(where, "fingerprint", annotation.fingerprint());
-            builder.fingerprint(call -> {
-                Object value = call.evaluate(fingerprint);
-                if (value instanceof byte[] bytes) {
-                    return bytes;
-                }
-                return String.valueOf(value).getBytes(StandardCharsets.UTF_8);
-            });
+            builder.fingerprint(call -> bytes(call.evaluate(fingerprint)));
         }
         if (!annotation.resultCodec().isBlank()) {
             builder.resultCodec(codec(where, annotation.resultCodec()));
@@ -204,8 +273,19 @@ public final class IdempotentInterceptor implements MethodInterceptor {
 
         /** Runs the method; a copy of the invocation each time, so that a retried attempt runs it again. */
         Object proceed() throws Exception {
+            return proceedWith(invocation.invocableClone());
+        }
+
+        /** Runs the method with argument {@code index} replaced, on a copy of the invocation. */
+        Object proceedWith(int index, Object argument) throws Exception {
+            Object[] arguments = invocation.getArguments().clone();
+            arguments[index] = argument;
+            return proceedWith(invocation.invocableClone(arguments));
+        }
+
+        private Object proceedWith(MethodInvocation copy) throws Exception {
             try {
-                return invocation.invocableClone().proceed();
+                return copy.proceed();
             } catch (Exception | Error e) {
                 throw e;
             } catch (Throwable t) {
@@ -216,6 +296,63 @@ public final class IdempotentInterceptor implements MethodInterceptor {
         @Override
         public String toString() {
             return method.getDeclaringClass().getSimpleName() + "." + method.getName() + " call";
+        }
+    }
+
+    /** An {@link IdempotentBatch} method: its handler, whose messages are the batch's elements. */
+    final class BatchMethod {
+        private final Method method;
+        private final int listParameter;
+        private final IdempotentHandler<Element, Void, ?> handler;
+        private final String where;
+
+        BatchMethod(Method method, int listParameter, IdempotentHandler<Element, Void, ?> handler, String where) {
+            this.method = method;
+            this.listParameter = listParameter;
+            this.handler = handler;
+            this.where = where;
+        }
+
+        Object process(ProxyMethodInvocation invocation) throws Exception {
+            Object argument = invocation.getArguments()[listParameter];
+            if (argument == null) {
+                throw new InvalidMessageException(where + " was called with a null batch. Nothing was"
+                        + " written.");
+            }
+            List<?> batch = (List<?>) argument;
+            Call call = new Call(invocation, method);
+            List<Element> elements = new ArrayList<>(batch.size());
+            for (Object value : batch) {
+                elements.add(new Element(call, value));
+            }
+            handler.processBatch(elements);
+            return null;
+        }
+    }
+
+    /** One element of a batch: the handler's message; {@code #record} in the key expression. */
+    final class Element {
+        private final Call call;
+        private final Object value;
+
+        Element(Call call, Object value) {
+            this.call = call;
+            this.value = value;
+        }
+
+        Object evaluate(Expression expression) {
+            MethodBasedEvaluationContext context = new MethodBasedEvaluationContext(value, call.method,
+                    call.invocation.getArguments(), parameterNames);
+            context.setVariable("record", value);
+            if (beanFactory != null) {
+                context.setBeanResolver(new BeanFactoryResolver(beanFactory));
+            }
+            return expression.getValue(context);
+        }
+
+        @Override
+        public String toString() {
+            return value == null ? "null element" : value.getClass().getSimpleName() + " element";
         }
     }
 }

@@ -7,6 +7,7 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.DedupStore;
 import dev.oncely.IdempotentHandler;
+import dev.oncely.InvalidMessageException;
 import dev.oncely.MisconfigurationException;
 import dev.oncely.ResultCodec;
 import dev.oncely.TransientStoreException;
@@ -242,6 +243,52 @@ abstract class SpringTransactionsTestBase {
         assertThat(claims()).isEqualTo(keys + 1L);
     }
 
+    @Test
+    void aBatchMethodClaimsTheBatchOnceAndGetsOnlyItsFreshElements() {
+        BatchPayments batch = context.getBean(BatchPayments.class);
+        batch.calls().clear();
+        batch.pay("first", List.of(new Event("b-1", false), new Event("b-2", false), new Event("b-1", false)));
+        batch.pay("second", List.of(new Event("b-2", false), new Event("b-3", false)));
+        batch.pay("third", List.of(new Event("b-3", false), new Event("b-1", false)));
+
+        assertThat(batch.calls()).as("repeats within a batch and earlier batches' keys left out; no call when"
+                + " every element is a duplicate").containsExactly(List.of("b-1", "b-2"), List.of("b-3"));
+        assertThat(jdbc.queryForObject("SELECT COUNT(*) FROM " + PAYMENTS + " WHERE consumer LIKE 'batch-%'",
+                Long.class)).isEqualTo(3);
+        assertThat(claims()).isEqualTo(3);
+    }
+
+    @Test
+    void aBatchMethodThatThrowsRollsBackEveryClaimAndWriteOfTheBatch() {
+        BatchPayments batch = context.getBean(BatchPayments.class);
+        IllegalStateException boom = new IllegalStateException("boom");
+        assertThatThrownBy(() -> batch.pay("failing", List.of(new Event("f-1", false), new Event("f-2", boom))))
+                .isSameAs(boom);
+        assertThat(claims()).isZero();
+        assertThat(paymentsOf("f-1")).isZero();
+
+        batch.pay("redelivered", List.of(new Event("f-1", false), new Event("f-2", false)));
+        assertThat(paymentsOf("f-1")).isEqualTo(1);
+        assertThat(paymentsOf("f-2")).isEqualTo(1);
+    }
+
+    @Test
+    void aBatchWithAnElementWithoutAKeyIsInvalidAndWritesNothing() {
+        BatchPayments batch = context.getBean(BatchPayments.class);
+        assertThatThrownBy(() -> batch.pay("invalid", List.of(new Event("i-1", false), new Event(null, false))))
+                .isInstanceOf(InvalidMessageException.class);
+        assertThat(paymentsOf("i-1")).isZero();
+        assertThat(claims()).isZero();
+    }
+
+    @Test
+    void aBatchMethodThatReturnsAValueIsRefused() {
+        BatchPayments batch = context.getBean(BatchPayments.class);
+        assertThatThrownBy(() -> batch.returning(List.of(new Event("r-9", false))))
+                .isInstanceOf(MisconfigurationException.class).hasMessageContaining("must return void");
+        assertThat(claims()).isZero();
+    }
+
     /**
      * As a broker would: a transient failure (a deadlock in the joined transaction, which the store does not retry
      * because Spring owns it) is redelivered.
@@ -391,6 +438,39 @@ abstract class SpringTransactionsTestBase {
         }
     }
 
+    /** Batch methods: one claim per call, the method called with the fresh events only. */
+    public static class BatchPayments {
+        private final JdbcTemplate jdbc;
+        private final java.util.concurrent.CopyOnWriteArrayList<List<String>> calls =
+                new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        public BatchPayments(JdbcTemplate jdbc) {
+            this.jdbc = jdbc;
+        }
+
+        public List<List<String>> calls() {
+            return calls;
+        }
+
+        @IdempotentBatch(consumer = "batch", key = "#record.id")
+        @Transactional
+        public void pay(String source, List<Event> events) {
+            calls.add(events.stream().map(Event::id).toList());
+            jdbc.batchUpdate("INSERT INTO " + PAYMENTS + " (event_id, consumer) VALUES (?, ?)",
+                    events.stream().map(e -> new Object[] {e.id(), "batch-" + source}).toList());
+            for (Event e : events) {
+                if (e.failure() != null) {
+                    throw e.failure();
+                }
+            }
+        }
+
+        @IdempotentBatch(consumer = "batch-returning", key = "#record.id")
+        public int returning(List<Event> events) {
+            return events.size();
+        }
+    }
+
     @Configuration(proxyBeanMethods = false)
     @EnableTransactionManagement
     @EnableIdempotent
@@ -432,6 +512,11 @@ abstract class SpringTransactionsTestBase {
         @Bean
         Checkout checkout(Payments payments, JdbcTemplate jdbc) {
             return new Checkout(payments, jdbc);
+        }
+
+        @Bean
+        BatchPayments batchPayments(JdbcTemplate jdbc) {
+            return new BatchPayments(jdbc);
         }
     }
 }

@@ -39,6 +39,10 @@ public class OncelyProperties {
 
     private final Metrics metrics = new Metrics();
 
+    private final Listener kafka = new Listener();
+
+    private final Listener rabbit = new Listener();
+
     public String getTable() {
         return table;
     }
@@ -110,6 +114,45 @@ public class OncelyProperties {
 
         public void setEnabled(boolean enabled) {
             this.enabled = enabled;
+        }
+    }
+
+    /** Spring Kafka listeners: the error handler the starter gives {@code @KafkaListener} containers. */
+    public Listener getKafka() {
+        return kafka;
+    }
+
+    /** Spring AMQP listeners: the error handler the starter gives {@code @RabbitListener} containers. */
+    public Listener getRabbit() {
+        return rabbit;
+    }
+
+    /** The error handler of a broker's listener containers. */
+    public static class Listener {
+
+        /**
+         * Whether to configure Oncely's error handler for the listener containers (when the broker's Spring
+         * library is present and you have no error handler of your own).
+         */
+        private boolean errorHandler = true;
+
+        /** Pause between attempts after a store failure (database away, commit outcome unknown). */
+        private Duration storeRetryDelay = Duration.ofSeconds(1);
+
+        public boolean isErrorHandler() {
+            return errorHandler;
+        }
+
+        public void setErrorHandler(boolean errorHandler) {
+            this.errorHandler = errorHandler;
+        }
+
+        public Duration getStoreRetryDelay() {
+            return storeRetryDelay;
+        }
+
+        public void setStoreRetryDelay(Duration storeRetryDelay) {
+            this.storeRetryDelay = storeRetryDelay;
         }
     }
 
