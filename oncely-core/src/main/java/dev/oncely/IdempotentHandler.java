@@ -74,6 +74,8 @@ public final class IdempotentHandler<M, R, X extends Exception> {
     private final ResultCodec<R> resultCodec;
     private final Function<? super M, byte[]> fingerprint;
     private final Duration retention;
+    /** The advice of a refused key's message, built once. */
+    private final String howToFixKeys;
 
     @SuppressWarnings("unchecked")
     private IdempotentHandler(Builder<M, R, X> builder) {
@@ -86,6 +88,8 @@ public final class IdempotentHandler<M, R, X extends Exception> {
         this.resultCodec = builder.resultCodec;
         this.fingerprint = builder.fingerprint;
         this.retention = builder.retention;
+        this.howToFixKeys = "Fix the key extractor of consumer '" + consumer + "' so that every message has a unique,"
+                + " non-blank key of at most " + MAX_KEY_LENGTH + " characters.";
     }
 
     /**
@@ -234,9 +238,8 @@ public final class IdempotentHandler<M, R, X extends Exception> {
                     + describe(message) + ": " + e.getMessage(), e);
         }
         try {
-            return Validation.checkText("The idempotency key of " + describe(message), key, MAX_KEY_LENGTH,
-                    "Fix the key extractor of consumer '" + consumer + "' so that every message has a unique,"
-                            + " non-blank key of at most " + MAX_KEY_LENGTH + " characters.");
+            return Validation.checkText(() -> "The idempotency key of " + describe(message), key, MAX_KEY_LENGTH,
+                    howToFixKeys);
         } catch (IllegalArgumentException e) {
             throw new InvalidMessageException(e.getMessage());
         }

@@ -9,6 +9,7 @@ import dev.oncely.jdbc.internal.Ddl;
 import dev.oncely.jdbc.internal.HandleLender;
 import dev.oncely.jdbc.internal.JdbcStoreTransaction;
 import dev.oncely.jdbc.internal.PostgresPartitionedDialect;
+import dev.oncely.jdbc.internal.ReadBeforeClaim;
 import dev.oncely.jdbc.internal.SqlDialect;
 import dev.oncely.jdbc.internal.SqlErrors;
 import dev.oncely.jdbc.internal.TableName;
@@ -41,6 +42,11 @@ import org.slf4j.LoggerFactory;
  * <p>Apply the DDL ({@link #ddl()}, shipped per database as {@code dev/oncely/jdbc/postgresql.sql},
  * {@code mariadb.sql}, {@code mysql.sql}, {@code h2.sql}, {@code generic.sql}) with your migration tool, or call
  * {@link #createSchemaIfMissing()}. Databases, versions and caveats: docs/databases.md.
+ *
+ * <p>Thread-safe; its configuration is fixed at {@code build()}. The one thing it changes at runtime is its
+ * read-before-claim strategy ({@link ReadBeforeClaim}): while most recent single-key claims were duplicates (a
+ * redelivery storm), {@code process()} reads a key before beginning a transaction. Either way the answers are the
+ * same.
  */
 public final class JdbcDedupStore implements DedupStore {
 
@@ -59,6 +65,8 @@ public final class JdbcDedupStore implements DedupStore {
     private final String description;
     private final TransactionRunner runner;
     private final HandleLender lender = new HandleLender();
+    /** This store's one piece of runtime state: whether process() currently reads a key before claiming it. */
+    private final ReadBeforeClaim readBeforeClaim;
     private volatile boolean slowClaimWarned;
 
     JdbcDedupStore(ConnectionOwner connections, ConnectionOwner ownConnections, SqlDialect dialect,
@@ -69,6 +77,7 @@ public final class JdbcDedupStore implements DedupStore {
         this.jdbcDialect = jdbcDialect;
         this.table = table;
         this.description = dialect.name() + " store on " + table.qualified();
+        this.readBeforeClaim = new ReadBeforeClaim(dialect.findsLiveClaims());
         SqlErrors errors = new SqlErrors(dialect, table, description);
         this.runner = new TransactionRunner(dialect, errors, new TableShape(dialect, table, errors, description),
                 maxRetries, description);
@@ -92,11 +101,11 @@ public final class JdbcDedupStore implements DedupStore {
 
     @Override
     public <T> T inTransaction(TransactionWork<T> work) throws Exception {
-        return runner.inTransaction(connections, (lease, attempt) -> run(work, lease, null));
+        return runner.inTransaction(connections, (lease, attempt) -> run(work, lease));
     }
 
     /**
-     * While the dialect expects most keys to be duplicates (a redelivery storm or a replay), reads the key first on
+     * While the store's {@link ReadBeforeClaim} expects most keys to be duplicates (a redelivery storm or a replay), reads the key first on
      * a connection in autocommit mode: a committed, unexpired claim is answered from that one read, with no
      * transaction begun, nothing written and nothing locked. Otherwise, and on a miss, the transaction runs as in
      * {@link #inTransaction} on the same connection, and its claim decides as always.
@@ -106,17 +115,15 @@ public final class JdbcDedupStore implements DedupStore {
                                        TransactionWork<T> work) throws Exception {
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(ifDuplicate, "ifDuplicate");
-        if (!dialect.readsBeforeClaiming() || !runner.shapeChecked()) {
+        if (!readBeforeClaim.readFirst() || !runner.shapeChecked()) {
             return inTransaction(work);
         }
         ConnectionOwner.Lease lease = runner.acquire(connections);
-        boolean read;
         Optional<ClaimResult> live;
         try {
             // A pool whose connections start transactions by themselves (autocommit off) would give the read a
             // snapshot the transaction then keeps: claim the usual way there.
-            read = lease.connection().getAutoCommit();
-            live = read ? dialect.findLive(lease.connection(), request) : Optional.empty();
+            live = lease.connection().getAutoCommit() ? dialect.findLive(lease.connection(), request) : Optional.empty();
         } catch (SQLException | RuntimeException e) {
             lease.close();
             if (e instanceof SQLException sql) {
@@ -127,11 +134,10 @@ public final class JdbcDedupStore implements DedupStore {
         }
         if (live.isPresent()) {
             lease.close();
+            readBeforeClaim.note(live.get());
             return ifDuplicate.apply(live.get());
         }
-        ClaimRequest lookedUp = read ? request : null;
-        return runner.inTransaction(connections, lease,
-                (l, attempt) -> run(work, l, attempt == 1 ? lookedUp : null));
+        return runner.inTransaction(connections, lease, (l, attempt) -> run(work, l));
     }
 
     @Override
@@ -144,11 +150,11 @@ public final class JdbcDedupStore implements DedupStore {
                         + " Connection or a Jdbi Handle, not " + transaction + ": use JdbcTransactions.of(connection)"
                         + " or JdbcTransactions.of(handle)."));
         return runner.inTransaction(ConnectionOwners.caller(connection, handle.orElse(null)),
-                (lease, attempt) -> run(work, lease, null));
+                (lease, attempt) -> run(work, lease));
     }
 
-    private <T> T run(TransactionWork<T> work, ConnectionOwner.Lease lease, ClaimRequest lookedUp) throws Exception {
-        JdbcStoreTransaction tx = new JdbcStoreTransaction(lease, dialect, runner.errors(), lender, lookedUp);
+    private <T> T run(TransactionWork<T> work, ConnectionOwner.Lease lease) throws Exception {
+        JdbcStoreTransaction tx = new JdbcStoreTransaction(lease, dialect, runner.errors(), lender, readBeforeClaim);
         try {
             T result = work.execute(tx);
             Duration moved = tx.keepSlowClaimsLive();
