@@ -101,12 +101,12 @@ public final class JdbcDedupStore implements DedupStore {
 
     @Override
     public <T> T inTransaction(TransactionWork<T> work) throws Exception {
-        return runner.inTransaction(connections, (lease, attempt) -> run(work, lease));
+        return runner.inTransaction(connections, (lease, attempt) -> run(work, lease, false));
     }
 
     /**
-     * While the store's {@link ReadBeforeClaim} expects most keys to be duplicates (a redelivery storm or a replay), reads the key first on
-     * a connection in autocommit mode: a committed, unexpired claim is answered from that one read, with no
+     * While the store's {@link ReadBeforeClaim} expects most keys to be duplicates (a redelivery storm or a replay),
+     * reads the key first on a connection in autocommit mode: a committed, unexpired claim is answered from that one read, with no
      * transaction begun, nothing written and nothing locked. Otherwise, and on a miss, the transaction runs as in
      * {@link #inTransaction} on the same connection, and its claim decides as always.
      */
@@ -119,11 +119,13 @@ public final class JdbcDedupStore implements DedupStore {
             return inTransaction(work);
         }
         ConnectionOwner.Lease lease = runner.acquire(connections);
+        boolean read;
         Optional<ClaimResult> live;
         try {
             // A pool whose connections start transactions by themselves (autocommit off) would give the read a
             // snapshot the transaction then keeps: claim the usual way there.
-            live = lease.connection().getAutoCommit() ? dialect.findLive(lease.connection(), request) : Optional.empty();
+            read = lease.connection().getAutoCommit();
+            live = read ? dialect.findLive(lease.connection(), request) : Optional.empty();
         } catch (SQLException | RuntimeException e) {
             lease.close();
             if (e instanceof SQLException sql) {
@@ -137,7 +139,7 @@ public final class JdbcDedupStore implements DedupStore {
             readBeforeClaim.note(live.get());
             return ifDuplicate.apply(live.get());
         }
-        return runner.inTransaction(connections, lease, (l, attempt) -> run(work, l));
+        return runner.inTransaction(connections, lease, (l, attempt) -> run(work, l, read && attempt == 1));
     }
 
     @Override
@@ -150,11 +152,12 @@ public final class JdbcDedupStore implements DedupStore {
                         + " Connection or a Jdbi Handle, not " + transaction + ": use JdbcTransactions.of(connection)"
                         + " or JdbcTransactions.of(handle)."));
         return runner.inTransaction(ConnectionOwners.caller(connection, handle.orElse(null)),
-                (lease, attempt) -> run(work, lease));
+                (lease, attempt) -> run(work, lease, false));
     }
 
-    private <T> T run(TransactionWork<T> work, ConnectionOwner.Lease lease) throws Exception {
-        JdbcStoreTransaction tx = new JdbcStoreTransaction(lease, dialect, runner.errors(), lender, readBeforeClaim);
+    private <T> T run(TransactionWork<T> work, ConnectionOwner.Lease lease, boolean keyJustRead) throws Exception {
+        JdbcStoreTransaction tx = new JdbcStoreTransaction(lease, dialect, runner.errors(), lender, readBeforeClaim,
+                keyJustRead);
         try {
             T result = work.execute(tx);
             Duration moved = tx.keepSlowClaimsLive();

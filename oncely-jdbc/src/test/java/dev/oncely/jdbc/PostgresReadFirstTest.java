@@ -169,8 +169,8 @@ class PostgresReadFirstTest {
             assertThat(h.process("k").isDuplicate()).isTrue();
 
             assertThat(calls).as("no read before the claim (it would open the transaction with its snapshot): the"
-                    + " claim's INSERT, then its read-back of the existing row").containsExactly("getConnection",
-                    "prepare INSERT", "prepare SELECT", "commit", "close");
+                    + " claim reads the existing row in its own statement").containsExactly("getConnection",
+                    "prepare WITH", "commit", "close");
         }
     }
 

@@ -26,8 +26,10 @@ public final class JdbcStoreTransaction implements StoreTransaction {
     private final SqlDialect dialect;
     private final SqlErrors errors;
     private final HandleLender lender;
-    /** The store's strategy, told each single-key claim's answer. */
+    /** The store's strategy: which claim to send, and told each claim's answers. */
     private final ReadBeforeClaim readBeforeClaim;
+    /** Whether the store read this transaction's key just before beginning it, and did not find it live. */
+    private final boolean keyJustRead;
     private final long started = System.nanoTime();
     /** Keys this transaction claimed with a retention, as (consumer, keys) per claim call (null until one is). */
     private List<Map.Entry<String, List<String>>> claimedWithExpiry;
@@ -35,18 +37,22 @@ public final class JdbcStoreTransaction implements StoreTransaction {
     private Handle lentHandle;
 
     public JdbcStoreTransaction(ConnectionOwner.Lease lease, SqlDialect dialect, SqlErrors errors,
-                                HandleLender lender, ReadBeforeClaim readBeforeClaim) {
+                                HandleLender lender, ReadBeforeClaim readBeforeClaim, boolean keyJustRead) {
         this.lease = lease;
         this.dialect = dialect;
         this.errors = errors;
         this.lender = lender;
         this.readBeforeClaim = readBeforeClaim;
+        this.keyJustRead = keyJustRead;
     }
 
     @Override
     public ClaimResult claim(ClaimRequest request) {
         try {
-            ClaimResult result = dialect.claim(lease.connection(), request);
+            // A key the store has just read and not found is claimed plainly: it is most likely fresh.
+            ClaimResult result = !keyJustRead && readBeforeClaim.readFirst()
+                    ? dialect.claimReadingFirst(lease.connection(), request)
+                    : dialect.claim(lease.connection(), request);
             readBeforeClaim.note(result);
             noteClaim(request, result);
             return result;

@@ -35,6 +35,7 @@ public final class PostgresDialect implements SqlDialect {
 
     private final TableName table;
     private final String insertSql;
+    private final String claimReadingFirstSql;
     private final String findStoredSql;
     private final String reclaimSql;
     private final String claimAllSql;
@@ -54,6 +55,15 @@ public final class PostgresDialect implements SqlDialect {
                 + " SET processed_at = EXCLUDED.processed_at, expires_at = EXCLUDED.expires_at,"
                 + " fingerprint = EXCLUDED.fingerprint, result = NULL"
                 + " WHERE e.expires_at <= now()";
+        String existing = " UNION ALL SELECT e.event_id, false, e.processed_at, e.fingerprint,"
+                + " CASE WHEN ?::boolean THEN e.result END, e.expires_at <= now() FROM " + t + " e";
+        // claimReadingFirst: a fresh or live key in one round trip. The existing row comes from the statement's snapshot, so a row the
+        // INSERT waited for (committed concurrently) is in neither branch and is read back by findSql.
+        this.claimReadingFirstSql = "WITH ins AS (INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at,"
+                + " fingerprint) VALUES (?, ?, now(), now() + (?::bigint * interval '1 millisecond'), ?)"
+                + " ON CONFLICT ON CONSTRAINT " + pk + " DO NOTHING RETURNING event_id, processed_at)"
+                + " SELECT event_id, true, processed_at, NULL::varchar, NULL::bytea, false FROM ins"
+                + existing + " WHERE e.consumer = ? AND e.event_id = ?";
         this.reclaimSql = "INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at, fingerprint)"
                 + " VALUES (?, ?, now(), now() + (?::bigint * interval '1 millisecond'), ?)"
                 + onConflict + " RETURNING processed_at";
@@ -213,6 +223,57 @@ public final class PostgresDialect implements SqlDialect {
             ps.setArray(index, connection.createArrayOf("varchar", fingerprints));
         } else {
             ps.setNull(index, Types.ARRAY);
+        }
+    }
+
+    /**
+     * The INSERT and a read of the row that was already there, in one statement (a CTE): a duplicate costs one
+     * round trip instead of two, a fresh key about 40-60 us more (the CTE and its probe that finds nothing).
+     */
+    @Override
+    public ClaimResult claimReadingFirst(Connection connection, ClaimRequest request) throws SQLException {
+        for (int attempt = 1; ; attempt++) {
+            ClaimResult live = null;
+            boolean expired = false;
+            try (PreparedStatement ps = connection.prepareStatement(claimReadingFirstSql)) {
+                ps.setString(1, request.consumer());
+                ps.setString(2, request.key());
+                JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MILLIS);
+                ps.setString(4, request.fingerprint().orElse(null));
+                ps.setBoolean(5, request.loadResult());
+                ps.setString(6, request.consumer());
+                ps.setString(7, request.key());
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        if (rs.getBoolean(2)) {
+                            return ClaimResult.claimed(instant(rs, 3));
+                        }
+                        if (rs.getBoolean(6)) {
+                            expired = true;
+                        } else {
+                            live = storedClaim(rs, 3, true);
+                        }
+                    }
+                }
+            }
+            if (live != null) {
+                return live;
+            }
+            if (expired) {
+                Optional<ClaimResult> reclaimed = reclaim(connection, request);
+                if (reclaimed.isPresent()) {
+                    return reclaimed.get();
+                }
+            }
+            // Committed by another transaction after this claim's snapshot, or reclaimed by one: read it back.
+            Optional<ClaimResult> existing = find(connection, request);
+            if (existing.isPresent()) {
+                return existing.get();
+            }
+            // The row that conflicted expired and was purged between the statements: claim again.
+            if (attempt >= MAX_DUPLICATE_LOOKUPS) {
+                throw conflictedButUnreadable(request, attempt);
+            }
         }
     }
 

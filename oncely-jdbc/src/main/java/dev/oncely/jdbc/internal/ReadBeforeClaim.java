@@ -6,12 +6,14 @@ import java.util.List;
 /**
  * The one adaptive choice a JDBC store makes, and its only state that changes after {@code build()}: whether to
  * read keys before claiming them, because most of them are expected to be duplicates (a redelivery storm, a
- * replay). One instance per store, owned by it; dialects hold no such state. Two places use it:
+ * replay). One instance per store, owned by it; dialects hold no such state. Three places use it:
  * <ul>
  *   <li>{@code process()}: while more than half of the store's recent single-key claims were duplicates, the store
  *       reads the key on a connection in autocommit mode before beginning a transaction
  *       ({@link SqlDialect#findLive}). A live claim found that way is the answer: one round trip, no transaction,
  *       nothing written, locked or committed. Anything else is claimed as usual.</li>
+ *   <li>a single-key claim where no such read could run (a caller's transaction, a pool in manual-commit mode):
+ *       then the claim reads the existing row in its own statement ({@link SqlDialect#claimReadingFirst}).</li>
  *   <li>batches: while more than half of the keys of the store's recent batches were duplicates, the batch claim
  *       reads the existing rows first and inserts only the keys it did not find
  *       ({@link SqlDialect#claimAllReadingFirst}), sparing each duplicate the INSERT's conflict probe.</li>

@@ -23,6 +23,16 @@ public interface SqlDialect {
     /** Claims one key, as the first statement of the transaction (or right after the store's read missed it). */
     ClaimResult claim(Connection connection, ClaimRequest request) throws SQLException;
 
+    /**
+     * The single-key claim for a key expected to be a duplicate, where no read could precede the transaction (a
+     * caller's transaction, or a pool whose connections start with autocommit off): it reads the existing row in
+     * the claim's own statement, with exactly the answers of {@link #claim}. The store's {@link ReadBeforeClaim}
+     * decides when. Default: {@link #claim}.
+     */
+    default ClaimResult claimReadingFirst(Connection connection, ClaimRequest request) throws SQLException {
+        return claim(connection, request);
+    }
+
     /** Claims the keys of a batch, results in the order of its keys (distinct and sorted, so batches lock alike). */
     List<ClaimResult> claimAll(Connection connection, ClaimBatch batch) throws SQLException;
 

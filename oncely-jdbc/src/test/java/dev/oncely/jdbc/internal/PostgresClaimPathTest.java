@@ -32,9 +32,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.postgresql.ds.PGSimpleDataSource;
 
 /**
- * The PostgreSQL dialect's claims against a real table: the single-key claim, the read before a claim
- * ({@code findLive}), and both batch claims (insert first, read first), which must give the same answers, each
- * called directly, so that neither depends on which one the store's {@link ReadBeforeClaim} picks while the
+ * The PostgreSQL dialect's claims against a real table: both single-key claims (the INSERT alone; the INSERT and
+ * the read in one statement), the read before a transaction ({@code findLive}), and both batch claims (insert
+ * first, read first). Each pair must give the same answers; each is called directly, so that neither depends on which one the store's {@link ReadBeforeClaim} picks while the
  * conformance suite runs.
  */
 class PostgresClaimPathTest {
@@ -74,6 +74,11 @@ class PostgresClaimPathTest {
         return new PostgresDialect(new TableName(Optional.empty(), TABLE));
     }
 
+    private static ClaimResult claim(PostgresDialect dialect, Connection c, ClaimRequest request, boolean readFirst)
+            throws SQLException {
+        return readFirst ? dialect.claimReadingFirst(c, request) : dialect.claim(c, request);
+    }
+
     private static java.util.List<ClaimResult> claimAll(PostgresDialect dialect, Connection c, ClaimBatch batch,
                                                         boolean readFirst) throws SQLException {
         return readFirst ? dialect.claimAllReadingFirst(c, batch) : dialect.claimAll(c, batch);
@@ -91,8 +96,13 @@ class PostgresClaimPathTest {
     }
 
     private static ClaimResult claimAndCommit(PostgresDialect dialect, ClaimRequest request) throws SQLException {
+        return claimAndCommit(dialect, request, false);
+    }
+
+    private static ClaimResult claimAndCommit(PostgresDialect dialect, ClaimRequest request, boolean readFirst)
+            throws SQLException {
         try (Connection c = connect()) {
-            ClaimResult result = dialect.claim(c, request);
+            ClaimResult result = claim(dialect, c, request, readFirst);
             c.commit();
             return result;
         }
@@ -112,19 +122,20 @@ class PostgresClaimPathTest {
         return name + "-" + System.nanoTime();
     }
 
-    @Test
-    void aFreshKeyIsClaimedAndALiveOneComesBackWithItsTimeFingerprintAndResult() throws Exception {
+    @ParameterizedTest(name = "reading first: {0}")
+    @ValueSource(booleans = {false, true})
+    void aFreshKeyIsClaimedAndALiveOneComesBackWithItsTimeFingerprintAndResult(boolean readFirst) throws Exception {
         PostgresDialect dialect = dialect();
         String key = key("live");
         ClaimResult first;
         try (Connection c = connect()) {
-            first = dialect.claim(c, request(key));
+            first = claim(dialect, c, request(key), readFirst);
             dialect.saveResults(c, CONSUMER, Map.of(key, "stored".getBytes(StandardCharsets.UTF_8)));
             c.commit();
         }
         assertThat(first.claimed()).isTrue();
 
-        ClaimResult again = claimAndCommit(dialect, request(key));
+        ClaimResult again = claimAndCommit(dialect, request(key), readFirst);
 
         assertThat(again.claimed()).isFalse();
         assertThat(again.processedAt()).isEqualTo(first.processedAt());
@@ -133,23 +144,25 @@ class PostgresClaimPathTest {
                 .isEqualTo("stored"));
     }
 
-    @Test
-    void aDuplicateDoesNotLoadTheResultUnlessAsked() throws Exception {
+    @ParameterizedTest(name = "reading first: {0}")
+    @ValueSource(booleans = {false, true})
+    void aDuplicateDoesNotLoadTheResultUnlessAsked(boolean readFirst) throws Exception {
         PostgresDialect dialect = dialect();
         String key = key("noresult");
         try (Connection c = connect()) {
-            dialect.claim(c, request(key));
+            claim(dialect, c, request(key), readFirst);
             dialect.saveResults(c, CONSUMER, Map.of(key, new byte[] {1}));
             c.commit();
         }
         ClaimResult again = claimAndCommit(dialect, new ClaimRequest(CONSUMER, key, Optional.empty(),
-                Optional.empty(), false));
+                Optional.empty(), false), readFirst);
         assertThat(again.claimed()).isFalse();
         assertThat(again.result()).isEmpty();
     }
 
-    @Test
-    void anExpiredKeyIsReclaimed() throws Exception {
+    @ParameterizedTest(name = "reading first: {0}")
+    @ValueSource(booleans = {false, true})
+    void anExpiredKeyIsReclaimed(boolean readFirst) throws Exception {
         PostgresDialect dialect = dialect();
         String key = key("expired");
         try (Connection c = connect();
@@ -164,8 +177,8 @@ class PostgresClaimPathTest {
         ClaimRequest request = new ClaimRequest(CONSUMER, key, Optional.of("new"), Optional.of(Duration.ofHours(1)),
                 false);
 
-        ClaimResult reclaimed = claimAndCommit(dialect, request);
-        ClaimResult again = claimAndCommit(dialect, request);
+        ClaimResult reclaimed = claimAndCommit(dialect, request, readFirst);
+        ClaimResult again = claimAndCommit(dialect, request, readFirst);
 
         assertThat(reclaimed.claimed()).isTrue();
         assertThat(again.claimed()).isFalse();
@@ -173,8 +186,9 @@ class PostgresClaimPathTest {
         assertThat(again.fingerprint()).contains("new");
     }
 
-    @Test
-    void aClaimWaitingOnAnOpenClaimOfTheSameKeyIsADuplicateIfItCommitsAndClaimsIfItRollsBack()
+    @ParameterizedTest(name = "reading first: {0}")
+    @ValueSource(booleans = {false, true})
+    void aClaimWaitingOnAnOpenClaimOfTheSameKeyIsADuplicateIfItCommitsAndClaimsIfItRollsBack(boolean readFirst)
             throws Exception {
         PostgresDialect dialect = dialect();
         ExecutorService exec = Executors.newSingleThreadExecutor();
@@ -182,9 +196,9 @@ class PostgresClaimPathTest {
             for (boolean commit : new boolean[] {true, false}) {
                 String key = key(commit ? "commits" : "rollsback");
                 try (Connection first = connect()) {
-                    ClaimResult winner = dialect.claim(first, request(key));
+                    ClaimResult winner = claim(dialect, first, request(key), readFirst);
                     assertThat(winner.claimed()).isTrue();
-                    Future<ClaimResult> waiter = exec.submit(() -> claimAndCommit(dialect, request(key)));
+                    Future<ClaimResult> waiter = exec.submit(() -> claimAndCommit(dialect, request(key), readFirst));
                     // The second claim blocks on the first one's uncommitted row.
                     assertThatThrownBy(() -> waiter.get(300, TimeUnit.MILLISECONDS))
                             .isInstanceOf(TimeoutException.class);
