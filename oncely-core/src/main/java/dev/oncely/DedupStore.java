@@ -10,7 +10,9 @@ import dev.oncely.spi.ClaimResult;
  * and offers claim operations inside it. See {@code docs/writing-a-store.md} and the conformance suite in
  * {@code oncely-testkit}, which every store must pass.
  *
- * <p>Implementations are thread-safe and immutable once built.
+ * <p>Implementations are thread-safe, and their configuration is fixed once built. A store may keep runtime state
+ * that changes how it reaches an answer but never the answer (JdbcDedupStore's read-before-claim strategy); it says
+ * so in its own documentation.
  */
 public interface DedupStore {
 

@@ -337,26 +337,33 @@ public final class IdempotentHandler<M, R, X extends Exception> {
         }
     }
 
-    private static final java.util.Comparator<ClaimRequest> BY_KEY = java.util.Comparator.comparing(ClaimRequest::key);
-
     private final class Batch {
         final List<Pending> inputs;
         /** Distinct keys, sorted, first occurrence's fingerprint: the lock order of the claim. */
         final ClaimBatch claims;
+        /** For each input, the index of its key in {@link #claims}. */
+        final int[] slotOf;
 
         Batch(List<Pending> inputs) {
             this.inputs = inputs;
-            // A stable sort by key keeps each key's first occurrence first; then drop the repeats.
-            ClaimRequest[] sorted = new ClaimRequest[inputs.size()];
-            for (int i = 0; i < sorted.length; i++) {
-                sorted[i] = inputs.get(i).request;
+            int n = inputs.size();
+            // A stable sort of the inputs' positions by key keeps each key's first occurrence first; then the
+            // repeats share its slot. (Integer.valueOf caches small positions: batches up to 128 box nothing.)
+            Integer[] order = new Integer[n];
+            for (int i = 0; i < n; i++) {
+                order[i] = i;
             }
-            java.util.Arrays.sort(sorted, BY_KEY);
-            List<ClaimBatch.Key> distinct = new ArrayList<>(sorted.length);
-            for (ClaimRequest r : sorted) {
-                if (distinct.isEmpty() || !distinct.get(distinct.size() - 1).key().equals(r.key())) {
+            java.util.Arrays.sort(order, (a, b) -> inputs.get(a).request.key().compareTo(inputs.get(b).request.key()));
+            this.slotOf = new int[n];
+            List<ClaimBatch.Key> distinct = new ArrayList<>(n);
+            String previous = null;
+            for (Integer position : order) {
+                ClaimRequest r = inputs.get(position).request;
+                if (!r.key().equals(previous)) {
                     distinct.add(new ClaimBatch.Key(r.key(), r.fingerprint()));
+                    previous = r.key();
                 }
+                slotOf[position] = distinct.size() - 1;
             }
             this.claims = new ClaimBatch(consumer, Optional.ofNullable(retention), resultCodec != null, distinct);
         }
@@ -507,17 +514,19 @@ public final class IdempotentHandler<M, R, X extends Exception> {
             throw new MisconfigurationException(store.describe() + " returned " + claimed.size() + " claim results for "
                     + batch.claims.size() + " keys: the store violates the DedupStore contract.");
         }
-        Map<String, Slot<R>> byKey = new HashMap<>(batch.claims.size() * 2);
-        for (int i = 0; i < claimed.size(); i++) {
-            byKey.put(batch.claims.keys().get(i).key(), new Slot<>(claimed.get(i)));
+        @SuppressWarnings("unchecked")
+        Slot<R>[] slots = new Slot[claimed.size()];
+        for (int i = 0; i < slots.length; i++) {
+            slots[i] = new Slot<>(claimed.get(i));
         }
-        Map<String, R> batchResults = batchHandler != null && !isolate ? runBatchHandler(tx, batch, byKey, rec) : null;
+        Map<String, R> batchResults = batchHandler != null && !isolate ? runBatchHandler(tx, batch, slots, rec) : null;
         List<Outcome<R>> outcomes = new ArrayList<>(batch.inputs.size());
         Map<String, byte[]> toSave = resultCodec == null ? Map.of() : new LinkedHashMap<>();
-        for (Pending pending : batch.inputs) {
+        for (int i = 0; i < batch.inputs.size(); i++) {
+            Pending pending = batch.inputs.get(i);
             ClaimRequest request = pending.request;
             String key = request.key();
-            Slot<R> slot = byKey.get(key);
+            Slot<R> slot = slots[batch.slotOf[i]];
             Outcome<R> outcome;
             try {
                 if (slot.outcome != null) {
@@ -565,16 +574,18 @@ public final class IdempotentHandler<M, R, X extends Exception> {
      * Runs the batch handler once on the first occurrences of the keys this batch claimed, in input order; returns
      * their results by key (the handler's duplicates and repeats are answered by the loop that follows).
      */
-    private Map<String, R> runBatchHandler(StoreTransaction tx, Batch batch, Map<String, Slot<R>> byKey,
+    private Map<String, R> runBatchHandler(StoreTransaction tx, Batch batch, Slot<R>[] slots,
                                            ProcessingRecorder rec) {
         List<M> fresh = new ArrayList<>();
         List<String> keys = new ArrayList<>();
-        Set<String> seen = new HashSet<>();
-        for (Pending pending : batch.inputs) {
-            String key = pending.request.key();
-            if (byKey.get(key).claim.claimed() && seen.add(key)) {
+        boolean[] seen = new boolean[slots.length];
+        for (int i = 0; i < batch.inputs.size(); i++) {
+            int slot = batch.slotOf[i];
+            if (slots[slot].claim.claimed() && !seen[slot]) {
+                seen[slot] = true;
+                Pending pending = batch.inputs.get(i);
                 fresh.add(pending.message);
-                keys.add(key);
+                keys.add(pending.request.key());
             }
         }
         return fresh.isEmpty() ? Map.of() : handleBatch(tx, fresh, keys, rec);
@@ -596,10 +607,10 @@ public final class IdempotentHandler<M, R, X extends Exception> {
                 rec.handlerRan(start);
             }
         }
-        Map<String, R> byKey = new HashMap<>(keys.size() * 2);
         if (results == null || results.isEmpty()) {
-            return byKey;
+            return Map.of();
         }
+        Map<String, R> byKey = new HashMap<>(keys.size() * 2);
         if (results.size() != keys.size()) {
             throw new MisconfigurationException("The batch handler of consumer '" + consumer + "' returned "
                     + results.size() + " results for " + keys.size() + " messages. Return one result per message,"

@@ -12,9 +12,13 @@ final class MessageKeys<M> {
     private final String consumer;
     private final Function<? super M, String> keyExtractor;
     private final Function<? super M, byte[]> fingerprint;
+    /** The advice of a refused key's message, built once. */
+    private final String howToFixKeys;
 
     MessageKeys(String consumer, Function<? super M, String> keyExtractor, Function<? super M, byte[]> fingerprint) {
         this.consumer = consumer;
+        this.howToFixKeys = "Fix the key extractor of consumer '" + consumer + "' so that every message has a unique,"
+                + " non-blank key of at most " + IdempotentHandler.MAX_KEY_LENGTH + " characters.";
         this.keyExtractor = keyExtractor;
         this.fingerprint = fingerprint;
     }
@@ -33,10 +37,9 @@ final class MessageKeys<M> {
                     + describe(message) + ": " + e.getMessage(), e);
         }
         try {
-            return Validation.checkText("The idempotency key of " + describe(message), key,
-                    IdempotentHandler.MAX_KEY_LENGTH, "Fix the key extractor of consumer '" + consumer + "' so that"
-                            + " every message has a unique, non-blank key of at most "
-                            + IdempotentHandler.MAX_KEY_LENGTH + " characters.");
+            // The subject names the message: built only when the key is refused.
+            return Validation.checkText(() -> "The idempotency key of " + describe(message), key,
+                    IdempotentHandler.MAX_KEY_LENGTH, howToFixKeys);
         } catch (IllegalArgumentException e) {
             throw new InvalidMessageException(e.getMessage());
         }

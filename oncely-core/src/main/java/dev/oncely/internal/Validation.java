@@ -16,11 +16,46 @@ public final class Validation {
      * points, as the databases count them), no NUL and no unpaired surrogate (neither can be stored).
      */
     public static String checkText(String what, String value, int maxChars, String howToFix) {
+        return checkText(() -> what, value, maxChars, howToFix);
+    }
+
+    /**
+     * {@link #checkText(String, String, int, String)} whose subject is built only when the value is refused (a key's
+     * subject names its message, whose {@code toString()} is not worth calling for every valid key).
+     */
+    public static String checkText(java.util.function.Supplier<String> subject, String value, int maxChars,
+                                   String howToFix) {
         if (value == null) {
-            throw new IllegalArgumentException(what + " is null. " + howToFix);
+            throw new IllegalArgumentException(subject.get() + " is null. " + howToFix);
         }
-        // One pass (keys are checked on every message): code points, blankness, the first NUL and the first
-        // unpaired surrogate; reported in that order of importance.
+        int problem = problemOf(value, maxChars);
+        if (problem == OK) {
+            return value;
+        }
+        String what = subject.get();
+        switch (problem) {
+            case BLANK -> throw new IllegalArgumentException(what + " is blank. " + howToFix);
+            case TOO_LONG -> throw new IllegalArgumentException(what + " is " + value.codePointCount(0, value.length())
+                    + " characters long; the limit is " + maxChars + " characters. " + howToFix
+                    + " (hash a longer natural key, e.g. with SHA-256)");
+            case NUL -> throw new IllegalArgumentException(what + " contains a NUL character at index "
+                    + value.indexOf('\0') + ", which databases cannot store. " + howToFix);
+            default -> throw new IllegalArgumentException(what + " contains an unpaired surrogate at index "
+                    + firstUnpairedSurrogate(value) + ", which is not valid Unicode. " + howToFix);
+        }
+    }
+
+    private static final int OK = 0;
+    private static final int BLANK = 1;
+    private static final int TOO_LONG = 2;
+    private static final int NUL = 3;
+    private static final int UNPAIRED_SURROGATE = 4;
+
+    /**
+     * One pass (keys are checked on every message): code points, blankness, the first NUL and the first unpaired
+     * surrogate; reported in that order of importance.
+     */
+    private static int problemOf(String value, int maxChars) {
         int length = value.length();
         int codePoints = 0;
         boolean blank = true;
@@ -49,21 +84,27 @@ public final class Validation {
             }
         }
         if (blank) {
-            throw new IllegalArgumentException(what + " is blank. " + howToFix);
+            return BLANK;
         }
         if (codePoints > maxChars) {
-            throw new IllegalArgumentException(what + " is " + codePoints + " characters long; the limit is "
-                    + maxChars + " characters. " + howToFix + " (hash a longer natural key, e.g. with SHA-256)");
+            return TOO_LONG;
         }
         if (nul >= 0 && (unpaired < 0 || nul < unpaired)) {
-            throw new IllegalArgumentException(what + " contains a NUL character at index " + nul
-                    + ", which databases cannot store. " + howToFix);
+            return NUL;
         }
-        if (unpaired >= 0) {
-            throw new IllegalArgumentException(what + " contains an unpaired surrogate at index " + unpaired
-                    + ", which is not valid Unicode. " + howToFix);
+        return unpaired >= 0 ? UNPAIRED_SURROGATE : OK;
+    }
+
+    private static int firstUnpairedSurrogate(String value) {
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < value.length() && Character.isLowSurrogate(value.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return i;
+            }
         }
-        return value;
+        return -1;
     }
 
     /** Checks a table or schema name that goes into SQL text. */

@@ -10,6 +10,7 @@ import dev.oncely.jdbc.internal.HandleLender;
 import dev.oncely.jdbc.internal.JdbcLeases;
 import dev.oncely.jdbc.internal.JdbcStoreTransaction;
 import dev.oncely.jdbc.internal.PostgresPartitionedDialect;
+import dev.oncely.jdbc.internal.ReadBeforeClaim;
 import dev.oncely.jdbc.internal.SqlDialect;
 import dev.oncely.jdbc.internal.SqlErrors;
 import dev.oncely.jdbc.internal.TableName;
@@ -43,6 +44,11 @@ import org.slf4j.LoggerFactory;
  * <p>Apply the DDL ({@link #ddl()}, shipped per database as {@code dev/oncely/jdbc/postgresql.sql},
  * {@code mariadb.sql}, {@code mysql.sql}, {@code h2.sql}, {@code generic.sql}) with your migration tool, or call
  * {@link #createSchemaIfMissing()}. Databases, versions and caveats: docs/databases.md.
+ *
+ * <p>Thread-safe; its configuration is fixed at {@code build()}. The one thing it changes at runtime is its
+ * read-before-claim strategy ({@link ReadBeforeClaim}): while most recent single-key claims were duplicates (a
+ * redelivery storm), {@code process()} reads a key before beginning a transaction. Either way the answers are the
+ * same.
  */
 public final class JdbcDedupStore implements DedupStore {
 
@@ -62,6 +68,8 @@ public final class JdbcDedupStore implements DedupStore {
     private final TransactionRunner runner;
     private final HandleLender lender = new HandleLender();
     private final Optional<LeaseStore> leases;
+    /** This store's one piece of runtime state: whether process() currently reads a key before claiming it. */
+    private final ReadBeforeClaim readBeforeClaim;
     private volatile boolean slowClaimWarned;
 
     JdbcDedupStore(ConnectionOwner connections, ConnectionOwner ownConnections, SqlDialect dialect,
@@ -72,6 +80,7 @@ public final class JdbcDedupStore implements DedupStore {
         this.jdbcDialect = jdbcDialect;
         this.table = table;
         this.description = dialect.name() + " store on " + table.qualified();
+        this.readBeforeClaim = new ReadBeforeClaim(dialect.findsLiveClaims());
         SqlErrors errors = new SqlErrors(dialect, table, description);
         this.runner = new TransactionRunner(dialect, errors, new TableShape(dialect, table, errors, description),
                 maxRetries, description);
@@ -80,10 +89,7 @@ public final class JdbcDedupStore implements DedupStore {
                 : Optional.empty();
     }
 
-    /**
-     * Lease mode's operations ({@link dev.oncely.LeasedHandler}), each a short transaction of its own on the store's
-     * own connections (never the caller's or a framework's transaction); empty on the time-partitioned layout.
-     */
+    /** Lease mode's operations, each a short transaction on the store's own connections; none when partitioned. */
     @Override
     public Optional<LeaseStore> leases() {
         return leases;
@@ -107,12 +113,12 @@ public final class JdbcDedupStore implements DedupStore {
 
     @Override
     public <T> T inTransaction(TransactionWork<T> work) throws Exception {
-        return runner.inTransaction(connections, (lease, attempt) -> run(work, lease, null));
+        return runner.inTransaction(connections, (lease, attempt) -> run(work, lease, false));
     }
 
     /**
-     * While the dialect expects most keys to be duplicates (a redelivery storm or a replay), reads the key first on
-     * a connection in autocommit mode: a committed, unexpired claim is answered from that one read, with no
+     * While the store's {@link ReadBeforeClaim} expects most keys to be duplicates (a redelivery storm or a replay),
+     * reads the key first on a connection in autocommit mode: a committed, unexpired claim is answered from that one read, with no
      * transaction begun, nothing written and nothing locked. Otherwise, and on a miss, the transaction runs as in
      * {@link #inTransaction} on the same connection, and its claim decides as always.
      */
@@ -121,7 +127,7 @@ public final class JdbcDedupStore implements DedupStore {
                                        TransactionWork<T> work) throws Exception {
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(ifDuplicate, "ifDuplicate");
-        if (!dialect.readsBeforeClaiming() || !runner.shapeChecked()) {
+        if (!readBeforeClaim.readFirst() || !runner.shapeChecked()) {
             return inTransaction(work);
         }
         ConnectionOwner.Lease lease = runner.acquire(connections);
@@ -142,11 +148,10 @@ public final class JdbcDedupStore implements DedupStore {
         }
         if (live.isPresent()) {
             lease.close();
+            readBeforeClaim.note(live.get());
             return ifDuplicate.apply(live.get());
         }
-        ClaimRequest lookedUp = read ? request : null;
-        return runner.inTransaction(connections, lease,
-                (l, attempt) -> run(work, l, attempt == 1 ? lookedUp : null));
+        return runner.inTransaction(connections, lease, (l, attempt) -> run(work, l, read && attempt == 1));
     }
 
     @Override
@@ -159,11 +164,12 @@ public final class JdbcDedupStore implements DedupStore {
                         + " Connection or a Jdbi Handle, not " + transaction + ": use JdbcTransactions.of(connection)"
                         + " or JdbcTransactions.of(handle)."));
         return runner.inTransaction(ConnectionOwners.caller(connection, handle.orElse(null)),
-                (lease, attempt) -> run(work, lease, null));
+                (lease, attempt) -> run(work, lease, false));
     }
 
-    private <T> T run(TransactionWork<T> work, ConnectionOwner.Lease lease, ClaimRequest lookedUp) throws Exception {
-        JdbcStoreTransaction tx = new JdbcStoreTransaction(lease, dialect, runner.errors(), lender, lookedUp);
+    private <T> T run(TransactionWork<T> work, ConnectionOwner.Lease lease, boolean keyJustRead) throws Exception {
+        JdbcStoreTransaction tx = new JdbcStoreTransaction(lease, dialect, runner.errors(), lender, readBeforeClaim,
+                keyJustRead);
         try {
             T result = work.execute(tx);
             Duration moved = tx.keepSlowClaimsLive();

@@ -41,6 +41,7 @@ class MariaDbBatchClaimTest {
     static void stop() throws Exception {
         execute("DROP TABLE IF EXISTS oncely_batch_claim");
         execute("DROP TABLE IF EXISTS oncely_batch_narrow");
+        execute("DROP TABLE IF EXISTS oncely_batch_read_first");
         pool.close();
     }
 
@@ -102,6 +103,55 @@ class MariaDbBatchClaimTest {
         }
         assertThat(runs).hasSize(51).contains("a-1007");
         assertThat(count("SELECT count(*) FROM oncely_batch_claim")).isEqualTo(100);
+    }
+
+    @Test
+    void whileMostKeysOfRecentBatchesWereDuplicatesABatchReadsFirstAndInsertsOnlyWhatItDidNotFindLive()
+            throws Exception {
+        JdbcDedupStore built = JdbcDedupStore.builder(pool).table("oncely_batch_read_first").build()
+                .createSchemaIfMissing();
+        execute("TRUNCATE TABLE oncely_batch_read_first");
+        RecordingDataSource recording = new RecordingDataSource(pool);
+        List<String> runs = new ArrayList<>();
+        IdempotentHandler<String, String, ?> h = IdempotentHandler.<String, String>builder(
+                        JdbcDedupStore.builder(recording).table(built.tableName().replaceFirst("^.*\\.", "")).build())
+                .consumer("c").key(k -> k).resultCodec(ResultCodec.utf8()).retention(Duration.ofHours(1))
+                .handler((key, ctx) -> {
+                    runs.add(key);
+                    return "receipt-" + key;
+                }).build();
+        List<String> first = keys("a", 50);
+        assertThat(h.processBatch(first)).allMatch(Outcome::isProcessed);
+        for (int i = 0; i < 4; i++) {
+            assertThat(h.processBatch(first)).noneMatch(Outcome::isProcessed);
+        }
+        execute("UPDATE oncely_batch_read_first SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND"
+                + " WHERE event_id = 'a-1007'");
+        List<String> mixed = new ArrayList<>(first);
+        mixed.addAll(keys("b", 10));
+        runs.clear();
+        recording.calls.clear();
+
+        List<Outcome<String>> outcomes = h.processBatch(mixed);
+
+        assertThat(recording.calls.stream().filter(c -> c.startsWith("prepare")).toList())
+                .as("one plain read of the 60 keys, then the claim of the 11 not found live: one INSERT, one locking"
+                        + " read of the expired key it ignored, its rewrite and read-back; one result UPDATE batch")
+                .containsExactly("prepare SELECT", "prepare INSERT", "prepare SELECT", "prepare UPDATE",
+                        "prepare SELECT", "prepare UPDATE");
+        for (int i = 0; i < mixed.size(); i++) {
+            String key = mixed.get(i);
+            boolean fresh = key.startsWith("b") || key.equals("a-1007");
+            assertThat(outcomes.get(i).isProcessed()).as(key).isEqualTo(fresh);
+            assertThat(outcomes.get(i).result()).as(key).contains("receipt-" + key);
+        }
+        assertThat(runs).hasSize(11).contains("a-1007");
+        assertThat(count("SELECT count(*) FROM oncely_batch_read_first")).isEqualTo(60);
+
+        recording.calls.clear();
+        assertThat(h.processBatch(mixed)).noneMatch(Outcome::isProcessed);
+        assertThat(recording.calls.stream().filter(c -> c.startsWith("prepare")).toList())
+                .as("a batch of live duplicates is the one read").containsExactly("prepare SELECT");
     }
 
     @Test

@@ -168,8 +168,9 @@ class PostgresReadFirstTest {
 
             assertThat(h.process("k").isDuplicate()).isTrue();
 
-            assertThat(calls).as("no read before the claim: it would open the transaction with its snapshot")
-                    .containsExactly("getConnection", "prepare WITH", "commit", "close");
+            assertThat(calls).as("no read before the claim (it would open the transaction with its snapshot): the"
+                    + " claim reads the existing row in its own statement").containsExactly("getConnection",
+                    "prepare WITH", "commit", "close");
         }
     }
 

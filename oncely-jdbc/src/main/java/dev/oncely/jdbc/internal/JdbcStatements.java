@@ -93,10 +93,35 @@ final class JdbcStatements {
      * which the driver reads in the JVM's zone: the instant shifts by their difference.)
      */
     static java.time.Instant epochSeconds(ResultSet rs, int column) throws SQLException {
-        java.math.BigDecimal seconds = rs.getBigDecimal(column);
+        // Parsed from its text ("1764100000.123456"): BigDecimal's parse and arithmetic were a tenth of the client
+        // CPU of a MariaDB batch of duplicates (JFR). Anything else (a sign, an exponent) takes the general path.
+        String text = rs.getString(column);
+        int dot = text.indexOf('.');
+        int end = dot < 0 ? text.length() : dot;
+        if (end > 0 && end <= 18 && allDigits(text, 0, end) && (dot < 0 || text.length() - dot - 1 <= 9
+                && allDigits(text, dot + 1, text.length()))) {
+            long nanos = 0;
+            if (dot >= 0) {
+                for (int i = dot + 1; i < dot + 10; i++) {
+                    nanos = nanos * 10 + (i < text.length() ? text.charAt(i) - '0' : 0);
+                }
+            }
+            return java.time.Instant.ofEpochSecond(Long.parseLong(text, 0, end, 10), nanos);
+        }
+        java.math.BigDecimal seconds = new java.math.BigDecimal(text);
         java.math.BigDecimal whole = seconds.setScale(0, java.math.RoundingMode.FLOOR);
         return java.time.Instant.ofEpochSecond(whole.longValueExact(),
                 seconds.subtract(whole).movePointRight(9).longValue());
+    }
+
+    private static boolean allDigits(String text, int from, int to) {
+        for (int i = from; i < to; i++) {
+            char c = text.charAt(i);
+            if (c < '0' || c > '9') {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The same, with processed_at already read by the dialect. */

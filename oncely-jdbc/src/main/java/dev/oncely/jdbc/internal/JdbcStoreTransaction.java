@@ -9,7 +9,6 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -27,29 +26,34 @@ public final class JdbcStoreTransaction implements StoreTransaction {
     private final SqlDialect dialect;
     private final SqlErrors errors;
     private final HandleLender lender;
-    /** The request whose key was read and not found just before this transaction began, if any. */
-    private final ClaimRequest lookedUp;
+    /** The store's strategy: which claim to send, and told each claim's answers. */
+    private final ReadBeforeClaim readBeforeClaim;
+    /** Whether the store read this transaction's key just before beginning it, and did not find it live. */
+    private final boolean keyJustRead;
     private final long started = System.nanoTime();
-    /** Keys this transaction claimed with a retention, by consumer (null until one is), and the shortest one. */
-    private Map<String, List<String>> claimedWithExpiry;
+    /** Keys this transaction claimed with a retention, as (consumer, keys) per claim call (null until one is). */
+    private List<Map.Entry<String, List<String>>> claimedWithExpiry;
     private Duration shortestRetention;
     private Handle lentHandle;
 
     public JdbcStoreTransaction(ConnectionOwner.Lease lease, SqlDialect dialect, SqlErrors errors,
-                                HandleLender lender, ClaimRequest lookedUp) {
+                                HandleLender lender, ReadBeforeClaim readBeforeClaim, boolean keyJustRead) {
         this.lease = lease;
         this.dialect = dialect;
         this.errors = errors;
         this.lender = lender;
-        this.lookedUp = lookedUp;
+        this.readBeforeClaim = readBeforeClaim;
+        this.keyJustRead = keyJustRead;
     }
 
     @Override
     public ClaimResult claim(ClaimRequest request) {
         try {
-            ClaimResult result = request == lookedUp
-                    ? dialect.claimAfterMiss(lease.connection(), request)
+            // A key the store has just read and not found is claimed plainly: it is most likely fresh.
+            ClaimResult result = !keyJustRead && readBeforeClaim.readFirst()
+                    ? dialect.claimReadingFirst(lease.connection(), request)
                     : dialect.claim(lease.connection(), request);
+            readBeforeClaim.note(result);
             noteClaim(request, result);
             return result;
         } catch (SQLException e) {
@@ -59,15 +63,31 @@ public final class JdbcStoreTransaction implements StoreTransaction {
 
     @Override
     public List<ClaimResult> claimAll(ClaimBatch batch) {
+        List<ClaimResult> results;
         try {
-            List<ClaimResult> results = dialect.claimAll(lease.connection(), batch);
-            for (int i = 0; i < results.size(); i++) {
-                noteClaim(batch.request(i), results.get(i));
-            }
-            return results;
+            results = readBeforeClaim.batchReadFirst()
+                    ? dialect.claimAllReadingFirst(lease.connection(), batch)
+                    : dialect.claimAll(lease.connection(), batch);
         } catch (SQLException e) {
             throw errors.translate("Claiming a batch of " + batch.size() + " keys", e);
         }
+        readBeforeClaim.noteBatch(results);
+        List<String> claimed = null;
+        for (int i = 0; i < results.size(); i++) {
+            if (results.get(i).claimed()) {
+                if (batch.retention().isEmpty()) {
+                    lease.markClaimed();
+                    break; // nothing to remember per key: the claims never expire
+                }
+                claimed = claimed != null ? claimed : new ArrayList<>(results.size() - i);
+                claimed.add(batch.keys().get(i).key());
+            }
+        }
+        if (claimed != null) {
+            lease.markClaimed();
+            rememberExpiring(batch.consumer(), claimed, batch.retention().get());
+        }
+        return results;
     }
 
     private void noteClaim(ClaimRequest request, ClaimResult result) {
@@ -76,14 +96,20 @@ public final class JdbcStoreTransaction implements StoreTransaction {
         }
         lease.markClaimed();
         if (request.retention().isPresent()) {
-            Duration retention = request.retention().get();
-            if (claimedWithExpiry == null) {
-                claimedWithExpiry = new HashMap<>();
-            }
-            claimedWithExpiry.computeIfAbsent(request.consumer(), c -> new ArrayList<>()).add(request.key());
-            if (shortestRetention == null || retention.compareTo(shortestRetention) < 0) {
-                shortestRetention = retention;
-            }
+            List<String> key = new ArrayList<>(1);
+            key.add(request.key());
+            rememberExpiring(request.consumer(), key, request.retention().get());
+        }
+    }
+
+    /** Keys claimed with a retention, for {@link #keepSlowClaimsLive}: one list per claim call, no per-key lookup. */
+    private void rememberExpiring(String consumer, List<String> keys, Duration retention) {
+        if (claimedWithExpiry == null) {
+            claimedWithExpiry = new ArrayList<>();
+        }
+        claimedWithExpiry.add(Map.entry(consumer, keys));
+        if (shortestRetention == null || retention.compareTo(shortestRetention) < 0) {
+            shortestRetention = retention;
         }
     }
 
@@ -110,7 +136,7 @@ public final class JdbcStoreTransaction implements StoreTransaction {
         }
         Duration by = Duration.ofMillis(Duration.ofNanos(elapsed).toMillis() + 1);
         try {
-            for (Map.Entry<String, List<String>> e : claimedWithExpiry.entrySet()) {
+            for (Map.Entry<String, List<String>> e : claimedWithExpiry) {
                 dialect.extendExpiry(lease.connection(), e.getKey(), e.getValue(), by);
             }
         } catch (SQLException e) {

@@ -36,9 +36,9 @@ import java.util.Optional;
  *       makes {@code JdbcDedupStore} re-run it. Lock wait timeouts (1205) are retried as well.</li>
  * </ul>
  * Expiry uses the database clock: {@code expires_at} is a UTC DATETIME compared with {@code UTC_TIMESTAMP(6)}.
- * While most recent claims were duplicates, the store reads a key before beginning the transaction
- * ({@link #findLive}: a non-locking read in autocommit mode, which sees the latest committed row and waits for no
- * lock); only a live claim is answered that way, everything else is claimed as above.
+ * {@link #findLive} is a non-locking read in autocommit mode, which sees the latest committed row and waits for no
+ * lock; the store's {@link ReadBeforeClaim} decides when to read before claiming, and only a live claim is answered
+ * that way, everything else is claimed as above.
  */
 public final class MariaDbDialect implements SqlDialect {
 
@@ -66,8 +66,6 @@ public final class MariaDbDialect implements SqlDialect {
     private final String findSql;
     private final String findLiveSql;
     private final String rewriteExpiredSql;
-    /** Duplicate share of recent claims: while above half, the store reads a key before claiming it. */
-    private final DuplicateShare recentDuplicates = new DuplicateShare(4);
     private final String saveResultSql;
     private final String extendExpirySql;
     private final String selectExpiredSql;
@@ -112,31 +110,26 @@ public final class MariaDbDialect implements SqlDialect {
         return mariadb ? "dev/oncely/jdbc/mariadb.sql" : "dev/oncely/jdbc/mysql.sql";
     }
 
-    @Override
-    public ClaimResult claim(Connection connection, ClaimRequest request) throws SQLException {
-        return recentDuplicates.noted(claimOnce(connection, request));
-    }
-
     /**
      * A duplicate claimed in a transaction costs the failed INSERT, the locking read and the commit (three round
-     * trips); read in autocommit mode before any transaction, one. While most recent claims were duplicates (a
-     * redelivery storm, a replay) the store therefore reads first; a fresh key then pays that read on top.
+     * trips); {@link #findLive} in autocommit mode before any transaction, one.
      */
     @Override
-    public boolean readsBeforeClaiming() {
-        return recentDuplicates.mostlyDuplicates();
+    public boolean findsLiveClaims() {
+        return true;
     }
 
     @Override
     public Optional<ClaimResult> findLive(Connection connection, ClaimRequest request) throws SQLException {
         Optional<JdbcStatements.StoredClaim> stored = JdbcStatements.findStoredEpoch(connection, findLiveSql, request);
         if (stored.isPresent() && !stored.get().expired()) {
-            return Optional.of(recentDuplicates.noted(stored.get().claim()));
+            return Optional.of(stored.get().claim());
         }
         return Optional.empty(); // not there, expired, or not committed yet: the claim decides
     }
 
-    private ClaimResult claimOnce(Connection connection, ClaimRequest request) throws SQLException {
+    @Override
+    public ClaimResult claim(Connection connection, ClaimRequest request) throws SQLException {
         SQLException lastDuplicate = null;
         for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
             try {
@@ -274,6 +267,59 @@ public final class MariaDbDialect implements SqlDialect {
             ClaimResult result = found.get(r.key());
             // Not inserted and not readable (purged between the statements): claim it on its own.
             results.add(result != null ? result : claim(connection, r));
+        }
+        return results;
+    }
+
+    /**
+     * For batches expected to be mostly duplicates: a plain (consistent, non-locking) read of the keys' rows first.
+     * A committed claim that has not expired is a duplicate with no lock needed: only expired rows are rewritten or
+     * purged, and retention outlives the transaction. Only the keys not found live go through {@link #claimAll} (the
+     * INSERT IGNORE, the locking read of the keys it ignored, the rewrite of expired ones), so a batch of duplicates
+     * costs this one read instead of the INSERT, the warning count and the locking read. A locking read here would
+     * take gap locks on absent keys under REPEATABLE READ and deadlock concurrent batches inserting into the gaps.
+     */
+    @Override
+    public List<ClaimResult> claimAllReadingFirst(Connection connection, ClaimBatch batch) throws SQLException {
+        if (!mariadb || batch.size() < 2) {
+            return claimAll(connection, batch);
+        }
+        StringBuilder read = new StringBuilder("SELECT event_id, " + PROCESSED_AT + ", fingerprint,"
+                + " CASE WHEN ? THEN result END, expires_at <= UTC_TIMESTAMP(6) FROM ").append(table.qualified())
+                .append(" WHERE consumer = ? AND event_id IN (");
+        for (int i = 0; i < batch.size(); i++) {
+            read.append(i == 0 ? "?" : ", ?");
+        }
+        read.append(")");
+        Map<String, ClaimResult> live = new HashMap<>(batch.size() * 2);
+        try (PreparedStatement ps = connection.prepareStatement(read.toString())) {
+            ps.setBoolean(1, batch.loadResult());
+            ps.setString(2, batch.consumer());
+            for (int i = 0; i < batch.size(); i++) {
+                ps.setString(i + 3, batch.keys().get(i).key());
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    if (rs.getInt(5) != 1) {
+                        live.put(rs.getString(1), JdbcStatements.storedClaim(JdbcStatements.epochSeconds(rs, 2), rs,
+                                2, batch.loadResult()));
+                    }
+                }
+            }
+        }
+        List<ClaimBatch.Key> rest = new java.util.ArrayList<>(batch.size() - Math.min(live.size(), batch.size()));
+        for (ClaimBatch.Key k : batch.keys()) {
+            if (!live.containsKey(k.key())) {
+                rest.add(k);
+            }
+        }
+        List<ClaimResult> claimed = rest.isEmpty() ? List.of() : claimAll(connection,
+                new ClaimBatch(batch.consumer(), batch.retention(), batch.loadResult(), rest));
+        List<ClaimResult> results = new java.util.ArrayList<>(batch.size());
+        int next = 0;
+        for (ClaimBatch.Key k : batch.keys()) {
+            ClaimResult found = live.get(k.key());
+            results.add(found != null ? found : claimed.get(next++));
         }
         return results;
     }

@@ -18,56 +18,24 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * PostgreSQL: a claim is {@code INSERT ... ON CONFLICT ON CONSTRAINT ... DO NOTHING RETURNING}. While most recent
- * claims are fresh it runs alone, as hand-written SQL does, and only a key it did not insert is read back by a
- * second statement. While most are duplicates (a redelivery storm, a replay), the store reads the key before it
- * begins a transaction ({@link #findLive}, a plain SELECT in autocommit mode): a committed, unexpired claim is
- * answered from that read alone, one round trip with no transaction, write or lock; a key it does not find is
- * claimed as usual. Inside a caller's transaction, where no read can precede it, the claim then runs in a CTE joined
- * by {@code UNION ALL} with a read of the row that was already there, so a duplicate costs one round trip and its
- * transaction commits without a WAL flush. No error is raised either way, so the transaction stays usable. An
+ * PostgreSQL. A claim is {@code INSERT ... ON CONFLICT ON CONSTRAINT ... DO NOTHING RETURNING}, as hand-written SQL
+ * does; only a key it did not insert is read back, by a second statement (whose snapshot sees a row the INSERT
+ * waited for). A batch claim is one statement: the same INSERT for all keys, joined by {@code UNION ALL} with a read
+ * of the rows of the keys it did not insert. No error is raised either way, so the transaction stays usable. An
  * expired key is reclaimed by {@code INSERT ... ON CONFLICT ... DO UPDATE ... WHERE expired RETURNING}. Under READ
  * COMMITTED a claim of a key another open transaction inserted waits for it: a commit makes it a duplicate (read
- * back by a statement of its own, whose snapshot sees that commit), a rollback lets the insert through. The read
- * before the claim never waits: it does not see an uncommitted claim, and leaves that key to the claim. Naming
- * the constraint rather than the columns keeps {@code ON CONFLICT} from raising 23505 while an index is rebuilt
- * concurrently.
+ * back by a statement of its own, whose snapshot sees that commit), a rollback lets the insert through.
+ * {@link #findLive}, the read the store may make before a transaction ({@link ReadBeforeClaim}), never waits: it
+ * does not see an uncommitted claim, and leaves that key to the claim. Naming the constraint rather than the
+ * columns keeps {@code ON CONFLICT} from raising 23505 while an index is rebuilt concurrently.
  */
 public final class PostgresDialect implements SqlDialect {
 
     private static final int MAX_DUPLICATE_LOOKUPS = 3;
 
-    /**
-     * Which statement a per-message claim starts with. Batch claims insert first under {@link #INSERT_FIRST}, read the
-     * existing rows first under {@link #INSERT_AND_READ} and {@link #READ_FIRST}, and under {@link #ADAPTIVE} choose
-     * by the duplicate share of recent batches.
-     */
-    public enum ClaimPath {
-        /** The INSERT alone; the existing row is read by a second statement only when nothing was inserted. */
-        INSERT_FIRST,
-        /** The INSERT and a read of the existing row in one statement (a CTE), one round trip either way. */
-        INSERT_AND_READ,
-        /**
-         * Transactions the store runs read the key first, in autocommit mode, and begin a transaction only if no
-         * live claim was found (then the INSERT alone); claims inside a caller's transaction use
-         * {@link #INSERT_AND_READ}.
-         */
-        READ_FIRST,
-        /**
-         * {@link #INSERT_FIRST} while most recent claims were fresh; {@link #READ_FIRST} while most were not (a
-         * redelivery storm, a replay).
-         */
-        ADAPTIVE
-    }
-
     private final TableName table;
-    private final ClaimPath claimPath;
-    /** Duplicate share of this store's recent per-message claims: ADAPTIVE reads before claiming above half. */
-    private final DuplicateShare recentDuplicates = new DuplicateShare(4);
-    /** The same over recent batches (weight 1/4 per batch): ADAPTIVE batches read first above half. */
-    private final DuplicateShare recentBatchDuplicates = new DuplicateShare(2);
-    private final String claimSql;
     private final String insertSql;
+    private final String claimReadingFirstSql;
     private final String findStoredSql;
     private final String reclaimSql;
     private final String claimAllSql;
@@ -80,12 +48,7 @@ public final class PostgresDialect implements SqlDialect {
     private final String purgeSql;
 
     public PostgresDialect(TableName table) {
-        this(table, ClaimPath.ADAPTIVE);
-    }
-
-    public PostgresDialect(TableName table, ClaimPath claimPath) {
         this.table = table;
-        this.claimPath = claimPath;
         String t = table.qualified();
         String pk = table.table() + "_pkey";
         String onConflict = " ON CONFLICT ON CONSTRAINT " + pk + " DO UPDATE"
@@ -94,9 +57,9 @@ public final class PostgresDialect implements SqlDialect {
                 + " WHERE e.expires_at <= now()";
         String existing = " UNION ALL SELECT e.event_id, false, e.processed_at, e.fingerprint,"
                 + " CASE WHEN ?::boolean THEN e.result END, e.expires_at <= now() FROM " + t + " e";
-        // Fresh or live key: one round trip. The existing row comes from the statement's snapshot, so a row the
+        // claimReadingFirst: a fresh or live key in one round trip. The existing row comes from the statement's snapshot, so a row the
         // INSERT waited for (committed concurrently) is in neither branch and is read back by findSql.
-        this.claimSql = "WITH ins AS (INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at,"
+        this.claimReadingFirstSql = "WITH ins AS (INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at,"
                 + " fingerprint) VALUES (?, ?, now(), now() + (?::bigint * interval '1 millisecond'), ?)"
                 + " ON CONFLICT ON CONSTRAINT " + pk + " DO NOTHING RETURNING event_id, processed_at)"
                 + " SELECT event_id, true, processed_at, NULL::varchar, NULL::bytea, false FROM ins"
@@ -124,9 +87,9 @@ public final class PostgresDialect implements SqlDialect {
                 + " e.processed_at, e.fingerprint, CASE WHEN ?::boolean THEN e.result END, e.expires_at <= now()"
                 + " FROM " + t + " e WHERE e.consumer = ? AND e.event_id = w.event_id OFFSET 0) x"
                 + " WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.event_id = w.event_id)";
-        // While most keys of recent batches were duplicates: the existing rows are read first and only the keys not
-        // found are inserted, which spares each duplicate the INSERT's own conflict probe (EXPLAIN ANALYZE, 100 keys:
-        // 0.21-0.24 ms instead of 0.33-0.45 ms at 100% duplicates, 0.73 instead of 0.65 ms at 0%).
+        // claimAllReadingFirst, for batches expected to be mostly duplicates: the existing rows are read first and only
+        // the keys not found are inserted, which spares each duplicate the INSERT's own conflict probe (EXPLAIN
+        // ANALYZE, 100 keys: 0.21-0.24 ms instead of 0.33-0.45 ms at 100% duplicates, 0.73 instead of 0.65 ms at 0%).
         this.lookUpAndClaimAllSql = "WITH found AS (SELECT x.* FROM unnest(?::varchar[]) AS w(event_id), LATERAL"
                 + " (SELECT e.event_id, e.processed_at, e.fingerprint, CASE WHEN ?::boolean THEN e.result END AS result,"
                 + " e.expires_at <= now() AS expired FROM " + t + " e WHERE e.consumer = ? AND e.event_id = w.event_id"
@@ -172,96 +135,8 @@ public final class PostgresDialect implements SqlDialect {
         return "dev/oncely/jdbc/postgresql.sql";
     }
 
-    /**
-     * Measured on PostgreSQL 15 (pgbench, one client, prepared): the one-statement read costs about 20 us more
-     * than the bare INSERT on a duplicate and 40-60 us more on a fresh key (the CTE and its invisible probe), while
-     * reading a duplicate back with a second statement costs a round trip (about 60 us). Fresh keys dominate
-     * almost every stream, so ADAPTIVE starts with the INSERT alone and switches only while more than half of the
-     * recent claims were duplicates (a redelivery storm, a replay): to the one-statement read inside a caller's
-     * transaction, and to the read before the transaction ({@link #readsBeforeClaiming}) in the store's own.
-     */
     @Override
     public ClaimResult claim(Connection connection, ClaimRequest request) throws SQLException {
-        return noted(claimsStartWithInsertAlone()
-                ? claimInsertFirst(connection, request)
-                : claimInsertAndRead(connection, request));
-    }
-
-    /**
-     * A duplicate read without a transaction costs one round trip (about 60 us here) and commits nothing, against
-     * two (claim, commit) for the cheapest claim of a duplicate; a fresh key pays that read on top of its claim.
-     * So the store reads first only while more than half of the recent claims were duplicates.
-     */
-    @Override
-    public boolean readsBeforeClaiming() {
-        return claimPath == ClaimPath.READ_FIRST
-                || claimPath == ClaimPath.ADAPTIVE && recentDuplicates.mostlyDuplicates();
-    }
-
-    @Override
-    public Optional<ClaimResult> findLive(Connection connection, ClaimRequest request) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(findStoredSql)) {
-            ps.setBoolean(1, request.loadResult());
-            ps.setString(2, request.consumer());
-            ps.setString(3, request.key());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next() && !rs.getBoolean(4)) {
-                    return Optional.of(noted(storedClaim(rs, 1, true)));
-                }
-            }
-        }
-        return Optional.empty(); // not there, expired, or not committed yet: the claim decides
-    }
-
-    @Override
-    public ClaimResult claimAfterMiss(Connection connection, ClaimRequest request) throws SQLException {
-        return noted(claimInsertFirst(connection, request));
-    }
-
-    /**
-     * A timestamptz column as an Instant. {@code getObject(OffsetDateTime)} converts pgjdbc's binary value directly;
-     * {@code getTimestamp} goes through a Calendar, which showed in profiles of batches of duplicates.
-     */
-    private static java.time.Instant instant(ResultSet rs, int column) throws SQLException {
-        return rs.getObject(column, java.time.OffsetDateTime.class).toInstant();
-    }
-
-    /** A stored claim from columns {@code column} (processed_at), +1 (fingerprint) and +2 (result). */
-    private static ClaimResult storedClaim(ResultSet rs, int column, boolean loadResult) throws SQLException {
-        return JdbcStatements.storedClaim(instant(rs, column), rs, column, loadResult);
-    }
-
-    /** Counts a claim's answer into the moving duplicate share the ADAPTIVE path chooses by. */
-    private ClaimResult noted(ClaimResult result) {
-        return recentDuplicates.noted(result);
-    }
-
-    /**
-     * Binds the batch's fingerprints, or NULL when it has none: unnest(keys, NULL) pads the fingerprint column with
-     * NULLs, which spares encoding an array of nulls.
-     */
-    private static void bindFingerprints(Connection connection, PreparedStatement ps, int index, String[] fingerprints,
-                                         boolean any) throws SQLException {
-        if (any) {
-            ps.setArray(index, connection.createArrayOf("varchar", fingerprints));
-        } else {
-            ps.setNull(index, Types.ARRAY);
-        }
-    }
-
-    /** Whether the next batch claim reads the existing rows before inserting the keys it did not find. */
-    boolean batchesLookUpFirst() {
-        return claimPath == ClaimPath.ADAPTIVE ? recentBatchDuplicates.mostlyDuplicates()
-                : claimPath != ClaimPath.INSERT_FIRST;
-    }
-
-    /** Whether the next per-message claim inside a transaction starts with the INSERT alone. */
-    boolean claimsStartWithInsertAlone() {
-        return claimPath == ClaimPath.INSERT_FIRST
-                || claimPath == ClaimPath.ADAPTIVE && !recentDuplicates.mostlyDuplicates();
-    }
-
-    private ClaimResult claimInsertFirst(Connection connection, ClaimRequest request) throws SQLException {
         for (int attempt = 1; ; attempt++) {
             try (PreparedStatement ps = connection.prepareStatement(insertSql)) {
                 ps.setString(1, request.consumer());
@@ -306,11 +181,66 @@ public final class PostgresDialect implements SqlDialect {
         }
     }
 
-    private ClaimResult claimInsertAndRead(Connection connection, ClaimRequest request) throws SQLException {
+    /**
+     * A duplicate read without a transaction costs one round trip (about 60 us here) and commits nothing, against
+     * two (claim, commit) for the cheapest claim of a duplicate.
+     */
+    @Override
+    public boolean findsLiveClaims() {
+        return true;
+    }
+
+    @Override
+    public Optional<ClaimResult> findLive(Connection connection, ClaimRequest request) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(findStoredSql)) {
+            ps.setBoolean(1, request.loadResult());
+            ps.setString(2, request.consumer());
+            ps.setString(3, request.key());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next() && !rs.getBoolean(4)) {
+                    return Optional.of(storedClaim(rs, 1, true));
+                }
+            }
+        }
+        return Optional.empty(); // not there, expired, or not committed yet: the claim decides
+    }
+
+    /**
+     * A timestamptz column as an Instant. {@code getObject(OffsetDateTime)} converts pgjdbc's binary value directly;
+     * {@code getTimestamp} goes through a Calendar, which showed in profiles of batches of duplicates.
+     */
+    private static java.time.Instant instant(ResultSet rs, int column) throws SQLException {
+        return rs.getObject(column, java.time.OffsetDateTime.class).toInstant();
+    }
+
+    /** A stored claim from columns {@code column} (processed_at), +1 (fingerprint) and +2 (result). */
+    private static ClaimResult storedClaim(ResultSet rs, int column, boolean loadResult) throws SQLException {
+        return JdbcStatements.storedClaim(instant(rs, column), rs, column, loadResult);
+    }
+
+    /**
+     * Binds the batch's fingerprints, or NULL when it has none: unnest(keys, NULL) pads the fingerprint column with
+     * NULLs, which spares encoding an array of nulls.
+     */
+    private static void bindFingerprints(Connection connection, PreparedStatement ps, int index, String[] fingerprints)
+            throws SQLException {
+        if (fingerprints != null) {
+            ps.setArray(index, connection.createArrayOf("varchar", fingerprints));
+        } else {
+            ps.setNull(index, Types.ARRAY);
+        }
+    }
+
+    /**
+     * The INSERT and a read of the row that was already there, in one statement (a CTE): a duplicate costs one
+     * round trip instead of two, a fresh key about 40-60 us more (the CTE and its probe that finds nothing).
+     */
+    @Override
+    public ClaimResult claimReadingFirst(Connection connection, ClaimRequest request) throws SQLException {
         for (int attempt = 1; ; attempt++) {
             ClaimResult live = null;
             boolean expired = false;
-            try (PreparedStatement ps = connection.prepareStatement(claimSql)) {
+            try (PreparedStatement ps = connection.prepareStatement(claimReadingFirstSql)) {
                 ps.setString(1, request.consumer());
                 ps.setString(2, request.key());
                 JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MILLIS);
@@ -376,42 +306,60 @@ public final class PostgresDialect implements SqlDialect {
         return JdbcStatements.findClaim(connection, findSql, request);
     }
 
+    /**
+     * One statement: the INSERT of all keys, and a read of the rows of the keys it did not insert. Keys are distinct
+     * and sorted, and WITH ORDINALITY keeps that order, so overlapping batches lock alike.
+     */
     @Override
     public List<ClaimResult> claimAll(Connection connection, ClaimBatch batch) throws SQLException {
-        if (batch.size() == 0) {
+        return claimAll(connection, batch, false);
+    }
+
+    /**
+     * One statement: a read of the keys' rows, then the INSERT of the keys it did not find; the same answers as
+     * {@link #claimAll(Connection, ClaimBatch)}, each duplicate spared the INSERT's conflict probe.
+     */
+    @Override
+    public List<ClaimResult> claimAllReadingFirst(Connection connection, ClaimBatch batch) throws SQLException {
+        return claimAll(connection, batch, true);
+    }
+
+    private List<ClaimResult> claimAll(Connection connection, ClaimBatch batch, boolean readFirst)
+            throws SQLException {
+        int n = batch.size();
+        if (n == 0) {
             return List.of();
         }
-        List<ClaimRequest> requests = batch.requests();
-        ClaimRequest first = requests.get(0);
-        String[] keys = new String[requests.size()];
-        String[] fingerprints = new String[requests.size()];
-        boolean anyFingerprint = false;
-        for (int i = 0; i < keys.length; i++) {
-            keys[i] = requests.get(i).key();
-            fingerprints[i] = requests.get(i).fingerprint().orElse(null);
-            anyFingerprint |= fingerprints[i] != null;
+        String[] keys = new String[n];
+        String[] fingerprints = null;
+        for (int i = 0; i < n; i++) {
+            ClaimBatch.Key key = batch.keys().get(i);
+            keys[i] = key.key();
+            if (key.fingerprint().isPresent()) {
+                fingerprints = fingerprints != null ? fingerprints : new String[n];
+                fingerprints[i] = key.fingerprint().get();
+            }
         }
-        Map<String, ClaimResult> found = new HashMap<>(keys.length * 2);
-        List<String> expired = new ArrayList<>();
-        boolean lookUpFirst = batchesLookUpFirst();
-        try (PreparedStatement ps = connection.prepareStatement(lookUpFirst ? lookUpAndClaimAllSql : claimAllSql)) {
+        Map<String, ClaimResult> found = new HashMap<>(n * 2);
+        List<String> expired = null;
+        try (PreparedStatement ps = connection.prepareStatement(readFirst ? lookUpAndClaimAllSql : claimAllSql)) {
             Array keyArray = connection.createArrayOf("varchar", keys);
-            if (lookUpFirst) {
+            if (readFirst) {
                 ps.setArray(1, keyArray);
-                ps.setBoolean(2, first.loadResult());
-                ps.setString(3, first.consumer());
-                ps.setString(4, first.consumer());
-                JdbcStatements.bindRetention(ps, 5, first.retention(), ChronoUnit.MILLIS);
+                ps.setBoolean(2, batch.loadResult());
+                ps.setString(3, batch.consumer());
+                ps.setString(4, batch.consumer());
+                JdbcStatements.bindRetention(ps, 5, batch.retention(), ChronoUnit.MILLIS);
                 ps.setArray(6, keyArray);
-                bindFingerprints(connection, ps, 7, fingerprints, anyFingerprint);
+                bindFingerprints(connection, ps, 7, fingerprints);
             } else {
-                ps.setString(1, first.consumer());
-                JdbcStatements.bindRetention(ps, 2, first.retention(), ChronoUnit.MILLIS);
+                ps.setString(1, batch.consumer());
+                JdbcStatements.bindRetention(ps, 2, batch.retention(), ChronoUnit.MILLIS);
                 ps.setArray(3, keyArray);
-                bindFingerprints(connection, ps, 4, fingerprints, anyFingerprint);
+                bindFingerprints(connection, ps, 4, fingerprints);
                 ps.setArray(5, keyArray);
-                ps.setBoolean(6, first.loadResult());
-                ps.setString(7, first.consumer());
+                ps.setBoolean(6, batch.loadResult());
+                ps.setString(7, batch.consumer());
             }
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
@@ -419,6 +367,7 @@ public final class PostgresDialect implements SqlDialect {
                     if (rs.getBoolean(2)) {
                         found.put(key, ClaimResult.claimed(instant(rs, 3)));
                     } else if (rs.getBoolean(6)) {
+                        expired = expired != null ? expired : new ArrayList<>();
                         expired.add(key);
                     } else {
                         found.putIfAbsent(key, storedClaim(rs, 3, true));
@@ -426,35 +375,12 @@ public final class PostgresDialect implements SqlDialect {
                 }
             }
         }
-        expired.removeIf(found::containsKey);
-        if (!expired.isEmpty()) {
-            // Rare: keys whose claim expired but whose row is still there. Reclaim them in the requests' order.
-            Map<String, Integer> index = new HashMap<>(keys.length * 2);
-            for (int i = 0; i < keys.length; i++) {
-                index.putIfAbsent(keys[i], i);
-            }
-            expired.sort(java.util.Comparator.comparing(index::get));
-            String[] expiredKeys = expired.toArray(new String[0]);
-            String[] expiredFingerprints = new String[expiredKeys.length];
-            for (int i = 0; i < expiredKeys.length; i++) {
-                expiredFingerprints[i] = fingerprints[index.get(expiredKeys[i])];
-            }
-            try (PreparedStatement ps = connection.prepareStatement(reclaimAllSql)) {
-                ps.setString(1, first.consumer());
-                JdbcStatements.bindRetention(ps, 2, first.retention(), ChronoUnit.MILLIS);
-                ps.setArray(3, connection.createArrayOf("varchar", expiredKeys));
-                ps.setArray(4, connection.createArrayOf("varchar", expiredFingerprints));
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        found.put(rs.getString(1), ClaimResult.claimed(instant(rs, 2)));
-                    }
-                }
-            }
+        if (expired != null) {
+            reclaimAll(connection, batch, keys, fingerprints, expired, found);
         }
-        if (found.size() < keys.length) {
+        if (found.size() < n) {
             // Committed by other transactions after the claim's snapshot, or reclaimed by them: read them back.
-            boolean loadResult = first.loadResult();
-            List<String> missing = new ArrayList<>(keys.length - found.size());
+            List<String> missing = new ArrayList<>(n - found.size());
             for (String k : keys) {
                 if (!found.containsKey(k)) {
                     missing.add(k);
@@ -462,25 +388,51 @@ public final class PostgresDialect implements SqlDialect {
             }
             try (PreparedStatement ps = connection.prepareStatement(findAllSql)) {
                 ps.setArray(1, connection.createArrayOf("varchar", missing.toArray()));
-                ps.setString(2, first.consumer());
+                ps.setString(2, batch.consumer());
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        found.put(rs.getString(1), storedClaim(rs, 2, loadResult));
+                        found.put(rs.getString(1), storedClaim(rs, 2, batch.loadResult()));
                     }
                 }
             }
         }
-        List<ClaimResult> results = new ArrayList<>(requests.size());
-        int duplicates = 0;
-        for (ClaimRequest r : requests) {
-            ClaimResult result = found.get(r.key());
+        ClaimResult[] results = new ClaimResult[n];
+        for (int i = 0; i < n; i++) {
+            ClaimResult result = found.get(keys[i]);
             // Purged between the statements (it had expired): claim it on its own.
-            result = result != null ? result : claim(connection, r);
-            duplicates += result.claimed() ? 0 : 1;
-            results.add(result);
+            results[i] = result != null ? result : claim(connection, batch.request(i));
         }
-        recentBatchDuplicates.note(duplicates, results.size());
-        return results;
+        return java.util.Arrays.asList(results);
+    }
+
+    /** Rare: keys whose claim expired but whose row is still there. Reclaims them in the batch's order. */
+    private void reclaimAll(Connection connection, ClaimBatch batch, String[] keys, String[] fingerprints,
+                            List<String> expired, Map<String, ClaimResult> found) throws SQLException {
+        expired.removeIf(found::containsKey);
+        if (expired.isEmpty()) {
+            return;
+        }
+        Map<String, Integer> index = new HashMap<>(keys.length * 2);
+        for (int i = 0; i < keys.length; i++) {
+            index.putIfAbsent(keys[i], i);
+        }
+        expired.sort(java.util.Comparator.comparing(index::get));
+        String[] expiredKeys = expired.toArray(new String[0]);
+        String[] expiredFingerprints = new String[expiredKeys.length];
+        for (int i = 0; i < expiredKeys.length; i++) {
+            expiredFingerprints[i] = fingerprints == null ? null : fingerprints[index.get(expiredKeys[i])];
+        }
+        try (PreparedStatement ps = connection.prepareStatement(reclaimAllSql)) {
+            ps.setString(1, batch.consumer());
+            JdbcStatements.bindRetention(ps, 2, batch.retention(), ChronoUnit.MILLIS);
+            ps.setArray(3, connection.createArrayOf("varchar", expiredKeys));
+            ps.setArray(4, connection.createArrayOf("varchar", expiredFingerprints));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    found.put(rs.getString(1), ClaimResult.claimed(instant(rs, 2)));
+                }
+            }
+        }
     }
 
     /** Also the time-partitioned layout's: every row of the key (one per partition it was written to) moves. */

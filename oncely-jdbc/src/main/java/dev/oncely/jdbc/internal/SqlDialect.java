@@ -20,10 +20,30 @@ public interface SqlDialect {
     /** The classpath resource holding the DDL, e.g. dev/oncely/jdbc/postgresql.sql. */
     String ddlResource();
 
+    /** Claims one key, as the first statement of the transaction (or right after the store's read missed it). */
     ClaimResult claim(Connection connection, ClaimRequest request) throws SQLException;
+
+    /**
+     * The single-key claim for a key expected to be a duplicate, where no read could precede the transaction (a
+     * caller's transaction, or a pool whose connections start with autocommit off): it reads the existing row in
+     * the claim's own statement, with exactly the answers of {@link #claim}. The store's {@link ReadBeforeClaim}
+     * decides when. Default: {@link #claim}.
+     */
+    default ClaimResult claimReadingFirst(Connection connection, ClaimRequest request) throws SQLException {
+        return claim(connection, request);
+    }
 
     /** Claims the keys of a batch, results in the order of its keys (distinct and sorted, so batches lock alike). */
     List<ClaimResult> claimAll(Connection connection, ClaimBatch batch) throws SQLException;
+
+    /**
+     * The batch claim for a batch whose keys are expected to be mostly duplicates (the store's
+     * {@link ReadBeforeClaim} decides): reads the keys' existing rows first and inserts only the keys it did not
+     * find, with exactly the answers of {@link #claimAll}. Default: {@link #claimAll}.
+     */
+    default List<ClaimResult> claimAllReadingFirst(Connection connection, ClaimBatch batch) throws SQLException {
+        return claimAll(connection, batch);
+    }
 
     /** Claims one key at a time, in the batch's order: the batch claim of a dialect without a set-based one. */
     default List<ClaimResult> claimEach(Connection connection, ClaimBatch batch) throws SQLException {
@@ -92,25 +112,20 @@ public interface SqlDialect {
     }
 
     /**
-     * Whether the store should, right now, read a key on a connection in autocommit mode before beginning the
-     * transaction that claims it ({@link #findLive}), because most keys are expected to be duplicates. Default: never.
+     * Whether {@link #findLive} reads a key's live claim (a constant of the dialect). The store's
+     * {@link ReadBeforeClaim} decides when to use it. Default: no.
      */
-    default boolean readsBeforeClaiming() {
+    default boolean findsLiveClaims() {
         return false;
     }
 
     /**
      * The key's committed claim if it is still live (not expired), read on a connection in autocommit mode: no
      * transaction, no write, no lock. Empty if there is none, or it expired, or it is not committed yet; the claim
-     * then decides. Only called when {@link #readsBeforeClaiming()} said so.
+     * then decides. Only called if {@link #findsLiveClaims()}.
      */
     default java.util.Optional<ClaimResult> findLive(Connection connection, ClaimRequest request) throws SQLException {
         return java.util.Optional.empty();
-    }
-
-    /** Claims a key {@link #findLive} has just not found, as the first statement of the transaction. */
-    default ClaimResult claimAfterMiss(Connection connection, ClaimRequest request) throws SQLException {
-        return claim(connection, request);
     }
 
     /**

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.oncely.jdbc.JdbcDedupStore;
-import dev.oncely.jdbc.internal.PostgresDialect.ClaimPath;
 import dev.oncely.spi.ClaimBatch;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
@@ -29,13 +28,14 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.postgresql.ds.PGSimpleDataSource;
 
 /**
- * Both ways the PostgreSQL dialect can start a per-message claim (the INSERT alone, or the INSERT and the read in one
- * statement) give the same answers, each forced, so that neither depends on which one the adaptive choice picks
- * while the conformance suite runs.
+ * The PostgreSQL dialect's claims against a real table: both single-key claims (the INSERT alone; the INSERT and
+ * the read in one statement), the read before a transaction ({@code findLive}), and both batch claims (insert
+ * first, read first). Each pair must give the same answers; each is called directly, so that neither depends on which one the store's {@link ReadBeforeClaim} picks while the
+ * conformance suite runs.
  */
 class PostgresClaimPathTest {
 
@@ -70,8 +70,18 @@ class PostgresClaimPathTest {
         return c;
     }
 
-    private static PostgresDialect dialect(ClaimPath path) {
-        return new PostgresDialect(new TableName(Optional.empty(), TABLE), path);
+    private static PostgresDialect dialect() {
+        return new PostgresDialect(new TableName(Optional.empty(), TABLE));
+    }
+
+    private static ClaimResult claim(PostgresDialect dialect, Connection c, ClaimRequest request, boolean readFirst)
+            throws SQLException {
+        return readFirst ? dialect.claimReadingFirst(c, request) : dialect.claim(c, request);
+    }
+
+    private static java.util.List<ClaimResult> claimAll(PostgresDialect dialect, Connection c, ClaimBatch batch,
+                                                        boolean readFirst) throws SQLException {
+        return readFirst ? dialect.claimAllReadingFirst(c, batch) : dialect.claimAll(c, batch);
     }
 
     /** The requests as the one batch IdempotentHandler would send (they share consumer, retention, loading). */
@@ -86,8 +96,13 @@ class PostgresClaimPathTest {
     }
 
     private static ClaimResult claimAndCommit(PostgresDialect dialect, ClaimRequest request) throws SQLException {
+        return claimAndCommit(dialect, request, false);
+    }
+
+    private static ClaimResult claimAndCommit(PostgresDialect dialect, ClaimRequest request, boolean readFirst)
+            throws SQLException {
         try (Connection c = connect()) {
-            ClaimResult result = dialect.claim(c, request);
+            ClaimResult result = claim(dialect, c, request, readFirst);
             c.commit();
             return result;
         }
@@ -103,24 +118,24 @@ class PostgresClaimPathTest {
         }
     }
 
-    private static String key(ClaimPath path, String name) {
-        return path + "-" + name + "-" + System.nanoTime();
+    private static String key(String name) {
+        return name + "-" + System.nanoTime();
     }
 
-    @ParameterizedTest
-    @EnumSource(value = ClaimPath.class, names = {"INSERT_FIRST", "INSERT_AND_READ"})
-    void aFreshKeyIsClaimedAndALiveOneComesBackWithItsTimeFingerprintAndResult(ClaimPath path) throws Exception {
-        PostgresDialect dialect = dialect(path);
-        String key = key(path, "live");
+    @ParameterizedTest(name = "reading first: {0}")
+    @ValueSource(booleans = {false, true})
+    void aFreshKeyIsClaimedAndALiveOneComesBackWithItsTimeFingerprintAndResult(boolean readFirst) throws Exception {
+        PostgresDialect dialect = dialect();
+        String key = key("live");
         ClaimResult first;
         try (Connection c = connect()) {
-            first = dialect.claim(c, request(key));
+            first = claim(dialect, c, request(key), readFirst);
             dialect.saveResults(c, CONSUMER, Map.of(key, "stored".getBytes(StandardCharsets.UTF_8)));
             c.commit();
         }
         assertThat(first.claimed()).isTrue();
 
-        ClaimResult again = claimAndCommit(dialect, request(key));
+        ClaimResult again = claimAndCommit(dialect, request(key), readFirst);
 
         assertThat(again.claimed()).isFalse();
         assertThat(again.processedAt()).isEqualTo(first.processedAt());
@@ -129,27 +144,27 @@ class PostgresClaimPathTest {
                 .isEqualTo("stored"));
     }
 
-    @ParameterizedTest
-    @EnumSource(value = ClaimPath.class, names = {"INSERT_FIRST", "INSERT_AND_READ"})
-    void aDuplicateDoesNotLoadTheResultUnlessAsked(ClaimPath path) throws Exception {
-        PostgresDialect dialect = dialect(path);
-        String key = key(path, "noresult");
+    @ParameterizedTest(name = "reading first: {0}")
+    @ValueSource(booleans = {false, true})
+    void aDuplicateDoesNotLoadTheResultUnlessAsked(boolean readFirst) throws Exception {
+        PostgresDialect dialect = dialect();
+        String key = key("noresult");
         try (Connection c = connect()) {
-            dialect.claim(c, request(key));
+            claim(dialect, c, request(key), readFirst);
             dialect.saveResults(c, CONSUMER, Map.of(key, new byte[] {1}));
             c.commit();
         }
         ClaimResult again = claimAndCommit(dialect, new ClaimRequest(CONSUMER, key, Optional.empty(),
-                Optional.empty(), false));
+                Optional.empty(), false), readFirst);
         assertThat(again.claimed()).isFalse();
         assertThat(again.result()).isEmpty();
     }
 
-    @ParameterizedTest
-    @EnumSource(value = ClaimPath.class, names = {"INSERT_FIRST", "INSERT_AND_READ"})
-    void anExpiredKeyIsReclaimed(ClaimPath path) throws Exception {
-        PostgresDialect dialect = dialect(path);
-        String key = key(path, "expired");
+    @ParameterizedTest(name = "reading first: {0}")
+    @ValueSource(booleans = {false, true})
+    void anExpiredKeyIsReclaimed(boolean readFirst) throws Exception {
+        PostgresDialect dialect = dialect();
+        String key = key("expired");
         try (Connection c = connect();
              PreparedStatement ps = c.prepareStatement("INSERT INTO " + TABLE + " (consumer, event_id, processed_at,"
                      + " expires_at, fingerprint) VALUES (?, ?, now() - interval '2 hours', now() - interval '1 hour',"
@@ -162,8 +177,8 @@ class PostgresClaimPathTest {
         ClaimRequest request = new ClaimRequest(CONSUMER, key, Optional.of("new"), Optional.of(Duration.ofHours(1)),
                 false);
 
-        ClaimResult reclaimed = claimAndCommit(dialect, request);
-        ClaimResult again = claimAndCommit(dialect, request);
+        ClaimResult reclaimed = claimAndCommit(dialect, request, readFirst);
+        ClaimResult again = claimAndCommit(dialect, request, readFirst);
 
         assertThat(reclaimed.claimed()).isTrue();
         assertThat(again.claimed()).isFalse();
@@ -171,19 +186,19 @@ class PostgresClaimPathTest {
         assertThat(again.fingerprint()).contains("new");
     }
 
-    @ParameterizedTest
-    @EnumSource(value = ClaimPath.class, names = {"INSERT_FIRST", "INSERT_AND_READ"})
-    void aClaimWaitingOnAnOpenClaimOfTheSameKeyIsADuplicateIfItCommitsAndClaimsIfItRollsBack(ClaimPath path)
+    @ParameterizedTest(name = "reading first: {0}")
+    @ValueSource(booleans = {false, true})
+    void aClaimWaitingOnAnOpenClaimOfTheSameKeyIsADuplicateIfItCommitsAndClaimsIfItRollsBack(boolean readFirst)
             throws Exception {
-        PostgresDialect dialect = dialect(path);
+        PostgresDialect dialect = dialect();
         ExecutorService exec = Executors.newSingleThreadExecutor();
         try {
             for (boolean commit : new boolean[] {true, false}) {
-                String key = key(path, commit ? "commits" : "rollsback");
+                String key = key(commit ? "commits" : "rollsback");
                 try (Connection first = connect()) {
-                    ClaimResult winner = dialect.claim(first, request(key));
+                    ClaimResult winner = claim(dialect, first, request(key), readFirst);
                     assertThat(winner.claimed()).isTrue();
-                    Future<ClaimResult> waiter = exec.submit(() -> claimAndCommit(dialect, request(key)));
+                    Future<ClaimResult> waiter = exec.submit(() -> claimAndCommit(dialect, request(key), readFirst));
                     // The second claim blocks on the first one's uncommitted row.
                     assertThatThrownBy(() -> waiter.get(300, TimeUnit.MILLISECONDS))
                             .isInstanceOf(TimeoutException.class);
@@ -206,35 +221,15 @@ class PostgresClaimPathTest {
     }
 
     @Test
-    void adaptiveSwitchesToTheOneStatementReadWhileMostClaimsAreDuplicatesAndBack() throws Exception {
-        PostgresDialect dialect = dialect(ClaimPath.ADAPTIVE);
-        String key = key(ClaimPath.ADAPTIVE, "storm");
-        assertThat(claimAndCommit(dialect, request(key)).claimed()).isTrue();
-        try (Connection c = connect(); Statement st = c.createStatement()) {
-            for (int i = 0; i < 40; i++) {
-                assertThat(dialect.claim(c, request(key)).claimed()).isFalse();
-            }
-            assertThat(dialect.claimsStartWithInsertAlone()).isFalse();
-            assertThat(dialect.readsBeforeClaiming()).isTrue();
-            for (int i = 0; i < 40; i++) {
-                assertThat(dialect.claim(c, request(key(ClaimPath.ADAPTIVE, "fresh" + i))).claimed()).isTrue();
-            }
-            assertThat(dialect.claimsStartWithInsertAlone()).isTrue();
-            assertThat(dialect.readsBeforeClaiming()).isFalse();
-            c.rollback();
-        }
-    }
-
-    @Test
     void readFirstFindsOnlyACommittedLiveClaimAndNeverWaits() throws Exception {
-        PostgresDialect dialect = dialect(ClaimPath.READ_FIRST);
-        assertThat(dialect.readsBeforeClaiming()).isTrue();
-        String live = key(ClaimPath.READ_FIRST, "live");
-        String expired = key(ClaimPath.READ_FIRST, "expired");
-        String held = key(ClaimPath.READ_FIRST, "held");
+        PostgresDialect dialect = dialect();
+        assertThat(dialect.findsLiveClaims()).isTrue();
+        String live = key("live");
+        String expired = key("expired");
+        String held = key("held");
         ClaimResult first;
         try (Connection c = connect()) {
-            first = dialect.claimAfterMiss(c, request(live));
+            first = dialect.claim(c, request(live));
             dialect.saveResults(c, CONSUMER, Map.of(live, "stored".getBytes(StandardCharsets.UTF_8)));
             insertExpired(c, expired);
             c.commit();
@@ -255,7 +250,7 @@ class PostgresClaimPathTest {
             });
             assertThat(dialect.findLive(reader, new ClaimRequest(CONSUMER, live, Optional.empty(), Optional.empty(),
                     false))).hasValueSatisfying(r -> assertThat(r.result()).isEmpty());
-            assertThat(dialect.findLive(reader, request(key(ClaimPath.READ_FIRST, "absent")))).isEmpty();
+            assertThat(dialect.findLive(reader, request(key("absent")))).isEmpty();
             assertThat(dialect.findLive(reader, request(expired))).as("expired: the claim decides").isEmpty();
             // Same thread as the holder: had the read waited for the open claim, this would never return.
             assertThat(dialect.findLive(reader, request(held))).as("not committed: the claim decides").isEmpty();
@@ -264,14 +259,13 @@ class PostgresClaimPathTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = ClaimPath.class, names = {"INSERT_FIRST", "READ_FIRST"})
-    void aBatchClaimsFreshAndExpiredKeysAndReturnsLiveOnesWithTheirTimeFingerprintAndResult(ClaimPath path)
+    @ValueSource(booleans = {false, true})
+    void aBatchClaimsFreshAndExpiredKeysAndReturnsLiveOnesWithTheirTimeFingerprintAndResult(boolean readFirst)
             throws Exception {
-        PostgresDialect dialect = dialect(path);
-        assertThat(dialect.batchesLookUpFirst()).isEqualTo(path != ClaimPath.INSERT_FIRST);
-        String live = key(path, "b-live");
-        String expired = key(path, "b-expired");
-        String fresh = key(path, "b-fresh");
+        PostgresDialect dialect = dialect();
+        String live = key("b-live");
+        String expired = key("b-expired");
+        String fresh = key("b-fresh");
         ClaimResult first;
         try (Connection c = connect()) {
             first = dialect.claim(c, request(live));
@@ -284,7 +278,8 @@ class PostgresClaimPathTest {
 
         java.util.List<ClaimResult> results;
         try (Connection c = connect()) {
-            results = dialect.claimAll(c, batchOf(sorted.stream().map(PostgresClaimPathTest::request).toList()));
+            results = claimAll(dialect, c, batchOf(sorted.stream().map(PostgresClaimPathTest::request).toList()),
+                    readFirst);
             c.commit();
         }
 
@@ -301,28 +296,29 @@ class PostgresClaimPathTest {
         assertThat(dup.result()).hasValueSatisfying(b -> assertThat(new String(b, StandardCharsets.UTF_8))
                 .isEqualTo("stored"));
         try (Connection c = connect()) {
-            assertThat(dialect.claimAll(c, batchOf(sorted.stream().map(PostgresClaimPathTest::request).toList())))
+            assertThat(claimAll(dialect, c, batchOf(sorted.stream().map(PostgresClaimPathTest::request).toList()),
+                    readFirst))
                     .as("all three are held now").noneMatch(ClaimResult::claimed);
             c.rollback();
         }
     }
 
     @ParameterizedTest
-    @EnumSource(value = ClaimPath.class, names = {"INSERT_FIRST", "READ_FIRST"})
-    void aBatchWaitsOnAnOpenClaimOfOneOfItsKeys(ClaimPath path) throws Exception {
-        PostgresDialect dialect = dialect(path);
+    @ValueSource(booleans = {false, true})
+    void aBatchWaitsOnAnOpenClaimOfOneOfItsKeys(boolean readFirst) throws Exception {
+        PostgresDialect dialect = dialect();
         ExecutorService exec = Executors.newSingleThreadExecutor();
         try {
             for (boolean commit : new boolean[] {true, false}) {
-                String contended = key(path, commit ? "b-commits" : "b-rollsback");
-                String other = key(path, "b-other" + commit);
+                String contended = key(commit ? "b-commits" : "b-rollsback");
+                String other = key("b-other" + commit);
                 java.util.List<ClaimRequest> batch = java.util.stream.Stream.of(contended, other).sorted()
                         .map(PostgresClaimPathTest::request).toList();
                 try (Connection first = connect()) {
                     ClaimResult winner = dialect.claim(first, request(contended));
                     Future<java.util.List<ClaimResult>> waiter = exec.submit(() -> {
                         try (Connection c = connect()) {
-                            java.util.List<ClaimResult> r = dialect.claimAll(c, batchOf(batch));
+                            java.util.List<ClaimResult> r = claimAll(dialect, c, batchOf(batch), readFirst);
                             c.commit();
                             return r;
                         }
@@ -349,29 +345,4 @@ class PostgresClaimPathTest {
             exec.shutdownNow();
         }
     }
-
-    @Test
-    void adaptiveBatchesReadFirstWhileMostKeysOfRecentBatchesWereDuplicates() throws Exception {
-        PostgresDialect dialect = dialect(ClaimPath.ADAPTIVE);
-        java.util.List<ClaimRequest> batch = java.util.stream.IntStream.range(0, 10)
-                .mapToObj(i -> request(key(ClaimPath.ADAPTIVE, "b-storm-" + i))).sorted(
-                        java.util.Comparator.comparing(ClaimRequest::key)).toList();
-        try (Connection c = connect()) {
-            assertThat(dialect.batchesLookUpFirst()).isFalse();
-            assertThat(dialect.claimAll(c, batchOf(batch))).allMatch(ClaimResult::claimed);
-            for (int i = 0; i < 4; i++) {
-                assertThat(dialect.claimAll(c, batchOf(batch))).noneMatch(ClaimResult::claimed);
-            }
-            assertThat(dialect.batchesLookUpFirst()).isTrue();
-            assertThat(dialect.claimAll(c, batchOf(batch))).noneMatch(ClaimResult::claimed);
-            for (int i = 0; i < 6; i++) {
-                int round = i;
-                assertThat(dialect.claimAll(c, batchOf(batch.stream().map(r -> request(r.key() + "-fresh" + round)).toList())))
-                        .allMatch(ClaimResult::claimed);
-            }
-            assertThat(dialect.batchesLookUpFirst()).isFalse();
-            c.rollback();
-        }
-    }
-
 }
