@@ -108,29 +108,19 @@ public final class IdempotentHandler<M, R, X extends Exception> {
      */
     public Outcome<R> process(M message) throws X {
         ProcessingRecorder rec = listeners == null ? null : listeners.started(consumer, 1, false);
-        Outcome<R> outcome;
-        try {
+        return recorded(rec, () -> {
             Pending pending = prepare(message, 0);
             if (rec != null) {
                 rec.key(pending.request.key());
                 rec.claimBegins();
             }
-            outcome = unwrapped(() -> store.inClaimingTransaction(pending.request, claim -> {
+            return unwrapped(() -> store.inClaimingTransaction(pending.request, claim -> {
                 if (rec != null) {
                     rec.claimAnswered();
                 }
                 return duplicateOf(pending.request, claim);
             }, tx -> runOne(tx, pending, rec)));
-        } catch (Throwable failure) {
-            if (rec != null) {
-                rec.threw(failure);
-            }
-            throw failure;
-        }
-        if (rec != null) {
-            rec.returned(outcome);
-        }
-        return outcome;
+        }, ProcessingRecorder::returned);
     }
 
     /**
@@ -143,24 +133,14 @@ public final class IdempotentHandler<M, R, X extends Exception> {
     public Outcome<R> processIn(CallerTransaction transaction, M message) throws X {
         Objects.requireNonNull(transaction, "transaction");
         ProcessingRecorder rec = listeners == null ? null : listeners.started(consumer, 1, false);
-        Outcome<R> outcome;
-        try {
+        return recorded(rec, () -> {
             Pending pending = prepare(message, 0);
             if (rec != null) {
                 rec.key(pending.request.key());
                 rec.claimBegins();
             }
-            outcome = unwrapped(() -> store.inCallerTransaction(transaction, tx -> runOne(tx, pending, rec)));
-        } catch (Throwable failure) {
-            if (rec != null) {
-                rec.threw(failure);
-            }
-            throw failure;
-        }
-        if (rec != null) {
-            rec.returned(outcome);
-        }
-        return outcome;
+            return unwrapped(() -> store.inCallerTransaction(transaction, tx -> runOne(tx, pending, rec)));
+        }, ProcessingRecorder::returned);
     }
 
     /**
@@ -174,9 +154,18 @@ public final class IdempotentHandler<M, R, X extends Exception> {
      * by one to isolate the failing one.
      */
     public List<Outcome<R>> processBatch(List<? extends M> messages) throws X {
+        return batch(messages, store::inTransaction);
+    }
+
+    /** Opens the transaction a batch runs in: the store's own, or the caller's. */
+    @FunctionalInterface
+    private interface Opener {
+        <T> T run(dev.oncely.spi.TransactionWork<T> work) throws Exception;
+    }
+
+    private List<Outcome<R>> batch(List<? extends M> messages, Opener opener) throws X {
         ProcessingRecorder rec = batchRecorder(messages);
-        List<Outcome<R>> outcomes;
-        try {
+        return recorded(rec, () -> {
             Batch batch = prepareBatch(messages);
             if (batch.inputs.isEmpty()) {
                 return List.of();
@@ -184,17 +173,8 @@ public final class IdempotentHandler<M, R, X extends Exception> {
             if (rec != null) {
                 rec.claimBegins();
             }
-            outcomes = unwrapped(() -> store.inTransaction(tx -> runBatch(tx, batch, false, rec)));
-        } catch (Throwable failure) {
-            if (rec != null) {
-                rec.threw(failure);
-            }
-            throw failure;
-        }
-        if (rec != null) {
-            rec.returned(outcomes);
-        }
-        return outcomes;
+            return unwrapped(() -> opener.run(tx -> runBatch(tx, batch, false, rec)));
+        }, ProcessingRecorder::returned);
     }
 
     /**
@@ -219,18 +199,30 @@ public final class IdempotentHandler<M, R, X extends Exception> {
                     + consumer + "' has a batch handler only: set handler(...) too, or call processBatch.");
         }
         ProcessingRecorder rec = batchRecorder(messages);
-        BatchResult<R> result;
+        return recorded(rec, () -> isolatingFailures(messages, rec), ProcessingRecorder::returned);
+    }
+
+    /** A call's body, for {@link #recorded}. */
+    @FunctionalInterface
+    private interface Body<T, E extends Exception> {
+        T run() throws E;
+    }
+
+    /** Runs {@code body}; with a recorder, hands it the result or the failure (which passes on unchanged). */
+    private static <T, E extends Exception> T recorded(ProcessingRecorder rec, Body<T, E> body,
+                                                       java.util.function.BiConsumer<ProcessingRecorder, T> returned)
+            throws E {
+        if (rec == null) {
+            return body.run();
+        }
+        T result;
         try {
-            result = isolatingFailures(messages, rec);
+            result = body.run();
         } catch (Throwable failure) {
-            if (rec != null) {
-                rec.threw(failure);
-            }
+            rec.threw(failure);
             throw failure;
         }
-        if (rec != null) {
-            rec.returned(result);
-        }
+        returned.accept(rec, result);
         return result;
     }
 
@@ -274,27 +266,12 @@ public final class IdempotentHandler<M, R, X extends Exception> {
     /** {@link #processBatch(List)} inside your own open transaction, as {@link #processIn} does for one. */
     public List<Outcome<R>> processBatchIn(CallerTransaction transaction, List<? extends M> messages) throws X {
         Objects.requireNonNull(transaction, "transaction");
-        ProcessingRecorder rec = batchRecorder(messages);
-        List<Outcome<R>> outcomes;
-        try {
-            Batch batch = prepareBatch(messages);
-            if (batch.inputs.isEmpty()) {
-                return List.of();
+        return batch(messages, new Opener() {
+            @Override
+            public <T> T run(dev.oncely.spi.TransactionWork<T> work) throws Exception {
+                return store.inCallerTransaction(transaction, work);
             }
-            if (rec != null) {
-                rec.claimBegins();
-            }
-            outcomes = unwrapped(() -> store.inCallerTransaction(transaction, tx -> runBatch(tx, batch, false, rec)));
-        } catch (Throwable failure) {
-            if (rec != null) {
-                rec.threw(failure);
-            }
-            throw failure;
-        }
-        if (rec != null) {
-            rec.returned(outcomes);
-        }
-        return outcomes;
+        });
     }
 
     /** The recorder of a batch call: null without listeners, and for an empty (or null) batch, which does nothing. */
