@@ -187,49 +187,55 @@ public final class IdempotentDeliverCallback<R> implements DeliverCallback {
             settle(tag, Settlement.REQUEUE, delivery);
             return;
         }
-        String key;
-        try {
-            key = handler.keyOf(delivery);
-        } catch (InvalidMessageException e) {
-            log.error("Rejecting {} to the dead-letter route: it has no usable idempotency key for consumer '{}'"
-                    + " (message-id {}, headers {}). {} Nothing was written. Make the producer set the key (by"
-                    + " default the message-id property) on every message; without a dead-letter exchange on the"
-                    + " queue the broker drops it.", describe(delivery), handler.consumer(), messageIdOf(delivery),
-                    headerNamesOf(delivery), e.getMessage());
-            settle(tag, Settlement.REJECT, delivery);
-            return;
-        }
+        // The handler extracts and validates the key once; failure paths look it up again for their messages.
         Outcome<R> outcome;
         try {
             outcome = handler.process(delivery);
-        } catch (PayloadConflictException | InvalidMessageException e) {
+        } catch (PayloadConflictException e) {
             // The message itself is wrong: every retry gives the same answer.
-            log.error("Rejecting {} (key '{}') to the dead-letter route: {}", describe(delivery), key,
+            log.error("Rejecting {} (key '{}') to the dead-letter route: {}", describe(delivery), e.key(),
                     e.getMessage());
             settle(tag, Settlement.REJECT, delivery);
             return;
+        } catch (InvalidMessageException e) {
+            log.error("Rejecting {} to the dead-letter route: it has no usable idempotency key for consumer '{}'"
+                    + " (message-id {}, headers {}), or it cannot be processed. {} Nothing was written. Make the"
+                    + " producer set the key (by default the message-id property) on every message; without a"
+                    + " dead-letter exchange on the queue the broker drops it.", describe(delivery),
+                    handler.consumer(), messageIdOf(delivery), headerNamesOf(delivery), e.getMessage());
+            settle(tag, Settlement.REJECT, delivery);
+            return;
         } catch (MisconfigurationException e) {
-            stop(consumerTag, tag, delivery, key, e);
+            stop(consumerTag, tag, delivery, keyForLog(delivery), e);
             return;
         } catch (TransientStoreException | CommitOutcomeUnknownException e) {
-            requeueAfterPause(tag, delivery, key, e);
+            requeueAfterPause(tag, delivery, keyForLog(delivery), e);
             return;
         } catch (OncelyException e) {
             // A type this adapter does not know yet: the safe settlement is the transient one.
-            requeueAfterPause(tag, delivery, key, e);
+            requeueAfterPause(tag, delivery, keyForLog(delivery), e);
             return;
         } catch (Exception e) {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }
-            onHandlerFailure(consumerTag, tag, delivery, key, e);
+            onHandlerFailure(consumerTag, tag, delivery, keyForLog(delivery), e);
             return;
         }
         if (log.isDebugEnabled()) {
             log.debug("{} {} (key '{}'), acknowledging", outcome.isDuplicate() ? "Duplicate" : "Processed",
-                    describe(delivery), key);
+                    describe(delivery), outcome.key());
         }
         settle(tag, Settlement.ACK, delivery);
+    }
+
+    /** The delivery's key for a failure's log line; process() validated it already. */
+    private String keyForLog(Delivery delivery) {
+        try {
+            return handler.keyOf(delivery);
+        } catch (RuntimeException e) {
+            return "?";
+        }
     }
 
     /**
