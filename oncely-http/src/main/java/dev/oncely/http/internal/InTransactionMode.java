@@ -53,24 +53,7 @@ public final class InTransactionMode implements Mode {
         if (exchange.storeInstead != null) {
             return exchange.storeInstead;
         }
-        exchange.restart(); // an earlier attempt rolled back: forget its status and headers
-        BufferedResponse response = new BufferedResponse(exchange.response, settings.maxStoredResponseBytes());
-        exchange.current = response;
-        CachedBodyRequest request = new CachedBodyRequest(exchange.request, exchange.body);
-        request.setAttribute(IdempotencyContext.ATTRIBUTE, context);
-        try {
-            exchange.chain.doFilter(request, response);
-        } finally {
-            request.removeAttribute(IdempotencyContext.ATTRIBUTE);
-        }
-        if (response.overflowed()) {
-            throw new ResponseTooLarge(response.length());
-        }
-        StoredResponse stored = response.capture(settings.replayedHeaders());
-        if (stored.status() >= 500 && settings.onServerError() == FailurePolicy.RELEASE_KEY) {
-            throw new Released(stored);
-        }
-        return stored;
+        return Modes.runChain(exchange, settings, IdempotencyContext.ATTRIBUTE, context);
     }
 
     @Override
@@ -79,20 +62,13 @@ public final class InTransactionMode implements Mode {
         try {
             outcome = handler.process(exchange);
         } catch (PayloadConflictException e) {
-            log.debug("{}: key reused with another request", exchange);
-            exchange.restart();
-            Problems.keyReused(e.firstProcessedAt()).send(exchange.response);
+            Modes.keyReused(exchange, e);
             return;
-        } catch (Released r) {
-            log.debug("{}: {} response sent, key released (onServerError RELEASE_KEY)", exchange, r.response.status());
-            exchange.current.sendAfterCommit(r.response.body());
+        } catch (Modes.Released r) {
+            Modes.released(exchange, r);
             return;
-        } catch (ResponseTooLarge t) {
-            log.warn("{}: the response of {} bytes exceeds maxStoredResponseBytes ({}); answered 500 and rolled back."
-                    + " Raise the limit or leave this path out of the filter.", exchange, t.length,
-                    settings.maxStoredResponseBytes());
-            exchange.restart();
-            Problems.responseTooLarge(settings.maxStoredResponseBytes()).send(exchange.response);
+        } catch (Modes.ResponseTooLarge t) {
+            Modes.responseTooLarge(exchange, t, settings, false);
             return;
         } catch (CommitOutcomeUnknownException e) {
             log.debug("{}: commit outcome unknown: {}", exchange, e.toString());
@@ -116,51 +92,15 @@ public final class InTransactionMode implements Mode {
         } catch (Exception e) {
             throw new ServletException(e);
         }
-        StoredResponse response = outcome.result().orElse(null);
-        if (!outcome.isProcessed() || exchange.storeInstead != null) {
-            exchange.restart(); // a duplicate found after a rolled-back attempt: that attempt's headers go
-        }
-        if (outcome.isProcessed()) {
-            log.debug("{}: processed, {}", exchange, response.status());
-            if (exchange.storeInstead != null) {
-                response.writeTo(exchange.response, false);
-            } else {
-                exchange.current.sendAfterCommit(response.body());
-            }
-        } else if (response == null) {
-            Problems.noStoredResponse().send(exchange.response);
-        } else {
-            log.debug("{}: replayed {} first processed at {}", exchange, response.status(), outcome.firstProcessedAt());
-            response.writeTo(exchange.response, true);
-        }
+        Modes.answer(exchange, outcome);
     }
 
     /** onException KEEP_RESULT: the writes rolled back; record a 500 for the key in a transaction of its own. */
     private void keepFailure(Exchange exchange, Exception failure) throws IOException, ServletException {
         log.error("{} failed; its writes were rolled back and a 500 is kept for the key (onException KEEP_RESULT)",
                 exchange, failure);
-        exchange.storeInstead = Problems.requestFailed().asResponse();
+        exchange.storeInstead = Problems.requestFailed(false).asResponse();
         exchange.restart();
         handle(exchange);
-    }
-
-    /** Rolls the transaction back and carries a 5xx response out, to be sent unstored. */
-    private static final class Released extends RuntimeException {
-        final StoredResponse response;
-
-        Released(StoredResponse response) {
-            super("5xx response released", null, false, false);
-            this.response = response;
-        }
-    }
-
-    /** Rolls the transaction back: the response is larger than what is stored. */
-    private static final class ResponseTooLarge extends RuntimeException {
-        final long length;
-
-        ResponseTooLarge(long length) {
-            super("response too large", null, false, false);
-            this.length = length;
-        }
     }
 }
