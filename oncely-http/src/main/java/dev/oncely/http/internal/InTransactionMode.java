@@ -3,8 +3,7 @@ package dev.oncely.http.internal;
 import dev.oncely.CommitOutcomeUnknownException;
 import dev.oncely.DedupStore;
 import dev.oncely.IdempotentHandler;
-import dev.oncely.Outcome;
-import dev.oncely.PayloadConflictException;
+import dev.oncely.OncelyException;
 import dev.oncely.ProcessingContext;
 import dev.oncely.TransientStoreException;
 import dev.oncely.http.FailurePolicy;
@@ -58,41 +57,26 @@ public final class InTransactionMode implements Mode {
 
     @Override
     public void handle(Exchange exchange) throws IOException, ServletException {
-        Outcome<StoredResponse> outcome;
-        try {
-            outcome = handler.process(exchange);
-        } catch (PayloadConflictException e) {
-            Modes.keyReused(exchange, e);
-            return;
-        } catch (Modes.Released r) {
-            Modes.released(exchange, r);
-            return;
-        } catch (Modes.ResponseTooLarge t) {
-            Modes.responseTooLarge(exchange, t, settings, false);
-            return;
-        } catch (CommitOutcomeUnknownException e) {
+        Modes.handle(exchange, settings, false, () -> handler.process(exchange), this::answerFailure);
+    }
+
+    private void answerFailure(Exchange exchange, Exception e) throws IOException, ServletException {
+        if (e instanceof CommitOutcomeUnknownException) {
             log.debug("{}: commit outcome unknown: {}", exchange, e.toString());
             exchange.restart();
             Problems.outcomeUnknown().send(exchange.response, "Retry-After", "1");
-            return;
-        } catch (TransientStoreException e) {
+        } else if (e instanceof TransientStoreException) {
             log.debug("{}: store unavailable: {}", exchange, e.toString());
             exchange.restart();
             Problems.storeUnavailable().send(exchange.response, "Retry-After", "1");
-            return;
-        } catch (IOException | ServletException | RuntimeException e) {
-            if (e instanceof dev.oncely.OncelyException || settings.onException() == FailurePolicy.RELEASE_KEY) {
-                // Rolled back, claim included: a retry with the same key runs again. Nothing of the failed
-                // attempt (status, headers) reaches the client; the container answers the exception.
-                exchange.restart();
-                throw e;
-            }
+        } else if (e instanceof OncelyException || settings.onException() == FailurePolicy.RELEASE_KEY) {
+            // Rolled back, claim included: a retry with the same key runs again. Nothing of the failed attempt
+            // (status, headers) reaches the client; the container answers the exception.
+            exchange.restart();
+            throw Modes.rethrow(e);
+        } else {
             keepFailure(exchange, e);
-            return;
-        } catch (Exception e) {
-            throw new ServletException(e);
         }
-        Modes.answer(exchange, outcome);
     }
 
     /** onException KEEP_RESULT: the writes rolled back; record a 500 for the key in a transaction of its own. */

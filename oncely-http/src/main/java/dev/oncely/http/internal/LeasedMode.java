@@ -7,8 +7,6 @@ import dev.oncely.LeaseLostException;
 import dev.oncely.LeasedHandler;
 import dev.oncely.LeasedRun;
 import dev.oncely.OncelyException;
-import dev.oncely.Outcome;
-import dev.oncely.PayloadConflictException;
 import dev.oncely.TransientStoreException;
 import dev.oncely.http.FailurePolicy;
 import dev.oncely.http.IdempotencyContext;
@@ -75,47 +73,32 @@ public final class LeasedMode implements Mode {
 
     @Override
     public void handle(Exchange exchange) throws IOException, ServletException {
-        Outcome<StoredResponse> outcome;
-        try {
-            outcome = handler.process(exchange);
-        } catch (PayloadConflictException e) {
-            Modes.keyReused(exchange, e);
-            return;
-        } catch (Modes.Released r) {
-            Modes.released(exchange, r);
-            return;
-        } catch (Modes.ResponseTooLarge t) {
-            Modes.responseTooLarge(exchange, t, settings, true);
-            return;
-        } catch (KeyInProgressException e) {
-            long seconds = Math.max(1, (e.retryAfter().toMillis() + 999) / 1000);
-            log.debug("{}: in progress (attempt {}), answered 409, retry after {} s", exchange, e.attempt(), seconds);
+        Modes.handle(exchange, settings, true, () -> handler.process(exchange), LeasedMode::answerFailure);
+    }
+
+    private static void answerFailure(Exchange exchange, Exception e) throws IOException, ServletException {
+        if (e instanceof KeyInProgressException busy) {
+            long seconds = Math.max(1, (busy.retryAfter().toMillis() + 999) / 1000);
+            log.debug("{}: in progress (attempt {}), answered 409, retry after {} s", exchange, busy.attempt(), seconds);
             exchange.restart();
             Problems.keyInProgress(seconds).send(exchange.response, "Retry-After", Long.toString(seconds));
-            return;
-        } catch (KeyFailedException e) {
-            log.debug("{}: parked as failed after {} attempts ({})", exchange, e.attempts(), e.lastError());
+        } else if (e instanceof KeyFailedException failed) {
+            log.debug("{}: parked as failed after {} attempts ({})", exchange, failed.attempts(), failed.lastError());
             exchange.restart();
-            Problems.keyFailed(e.attempts()).send(exchange.response);
-            return;
-        } catch (LeaseLostException e) {
+            Problems.keyFailed(failed.attempts()).send(exchange.response);
+        } else if (e instanceof LeaseLostException) {
             log.warn("{}: {}", exchange, e.getMessage());
             exchange.restart();
             Problems.leaseLost().send(exchange.response, "Retry-After", "1");
-            return;
-        } catch (TransientStoreException e) {
+        } else if (e instanceof TransientStoreException) {
             log.debug("{}: store unavailable: {}", exchange, e.toString());
             boolean ran = exchange.current != null;
             exchange.restart();
             (ran ? Problems.leaseOutcomeUnknown() : Problems.storeUnavailable())
                     .send(exchange.response, "Retry-After", "1");
-            return;
-        } catch (IOException | ServletException | RuntimeException e) {
-            exchange.restart(); // the lease was released: a retry takes over at once
-            throw e;
-        } catch (Exception e) {
-            throw new ServletException(e);
+        } else {
+            exchange.restart(); // the lease was released (or the key parked): a retry takes over at once
+            throw Modes.rethrow(e);
         }
-        Modes.answer(exchange, outcome);
     }
 }

@@ -49,27 +49,77 @@ final class Modes {
         return stored;
     }
 
-    /** 422: the key was first used with another request. */
-    static void keyReused(Exchange exchange, PayloadConflictException e) throws IOException {
-        log.debug("{}: key reused with another request", exchange);
-        exchange.restart();
-        Problems.keyReused(e.firstProcessedAt()).send(exchange.response);
+    /** The mode's handler, run on an exchange. */
+    @FunctionalInterface
+    interface Process {
+        Outcome<StoredResponse> run() throws Exception;
     }
 
-    /** onServerError RELEASE_KEY: the 5xx goes out unstored. */
-    static void released(Exchange exchange, Released r) throws IOException {
-        log.debug("{}: {} response sent, key released (onServerError RELEASE_KEY)", exchange, r.response.status());
-        exchange.current.sendAfterCommit(r.response.body());
+    /** How a mode answers the failures that are its own. */
+    @FunctionalInterface
+    interface FailureAnswer {
+        void answer(Exchange exchange, Exception failure) throws IOException, ServletException;
     }
 
-    /** 500: the response was larger than what is stored; it is not sent. */
-    static void responseTooLarge(Exchange exchange, ResponseTooLarge t, Settings settings, boolean leased)
+    /**
+     * Runs the mode's handler and answers: the first response or a replay ({@link #answer}), a failure both modes
+     * answer alike ({@link #answeredAlike}), or the mode's own.
+     */
+    static void handle(Exchange exchange, Settings settings, boolean leased, Process process, FailureAnswer failures)
+            throws IOException, ServletException {
+        Outcome<StoredResponse> outcome;
+        try {
+            outcome = process.run();
+        } catch (Exception e) {
+            if (!answeredAlike(exchange, e, settings, leased)) {
+                failures.answer(exchange, e);
+            }
+            return;
+        }
+        answer(exchange, outcome);
+    }
+
+    /**
+     * Answers the failures both modes answer alike: 422 for a key reused with another request, a 5xx released
+     * under {@code onServerError(RELEASE_KEY)} (sent unstored), 500 for a response over the limit.
+     *
+     * @param leased whether the handler ran under a lease (its effects stand), for the problem's wording
+     * @return whether {@code failure} was one of them and is answered
+     */
+    static boolean answeredAlike(Exchange exchange, Exception failure, Settings settings, boolean leased)
             throws IOException {
-        log.warn("{}: the response of {} bytes exceeds maxStoredResponseBytes ({}); answered 500 and the key released."
-                + " Raise the limit or leave this path out of the filter.", exchange, t.length,
-                settings.maxStoredResponseBytes());
-        exchange.restart();
-        Problems.responseTooLarge(settings.maxStoredResponseBytes(), leased).send(exchange.response);
+        if (failure instanceof PayloadConflictException conflict) {
+            log.debug("{}: key reused with another request", exchange);
+            exchange.restart();
+            Problems.keyReused(conflict.firstProcessedAt()).send(exchange.response);
+        } else if (failure instanceof Released released) {
+            log.debug("{}: {} response sent, key released (onServerError RELEASE_KEY)", exchange,
+                    released.response.status());
+            exchange.current.sendAfterCommit(released.response.body());
+        } else if (failure instanceof ResponseTooLarge tooLarge) {
+            log.warn("{}: the response of {} bytes exceeds maxStoredResponseBytes ({}); answered 500 and the key"
+                    + " released. Raise the limit or leave this path out of the filter.", exchange, tooLarge.length,
+                    settings.maxStoredResponseBytes());
+            exchange.restart();
+            Problems.responseTooLarge(settings.maxStoredResponseBytes(), leased).send(exchange.response);
+        } else {
+            return false;
+        }
+        return true;
+    }
+
+    /** Throws {@code failure} on as it is (the servlet API's exceptions and unchecked ones), others wrapped. */
+    static ServletException rethrow(Exception failure) throws IOException, ServletException {
+        if (failure instanceof IOException io) {
+            throw io;
+        }
+        if (failure instanceof ServletException servlet) {
+            throw servlet;
+        }
+        if (failure instanceof RuntimeException runtime) {
+            throw runtime;
+        }
+        return new ServletException(failure);
     }
 
     /** The first response (sent after its record was written), a replay, or 500 when a replay has no response. */
