@@ -48,8 +48,9 @@ public final class IdempotencyContext {
     public static ProcessingContext of(ServletRequest request) {
         return find(request).orElseThrow(() -> new IllegalStateException("This request does not run in an"
                 + " idempotency transaction: its method or path is not covered by the IdempotencyFilter, it carried"
-                + " no Idempotency-Key where keys are optional, or the filter is not installed before this"
-                + " servlet. Check the filter's methods(...) and paths(...), and its mapping."));
+                + " no Idempotency-Key where keys are optional, the filter runs in the lease mode (no transaction;"
+                + " use IdempotencyContext.run(request)), or the filter is not installed before this servlet. Check"
+                + " the filter's methods(...) and paths(...), and its mapping."));
     }
 
     /** The transaction's JDBC connection. Do not commit, roll back or close it. */

@@ -450,7 +450,8 @@ public final class IdempotencyFilter implements Filter {
         /**
          * What a 5xx response does to the key. Default {@link FailurePolicy#KEEP_RESULT}, as Stripe: the request ran;
          * its writes commit with the 5xx, which is replayed to retries. {@link FailurePolicy#RELEASE_KEY} rolls back
-         * the writes and the key, and sends the 5xx unstored: a retry runs again.
+         * the writes and the key, and sends the 5xx unstored: a retry runs again. In the lease mode: KEEP_RESULT
+         * completes the key with the 5xx; RELEASE_KEY sends it unstored and releases the lease (a retry takes over).
          */
         public Builder onServerError(FailurePolicy policy) {
             this.onServerError = Objects.requireNonNull(policy, "policy");
@@ -462,7 +463,9 @@ public final class IdempotencyFilter implements Filter {
          * {@link FailurePolicy#RELEASE_KEY}: the key rolls back with them, the exception goes on to the container,
          * and a retry with the same key runs again (nothing was committed, so nothing is repeated in the database).
          * {@link FailurePolicy#KEEP_RESULT} records a 500 problem for the key instead (in a second transaction), which
-         * retries get replayed.
+         * retries get replayed. In the lease mode nothing is rolled back (there is no transaction): RELEASE_KEY
+         * releases the lease (a retry takes over at once; after {@link #maxAttempts} the key is parked), KEEP_RESULT
+         * completes the key with a 500 problem.
          */
         public Builder onException(FailurePolicy policy) {
             this.onException = Objects.requireNonNull(policy, "policy");
