@@ -1,5 +1,9 @@
 package dev.oncely.http;
 
+import static dev.oncely.http.HttpTestSupport.assertProblem;
+import static dev.oncely.http.HttpTestSupport.key;
+import static dev.oncely.http.HttpTestSupport.newConsumer;
+import static dev.oncely.http.HttpTestSupport.replayed;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.zaxxer.hikari.HikariDataSource;
@@ -10,7 +14,6 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
@@ -31,19 +34,9 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 class LeasedModeTest {
 
-    private static final AtomicInteger RUNS = new AtomicInteger();
-
     @AfterAll
     static void closePools() {
         TestDbs.closeAll();
-    }
-
-    private static String newConsumer() {
-        return "lease-" + UUID.randomUUID().toString().substring(0, 8) + "-" + RUNS.incrementAndGet();
-    }
-
-    private static String key() {
-        return "\"" + UUID.randomUUID() + "\"";
     }
 
     private static IdempotencyFilter filter(JdbcDedupStore store, String consumer,
@@ -51,18 +44,6 @@ class LeasedModeTest {
         return tweak.apply(IdempotencyFilter.leased(store)
                 .consumer(consumer)
                 .clients(ClientIdentifier.header("X-Api-Key"))).build();
-    }
-
-    private static boolean replayed(HttpResponse<?> response) {
-        return response.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER).orElse("").equals("true");
-    }
-
-    private static void assertProblem(HttpResponse<String> response, int status, String type) {
-        assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
-        assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
-                v -> assertThat(v).startsWith("application/problem+json"));
-        assertThat(response.body()).contains("\"type\":\"https://oncely.dev/problems/" + type + "\"")
-                .contains("\"status\":" + status).contains("\"detail\":\"");
     }
 
     private static void assertRetryAfterAtLeastOneSecond(HttpResponse<?> response) {
@@ -99,7 +80,7 @@ class LeasedModeTest {
     @EnumSource(TestDbs.class)
     void thirtyTwoIdenticalRequestsWhileTheHandlerIsSlowHaveOneEffectAndTheOthersGet409WithRetryAfterThenReplays(
             TestDbs db) throws Exception {
-        String consumer = newConsumer();
+        String consumer = newConsumer("lease");
         int n = 32;
         ExecutorService pool = Executors.newFixedThreadPool(n);
         LeasedEffectsServlet servlet = new LeasedEffectsServlet(db);
@@ -153,7 +134,7 @@ class LeasedModeTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void withWaitForInProgressAllThirtyTwoRequestsGetTheFirstResponse(TestDbs db) throws Exception {
-        String consumer = newConsumer();
+        String consumer = newConsumer("lease");
         int n = 32;
         ExecutorService pool = Executors.newFixedThreadPool(n);
         LeasedEffectsServlet servlet = new LeasedEffectsServlet(db);
@@ -188,7 +169,7 @@ class LeasedModeTest {
     @EnumSource(TestDbs.class)
     void aRequestWhoseProcessHungIsTakenOverAfterItsLeaseAndItsLateCompletionIsRefused(TestDbs db)
             throws Exception {
-        String consumer = newConsumer();
+        String consumer = newConsumer("lease");
         LeasedEffectsServlet servlet = new LeasedEffectsServlet(db);
         try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b.lease(Duration.ofSeconds(1))),
                 servlet)) {
@@ -232,7 +213,7 @@ class LeasedModeTest {
     @EnumSource(TestDbs.class)
     void theHandlerHoldsNoConnectionSoWithAPoolOfOneAnotherKeyCompletesWhileTheFirstIsBlocked(TestDbs db)
             throws Exception {
-        String consumer = newConsumer();
+        String consumer = newConsumer("lease");
         LeasedEffectsServlet servlet = new LeasedEffectsServlet(db);
         try (HikariDataSource single = db.newPool(1);
              TestServer server = new TestServer(filter(JdbcDedupStore.builder(single).build(), consumer, b -> b),
@@ -256,7 +237,7 @@ class LeasedModeTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void theSameKeyWithAChangedBodyIsAnswered422AndAMissingKey400(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("lease");
         try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b), new LeasedEffectsServlet(db))) {
             String key = key();
             assertThat(TestServer.send(charge(server, key)).statusCode()).isEqualTo(201);
@@ -277,7 +258,7 @@ class LeasedModeTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void byDefaultAnExceptionReleasesTheLeaseSoARetryTakesOverAtOnceUntilMaxAttemptsParksTheKey(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("lease");
         try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b.maxAttempts(2)),
                 new LeasedEffectsServlet(db))) {
             String key = key();
@@ -301,7 +282,7 @@ class LeasedModeTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void withKeepResultAnExceptionCompletesTheKeyWithA500ProblemThatIsReplayed(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("lease");
         try (TestServer server = new TestServer(filter(db.store(), consumer,
                 b -> b.onException(FailurePolicy.KEEP_RESULT)), new LeasedEffectsServlet(db))) {
             String key = key();
@@ -322,8 +303,8 @@ class LeasedModeTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void a5xxIsKeptAndReplayedByDefaultAndReleasedWithReleaseKey(TestDbs db) {
-        String kept = newConsumer();
-        String released = newConsumer();
+        String kept = newConsumer("lease");
+        String released = newConsumer("lease");
         try (TestServer keep = new TestServer(filter(db.store(), kept, b -> b), new LeasedEffectsServlet(db));
              TestServer release = new TestServer(filter(db.store(), released,
                      b -> b.onServerError(FailurePolicy.RELEASE_KEY)), new LeasedEffectsServlet(db))) {
@@ -352,7 +333,7 @@ class LeasedModeTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void aResponseLargerThanTheLimitIsNotSentAndTheKeyIsReleased(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("lease");
         try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b.maxStoredResponseBytes(1000)),
                 new LeasedEffectsServlet(db))) {
             String key = key();
