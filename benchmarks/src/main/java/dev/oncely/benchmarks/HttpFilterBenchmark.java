@@ -45,7 +45,10 @@ import org.apache.tomcat.util.descriptor.web.FilterMap;
  * response ({@code INSERT} of each, one commit). Both run in one embedded Tomcat on one pool, interleaved in rounds,
  * every request with a fresh key (the cost of a first request; replays are cheaper). A third variant runs the
  * filter's three statements by hand (key, charge, then the response onto the key's row), to tell the cost of the
- * third statement from the filter's own. The HTTP client runs in the same JVM, so every variant pays for it alike.
+ * third statement from the filter's own. A fourth variant is the filter's lease mode ({@code /leased/charges}): the
+ * key leased in a statement of its own, the charge inserted on its own autocommit connection, the response stored with
+ * the completion (three short transactions, no connection held in between). The HTTP client runs in the same JVM, so
+ * every variant pays for it alike.
  *
  * <pre>
  * mvn -q -Pbenchmarks -pl benchmarks -am -DskipTests verify -Dbench.main=dev.oncely.benchmarks.HttpFilterBenchmark \
@@ -75,7 +78,11 @@ public final class HttpFilterBenchmark {
             byte[] response = ("{\"id\":\"" + id + "\",\"amount_cents\":" + amount + ",\"status\":\"succeeded\"}")
                     .getBytes(StandardCharsets.UTF_8);
             try {
-                if (req.getRequestURI().startsWith("/manual3")) {
+                if (req.getRequestURI().startsWith("/leased")) {
+                    try (Connection own = pool.getConnection()) { // lease mode: no transaction is open
+                        insertCharge(own, id, amount);
+                    }
+                } else if (req.getRequestURI().startsWith("/manual3")) {
                     byHandLikeTheFilter(req, id, amount, response);
                 } else if (req.getRequestURI().startsWith("/manual")) {
                     byHand(req, id, amount, response);
@@ -188,6 +195,8 @@ public final class HttpFilterBenchmark {
             String consumer = "bench-http-" + UUID.randomUUID().toString().substring(0, 8);
             IdempotencyFilter filter = IdempotencyFilter.inTransaction(store).consumer(consumer)
                     .clients(ClientIdentifier.header("X-Api-Key")).paths("/charges").build();
+            IdempotencyFilter leasedFilter = IdempotencyFilter.leased(store).consumer(consumer + "-leased")
+                    .clients(ClientIdentifier.header("X-Api-Key")).paths("/leased/charges").build();
 
             Path base = Files.createTempDirectory("bench-http-tomcat");
             Tomcat tomcat = new Tomcat();
@@ -199,6 +208,15 @@ public final class HttpFilterBenchmark {
             context.addServletMappingDecoded("/charges", "charges");
             context.addServletMappingDecoded("/manual/charges", "charges");
             context.addServletMappingDecoded("/manual3/charges", "charges");
+            context.addServletMappingDecoded("/leased/charges", "charges");
+            FilterDef leasedDef = new FilterDef();
+            leasedDef.setFilterName("idempotency-leased");
+            leasedDef.setFilter(leasedFilter);
+            context.addFilterDef(leasedDef);
+            FilterMap leasedMap = new FilterMap();
+            leasedMap.setFilterName("idempotency-leased");
+            leasedMap.addURLPattern("/*");
+            context.addFilterMap(leasedMap);
             FilterDef def = new FilterDef();
             def.setFilterName("idempotency");
             def.setFilter(filter);
@@ -219,7 +237,10 @@ public final class HttpFilterBenchmark {
                 run(http, clients, port, "/manual/charges", threads, warmup);
                 run(http, clients, port, "/manual3/charges", threads, warmup);
                 run(http, clients, port, "/charges", threads, warmup);
+                run(http, clients, port, "/leased/charges", threads, warmup);
                 List<Double> filtered = new ArrayList<>();
+                List<Double> leased = new ArrayList<>();
+                List<Double> leasedRatios = new ArrayList<>();
                 List<Double> byHand = new ArrayList<>();
                 List<Double> byHand3 = new ArrayList<>();
                 List<Double> ratios = new ArrayList<>();
@@ -228,13 +249,17 @@ public final class HttpFilterBenchmark {
                     double h = run(http, clients, port, "/manual/charges", threads, duration);
                     double h3 = run(http, clients, port, "/manual3/charges", threads, duration);
                     double f = run(http, clients, port, "/charges", threads, duration);
+                    double l = run(http, clients, port, "/leased/charges", threads, duration);
+                    leased.add(l);
+                    leasedRatios.add(l / h);
                     byHand.add(h);
                     byHand3.add(h3);
                     filtered.add(f);
                     ratios.add(f / h);
                     ratios3.add(f / h3);
                     System.out.printf("round %d: by hand (2 statements) %.0f req/s, by hand (the filter's 3) %.0f"
-                            + " req/s, filter %.0f req/s (%.2fx, %.2fx)%n", r + 1, h, h3, f, f / h, f / h3);
+                            + " req/s, filter %.0f req/s (%.2fx, %.2fx), lease mode %.0f req/s (%.2fx)%n", r + 1, h, h3,
+                            f, f / h, f / h3, l, l / h);
                 }
                 double h = median(byHand);
                 double h3 = median(byHand3);
@@ -247,6 +272,10 @@ public final class HttpFilterBenchmark {
                         ratios.stream().mapToDouble(Double::doubleValue).max().orElse(0), median(ratios3),
                         ratios3.stream().mapToDouble(Double::doubleValue).min().orElse(0),
                         ratios3.stream().mapToDouble(Double::doubleValue).max().orElse(0));
+                System.out.printf("lease mode: median %.0f req/s; median of the rounds' ratios to by hand (2) %.2fx"
+                        + " (range %.2f-%.2f)%n", median(leased), median(leasedRatios),
+                        leasedRatios.stream().mapToDouble(Double::doubleValue).min().orElse(0),
+                        leasedRatios.stream().mapToDouble(Double::doubleValue).max().orElse(0));
                 try (Connection c = pool.getConnection(); Statement st = c.createStatement();
                      var rs = st.executeQuery("SELECT count(*) FROM bench_http_charges")) {
                     rs.next();

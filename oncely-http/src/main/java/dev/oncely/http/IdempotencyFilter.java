@@ -5,6 +5,8 @@ import dev.oncely.IdempotentHandler;
 import dev.oncely.http.internal.Exchange;
 import dev.oncely.http.internal.InTransactionMode;
 import dev.oncely.http.internal.KeyHeader;
+import dev.oncely.http.internal.LeaseSettings;
+import dev.oncely.http.internal.LeasedMode;
 import dev.oncely.http.internal.Mode;
 import dev.oncely.http.internal.Problems;
 import dev.oncely.http.internal.Settings;
@@ -31,6 +33,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.function.BiFunction;
 import java.util.Set;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -44,6 +48,11 @@ import org.slf4j.LoggerFactory;
  * <p>In the in-transaction mode ({@link #inTransaction}) the key's record, the handler's database writes and the
  * stored response commit in one database transaction, so a request's writes happen exactly once per (client, key)
  * within the retention. Handlers reach that transaction with {@link IdempotencyContext#connection}.
+ *
+ * <p>In the lease mode ({@link #leased}) the key is taken in a short transaction of its own, the handler runs with
+ * no transaction and no connection held (for handlers that call other services), and its response is stored with
+ * the key's completion; a retry while it runs gets {@code 409} with {@code Retry-After}. Handlers reach their
+ * {@link dev.oncely.LeasedRun} (downstream keys, steps) with {@link IdempotencyContext#run}.
  *
  * <pre>{@code
  * IdempotencyFilter filter = IdempotencyFilter.inTransaction(store)
@@ -96,15 +105,31 @@ public final class IdempotencyFilter implements Filter {
     /**
      * Starts a filter in the in-transaction mode on a store: the key, the handler's database writes and the response
      * commit in one transaction of {@code store}; a concurrent retry waits for the first request and gets its
-     * replay. For handlers whose effects are in that database. (A lease mode, for handlers that call other services,
-     * is planned: it will answer a concurrent retry with 409 and Retry-After.)
+     * replay. For handlers whose effects are in that database. For handlers that call other services, see
+     * {@link #leased}.
      */
     public static Builder inTransaction(DedupStore store) {
         if (store == null) {
             throw new IllegalArgumentException("store is null: pass the DedupStore whose database the handlers write"
                     + " to, e.g. JdbcDedupStore.builder(dataSource).build().");
         }
-        return new Builder(settings -> new InTransactionMode(store, settings));
+        return new Builder((settings, lease) -> new InTransactionMode(store, settings), false);
+    }
+
+    /**
+     * Starts a filter in the lease mode on a store that offers leases ({@link DedupStore#leases()}): the key is taken
+     * IN_PROGRESS in a short transaction of its own, the handler runs with no transaction open and no connection
+     * held, and its response is stored with the key's completion before it is sent. A retry while the first request
+     * runs is answered {@code 409} with {@code Retry-After} (or waits, {@link Builder#waitForInProgress}); a request
+     * whose server died is taken over by a retry once its lease ran out ({@link Builder#lease}). For handlers that
+     * call other services; their own database writes commit on their own (see docs/http.md).
+     */
+    public static Builder leased(DedupStore store) {
+        if (store == null) {
+            throw new IllegalArgumentException("store is null: pass a DedupStore with leases, e.g."
+                    + " JdbcDedupStore.builder(dataSource).build().");
+        }
+        return new Builder((settings, lease) -> new LeasedMode(store, settings, lease), true);
     }
 
     /**
@@ -269,8 +294,13 @@ public final class IdempotencyFilter implements Filter {
      * checks everything and says what is missing.
      */
     public static final class Builder {
-        /** Builds the mode the entry point chose (today only {@link #inTransaction}; a lease mode will add one). */
-        private final java.util.function.Function<Settings, Mode> mode;
+        /** Builds the mode the entry point chose ({@link #inTransaction} or {@link #leased}). */
+        private final BiFunction<Settings, LeaseSettings, Mode> mode;
+        private final boolean leased;
+        private Duration lease = Duration.ofMinutes(1);
+        private Duration keepAlive;
+        private int maxAttempts = 5;
+        private Duration waitForInProgress = Duration.ZERO;
         private String consumer;
         private ClientIdentifier clients;
         private Set<String> methods = new LinkedHashSet<>(List.of("POST", "PATCH"));
@@ -285,8 +315,9 @@ public final class IdempotencyFilter implements Filter {
         private FailurePolicy onServerError = FailurePolicy.KEEP_RESULT;
         private FailurePolicy onException = FailurePolicy.RELEASE_KEY;
 
-        private Builder(java.util.function.Function<Settings, Mode> mode) {
+        private Builder(BiFunction<Settings, LeaseSettings, Mode> mode, boolean leased) {
             this.mode = mode;
+            this.leased = leased;
         }
 
         /**
@@ -419,7 +450,8 @@ public final class IdempotencyFilter implements Filter {
         /**
          * What a 5xx response does to the key. Default {@link FailurePolicy#KEEP_RESULT}, as Stripe: the request ran;
          * its writes commit with the 5xx, which is replayed to retries. {@link FailurePolicy#RELEASE_KEY} rolls back
-         * the writes and the key, and sends the 5xx unstored: a retry runs again.
+         * the writes and the key, and sends the 5xx unstored: a retry runs again. In the lease mode: KEEP_RESULT
+         * completes the key with the 5xx; RELEASE_KEY sends it unstored and releases the lease (a retry takes over).
          */
         public Builder onServerError(FailurePolicy policy) {
             this.onServerError = Objects.requireNonNull(policy, "policy");
@@ -431,11 +463,62 @@ public final class IdempotencyFilter implements Filter {
          * {@link FailurePolicy#RELEASE_KEY}: the key rolls back with them, the exception goes on to the container,
          * and a retry with the same key runs again (nothing was committed, so nothing is repeated in the database).
          * {@link FailurePolicy#KEEP_RESULT} records a 500 problem for the key instead (in a second transaction), which
-         * retries get replayed.
+         * retries get replayed. In the lease mode nothing is rolled back (there is no transaction): RELEASE_KEY
+         * releases the lease (a retry takes over at once; after {@link #maxAttempts} the key is parked), KEEP_RESULT
+         * completes the key with a 500 problem.
          */
         public Builder onException(FailurePolicy policy) {
             this.onException = Objects.requireNonNull(policy, "policy");
             return this;
+        }
+
+        /**
+         * Lease mode: how long a request holds its key before a retry may take it over (as if its server had died).
+         * Longer than the slowest request, its calls' timeouts included; a shorter one lets a retry run beside a
+         * slow first request. Default 1 minute; 1 second to 1 day.
+         */
+        public Builder lease(Duration lease) {
+            this.lease = leaseOption("lease", lease);
+            return this;
+        }
+
+        /**
+         * Lease mode: renew the lease every third of it while the handler runs, for at most {@code maxRunTime}, so a
+         * short lease (quick takeover after a crash) serves slow requests too. Default: off.
+         */
+        public Builder keepAlive(Duration maxRunTime) {
+            this.keepAlive = leaseOption("keepAlive", maxRunTime);
+            return this;
+        }
+
+        /**
+         * Lease mode: how many runs of one key may fail (throw under {@code onException(RELEASE_KEY)}, release a 5xx
+         * under {@code onServerError(RELEASE_KEY)}, or lose their lease) before the key is parked as failed and
+         * answered {@code 500 idempotency-key-failed}. Default 5; 1 to 1000.
+         */
+        public Builder maxAttempts(int maxAttempts) {
+            leaseOption("maxAttempts", maxAttempts);
+            this.maxAttempts = maxAttempts;
+            return this;
+        }
+
+        /**
+         * Lease mode: a retry that finds its key in progress waits up to {@code max} for the first request's
+         * response (and replays it) instead of being answered {@code 409} at once; it holds a request thread, not a
+         * connection, while it waits. Default zero (409 at once); up to 10 minutes.
+         */
+        public Builder waitForInProgress(Duration max) {
+            this.waitForInProgress = leaseOption("waitForInProgress", max);
+            return this;
+        }
+
+        private <T> T leaseOption(String name, T value) {
+            if (!leased) {
+                throw new IllegalArgumentException(name + "(...) is an option of the lease mode; this filter is in"
+                        + " the in-transaction mode, where a retry waits for the first request's transaction. Start"
+                        + " with IdempotencyFilter.leased(store) to use leases.");
+            }
+            return Objects.requireNonNull(value, name);
         }
 
         public IdempotencyFilter build() {
@@ -453,7 +536,8 @@ public final class IdempotencyFilter implements Filter {
             }
             Settings settings = new Settings(consumer, retention, retentionForTestsOnly, maxStoredResponseBytes,
                     replayedHeaders, onServerError, onException);
-            IdempotencyFilter filter = new IdempotencyFilter(this, mode.apply(settings));
+            IdempotencyFilter filter = new IdempotencyFilter(this, mode.apply(settings,
+                    new LeaseSettings(lease, Optional.ofNullable(keepAlive), maxAttempts, waitForInProgress)));
             log.info("Oncely idempotency filter for consumer '{}' ({}): methods {}, paths {}, key {}, retention {},"
                             + " 5xx {}, exceptions {}", consumer, filter.mode.describe(), methods, paths,
                     keyRequired ? "required" : "optional", retention, onServerError, onException);

@@ -44,6 +44,32 @@ class IdempotencyFilterBuilderTest {
     }
 
     @Test
+    void leaseOptionsAreRefusedInTheInTransactionModeAndCheckedAtBuildInTheLeaseMode() {
+        IdempotencyFilter.Builder inTransaction = IdempotencyFilter.inTransaction(store);
+        assertThatThrownBy(() -> inTransaction.lease(Duration.ofSeconds(30)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("IdempotencyFilter.leased(store)");
+        assertThatThrownBy(() -> inTransaction.waitForInProgress(Duration.ofSeconds(1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("an option of the lease mode");
+        assertThatThrownBy(() -> IdempotencyFilter.leased(null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("store is null");
+
+        assertThatThrownBy(() -> leased().lease(Duration.ofMillis(10)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("outside 1 second to 1 day");
+        assertThatThrownBy(() -> leased().maxAttempts(0).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("maxAttempts 0");
+        assertThatThrownBy(() -> leased().retention(Duration.ofMinutes(5)).lease(Duration.ofMinutes(3)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least twice the lease");
+        assertThatThrownBy(() -> leased().retentionForTestsOnly(Duration.ofSeconds(1)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not offered in lease mode");
+        assertThat(leased().lease(Duration.ofSeconds(5)).keepAlive(Duration.ofMinutes(1)).maxAttempts(3)
+                .waitForInProgress(Duration.ofSeconds(2)).build().toString()).contains("lease mode");
+    }
+
+    private IdempotencyFilter.Builder leased() {
+        return IdempotencyFilter.leased(store).consumer("api").clients(ClientIdentifier.header("X-Api-Key"));
+    }
+
+    @Test
     void theStoredKeyDependsOnClientAndKeyAndIsAHexDigest() {
         String a = IdempotencyFilter.storedKey("client-a", "k1");
         assertThat(a).hasSize(64).matches("[0-9a-f]+");

@@ -1,5 +1,9 @@
 package dev.oncely.http;
 
+import static dev.oncely.http.HttpTestSupport.assertProblem;
+import static dev.oncely.http.HttpTestSupport.key;
+import static dev.oncely.http.HttpTestSupport.newConsumer;
+import static dev.oncely.http.HttpTestSupport.replayed;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.http.HttpRequest;
@@ -13,7 +17,6 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
@@ -27,19 +30,9 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 class IdempotencyFilterTest {
 
-    private static final AtomicInteger RUNS = new AtomicInteger();
-
     @AfterAll
     static void closePools() {
         TestDbs.closeAll();
-    }
-
-    private static String newConsumer() {
-        return "http-" + UUID.randomUUID().toString().substring(0, 8) + "-" + RUNS.incrementAndGet();
-    }
-
-    private static String key() {
-        return "\"" + UUID.randomUUID() + "\"";
     }
 
     private static IdempotencyFilter filter(TestDbs db, String consumer, UnaryOperator<IdempotencyFilter.Builder> tweak) {
@@ -48,26 +41,11 @@ class IdempotencyFilterTest {
                 .clients(ClientIdentifier.header("X-Api-Key"))).build();
     }
 
-    private static boolean replayed(HttpResponse<?> response) {
-        return response.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER).orElse("").equals("true");
-    }
-
-    private static void assertProblem(HttpResponse<String> response, int status, String type) {
-        assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
-        assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
-                v -> assertThat(v).startsWith("application/problem+json"));
-        assertThat(response.body())
-                .contains("\"type\":\"https://oncely.dev/problems/" + type + "\"")
-                .contains("\"status\":" + status)
-                .contains("\"title\":\"")
-                .contains("\"detail\":\"");
-    }
-
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void thirtyTwoIdenticalRequestsInParallelHaveOneEffectAndEveryOtherAnswerIsAByteIdenticalReplay(TestDbs db)
             throws Exception {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         int n = 32;
         ExecutorService pool = Executors.newFixedThreadPool(n);
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
@@ -113,7 +91,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void theSameKeyWithAChangedBodyIsAnswered422AndNotProcessed(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String key = key();
             HttpResponse<String> first = TestServer.send(server.post("/charges", "amount=500")
@@ -132,7 +110,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void aChangedFingerprintedHeaderIsAnswered422(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b.fingerprintHeaders("Content-Type")))) {
             String key = key();
             assertThat(TestServer.send(server.post("/charges", "amount=500").header("Content-Type", "text/plain")
@@ -150,7 +128,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void aMissingKeyIsAnswered400AndNothingRuns(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             HttpResponse<String> response = TestServer.send(server.post("/charges", "amount=500")
                     .header("X-Api-Key", "client-a"));
@@ -164,7 +142,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void malformedKeysAreAnswered400AndNothingRuns(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String tooLong = "\"" + "k".repeat(256) + "\"";
             for (String malformed : List.of("unquoted-key", "\"unterminated", "\"\"", "\"a\";param=1", tooLong,
@@ -188,7 +166,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void oneClientCannotReplayAnotherClientsResponse(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String key = key();
             HttpResponse<String> a = TestServer.send(server.post("/charges", "amount=500")
@@ -209,7 +187,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void aRequestWhoseClientIsNotIdentifiedIsAnswered401(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             HttpResponse<String> response = TestServer.send(server.post("/charges", "amount=500")
                     .header("Idempotency-Key", key()));
@@ -222,7 +200,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void aResponseLargerThanTheLimitIsNotSentAndRollsBackTheWrites(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b.maxStoredResponseBytes(1000)))) {
             String key = key();
             HttpResponse<String> tooLarge = TestServer.send(server.post("/big?size=1001", "")
@@ -243,7 +221,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void aStreamedResponseIsHeldUntilTheCommitAndSentWholeWithItsLength(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String key = key();
             HttpResponse<String> first = TestServer.send(server.post("/stream", "")
@@ -266,7 +244,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void aHandlerThatFailsAfterFlushingSendsNoneOfItsChunksAndReleasesTheKey(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String key = key();
             HttpResponse<String> failed = TestServer.send(server.post("/stream", "")
@@ -288,7 +266,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void byDefaultAnExceptionRollsBackWritesAndKeySoARetryRunsAgain(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String key = key();
             for (int attempt = 0; attempt < 2; attempt++) {
@@ -305,7 +283,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void withKeepResultAnExceptionKeepsA500ProblemForTheKeyWithoutItsWrites(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer,
                 b -> b.onException(FailurePolicy.KEEP_RESULT)))) {
             String key = key();
@@ -326,7 +304,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void byDefaultA5xxResponseCommitsWithItsWritesAndIsReplayed(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String key = key();
             HttpResponse<String> first = TestServer.send(server.post("/unavailable", "")
@@ -345,7 +323,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void withReleaseKeyA5xxResponseIsSentButNeitherItNorItsWritesAreKept(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer,
                 b -> b.onServerError(FailurePolicy.RELEASE_KEY)))) {
             String key = key();
@@ -365,7 +343,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void anExpiredKeyIsProcessedAgain(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer,
                 b -> b.retentionForTestsOnly(Duration.ofSeconds(1))))) {
             String key = key();
@@ -386,7 +364,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void requestsTheFilterDoesNotCoverPassThroughWithoutAKey(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b.paths("/charges")))) {
             HttpResponse<String> get = TestServer.send(server.get("/charges"));
             assertThat(get.statusCode()).isEqualTo(200);
@@ -403,7 +381,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void aBodyOverTheRequestLimitIsAnswered413(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b.maxRequestBodyBytes(10)))) {
             HttpResponse<String> response = TestServer.send(server.post("/charges", "amount=500000")
                     .header("Idempotency-Key", key()).header("X-Api-Key", "client-a"));
@@ -416,7 +394,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void aKeyWithEscapedCharactersIsTheSameKeyOnRetry(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String key = "\"a \\\"quoted\\\" \\\\ key " + UUID.randomUUID() + "\"";
             HttpResponse<String> first = TestServer.send(server.post("/charges", "amount=1")
@@ -433,7 +411,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void whenTheStoreRunsTheTransactionAgainOnlyTheLastAttemptsResponseIsSentAndStored(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b.replayedHeaders("X-First-Attempt",
                 "X-Second-Attempt")))) {
             String key = key();
@@ -456,7 +434,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void headersSetInFrontOfTheFilterStayOnAnswersReplaysProblemsAndRetriedAttempts(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b.maxStoredResponseBytes(1000)))) {
             String key = key();
             List<HttpResponse<String>> answers = List.of(
@@ -480,7 +458,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void sendErrorAndSendRedirectAreStoredAndReplayedLikeAnyResponse(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String errorKey = key();
             HttpResponse<String> error = TestServer.send(server.post("/send-error", "")
@@ -512,7 +490,7 @@ class IdempotencyFilterTest {
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void aKeyRecordedWithoutAResponseIsAnswered500WithWhatToDo(TestDbs db) {
-        String consumer = newConsumer();
+        String consumer = newConsumer("http");
         String key = UUID.randomUUID().toString();
         // Something other than the filter recorded the key under the filter's consumer, without a result.
         dev.oncely.IdempotentHandler.<String, Void>builder(db.store()).consumer(consumer).key(k -> k)

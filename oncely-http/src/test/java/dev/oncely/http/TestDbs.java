@@ -35,21 +35,27 @@ enum TestDbs {
 
     HikariDataSource pool() {
         return POOLS.computeIfAbsent(this, db -> {
-            TestDatabase found = database.get();
-            HikariConfig config = new HikariConfig();
-            config.setJdbcUrl(found.jdbcUrl());
-            config.setUsername(found.user());
-            config.setPassword(found.password());
-            config.setMaximumPoolSize(10);
-            config.setMinimumIdle(1); // the test servers are shared: open connections only when needed
-            config.setIdleTimeout(10_000);
-            config.setTransactionIsolation(this == MARIADB ? "TRANSACTION_REPEATABLE_READ"
-                    : "TRANSACTION_READ_COMMITTED");
-            HikariDataSource pool = new HikariDataSource(config);
+            HikariDataSource pool = newPool(10);
             execute(pool, "CREATE TABLE IF NOT EXISTS http_effects (id varchar(64) PRIMARY KEY,"
                     + " run varchar(100) NOT NULL, path varchar(100) NOT NULL, client varchar(100), body varchar(2000))");
             return pool;
         });
+    }
+
+    /** A pool of its own; close it after the test. */
+    HikariDataSource newPool(int size) {
+        TestDatabase found = database.get();
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(found.jdbcUrl());
+        config.setUsername(found.user());
+        config.setPassword(found.password());
+        config.setMaximumPoolSize(size);
+        config.setMinimumIdle(1); // the test servers are shared: open connections only when needed
+        config.setIdleTimeout(10_000);
+        config.setConnectionTimeout(size == 1 ? 3_000 : 30_000);
+        config.setTransactionIsolation(this == MARIADB ? "TRANSACTION_REPEATABLE_READ"
+                : "TRANSACTION_READ_COMMITTED");
+        return new HikariDataSource(config);
     }
 
     JdbcDedupStore store() {
@@ -61,6 +67,22 @@ enum TestDbs {
         try (Connection c = pool().getConnection();
              PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM http_effects WHERE run = ?")) {
             ps.setString(1, consumer);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The effects of one consumer's runs of one attempt (lease mode: client holds "attempt-N"). */
+    long effects(String consumer, int attempt) {
+        try (Connection c = pool().getConnection();
+             PreparedStatement ps = c.prepareStatement(
+                     "SELECT count(*) FROM http_effects WHERE run = ? AND client = ?")) {
+            ps.setString(1, consumer);
+            ps.setString(2, "attempt-" + attempt);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 return rs.getLong(1);

@@ -3,8 +3,7 @@ package dev.oncely.http.internal;
 import dev.oncely.CommitOutcomeUnknownException;
 import dev.oncely.DedupStore;
 import dev.oncely.IdempotentHandler;
-import dev.oncely.Outcome;
-import dev.oncely.PayloadConflictException;
+import dev.oncely.OncelyException;
 import dev.oncely.ProcessingContext;
 import dev.oncely.TransientStoreException;
 import dev.oncely.http.FailurePolicy;
@@ -53,85 +52,30 @@ public final class InTransactionMode implements Mode {
         if (exchange.storeInstead != null) {
             return exchange.storeInstead;
         }
-        exchange.restart(); // an earlier attempt rolled back: forget its status and headers
-        BufferedResponse response = new BufferedResponse(exchange.response, settings.maxStoredResponseBytes());
-        exchange.current = response;
-        CachedBodyRequest request = new CachedBodyRequest(exchange.request, exchange.body);
-        request.setAttribute(IdempotencyContext.ATTRIBUTE, context);
-        try {
-            exchange.chain.doFilter(request, response);
-        } finally {
-            request.removeAttribute(IdempotencyContext.ATTRIBUTE);
-        }
-        if (response.overflowed()) {
-            throw new ResponseTooLarge(response.length());
-        }
-        StoredResponse stored = response.capture(settings.replayedHeaders());
-        if (stored.status() >= 500 && settings.onServerError() == FailurePolicy.RELEASE_KEY) {
-            throw new Released(stored);
-        }
-        return stored;
+        return Modes.runChain(exchange, settings, IdempotencyContext.ATTRIBUTE, context);
     }
 
     @Override
     public void handle(Exchange exchange) throws IOException, ServletException {
-        Outcome<StoredResponse> outcome;
-        try {
-            outcome = handler.process(exchange);
-        } catch (PayloadConflictException e) {
-            log.debug("{}: key reused with another request", exchange);
-            exchange.restart();
-            Problems.keyReused(e.firstProcessedAt()).send(exchange.response);
-            return;
-        } catch (Released r) {
-            log.debug("{}: {} response sent, key released (onServerError RELEASE_KEY)", exchange, r.response.status());
-            exchange.current.sendAfterCommit(r.response.body());
-            return;
-        } catch (ResponseTooLarge t) {
-            log.warn("{}: the response of {} bytes exceeds maxStoredResponseBytes ({}); answered 500 and rolled back."
-                    + " Raise the limit or leave this path out of the filter.", exchange, t.length,
-                    settings.maxStoredResponseBytes());
-            exchange.restart();
-            Problems.responseTooLarge(settings.maxStoredResponseBytes()).send(exchange.response);
-            return;
-        } catch (CommitOutcomeUnknownException e) {
+        Modes.handle(exchange, settings, false, () -> handler.process(exchange), this::answerFailure);
+    }
+
+    private void answerFailure(Exchange exchange, Exception e) throws IOException, ServletException {
+        if (e instanceof CommitOutcomeUnknownException) {
             log.debug("{}: commit outcome unknown: {}", exchange, e.toString());
             exchange.restart();
             Problems.outcomeUnknown().send(exchange.response, "Retry-After", "1");
-            return;
-        } catch (TransientStoreException e) {
+        } else if (e instanceof TransientStoreException) {
             log.debug("{}: store unavailable: {}", exchange, e.toString());
             exchange.restart();
             Problems.storeUnavailable().send(exchange.response, "Retry-After", "1");
-            return;
-        } catch (IOException | ServletException | RuntimeException e) {
-            if (e instanceof dev.oncely.OncelyException || settings.onException() == FailurePolicy.RELEASE_KEY) {
-                // Rolled back, claim included: a retry with the same key runs again. Nothing of the failed
-                // attempt (status, headers) reaches the client; the container answers the exception.
-                exchange.restart();
-                throw e;
-            }
-            keepFailure(exchange, e);
-            return;
-        } catch (Exception e) {
-            throw new ServletException(e);
-        }
-        StoredResponse response = outcome.result().orElse(null);
-        if (!outcome.isProcessed() || exchange.storeInstead != null) {
-            exchange.restart(); // a duplicate found after a rolled-back attempt: that attempt's headers go
-        }
-        if (outcome.isProcessed()) {
-            log.debug("{}: processed, {}", exchange, response.status());
-            if (exchange.storeInstead != null) {
-                response.writeTo(exchange.response, false);
-            } else {
-                exchange.current.sendAfterCommit(response.body());
-            }
-        } else if (response == null) {
-            Problems.noStoredResponse().send(exchange.response);
+        } else if (e instanceof OncelyException || settings.onException() == FailurePolicy.RELEASE_KEY) {
+            // Rolled back, claim included: a retry with the same key runs again. Nothing of the failed attempt
+            // (status, headers) reaches the client; the container answers the exception.
+            exchange.restart();
+            throw Modes.rethrow(e);
         } else {
-            log.debug("{}: replayed {} first processed at {}", exchange, response.status(), outcome.firstProcessedAt());
-            response.writeTo(exchange.response, true);
+            keepFailure(exchange, e);
         }
     }
 
@@ -139,28 +83,8 @@ public final class InTransactionMode implements Mode {
     private void keepFailure(Exchange exchange, Exception failure) throws IOException, ServletException {
         log.error("{} failed; its writes were rolled back and a 500 is kept for the key (onException KEEP_RESULT)",
                 exchange, failure);
-        exchange.storeInstead = Problems.requestFailed().asResponse();
+        exchange.storeInstead = Problems.requestFailed(false).asResponse();
         exchange.restart();
         handle(exchange);
-    }
-
-    /** Rolls the transaction back and carries a 5xx response out, to be sent unstored. */
-    private static final class Released extends RuntimeException {
-        final StoredResponse response;
-
-        Released(StoredResponse response) {
-            super("5xx response released", null, false, false);
-            this.response = response;
-        }
-    }
-
-    /** Rolls the transaction back: the response is larger than what is stored. */
-    private static final class ResponseTooLarge extends RuntimeException {
-        final long length;
-
-        ResponseTooLarge(long length) {
-            super("response too large", null, false, false);
-            this.length = length;
-        }
     }
 }

@@ -43,18 +43,57 @@ public final class Problems {
                         + " it unchanged; to make a new request, use a new key.");
     }
 
-    public static Problem responseTooLarge(int limit) {
+    /**
+     * @param leased whether the handler ran under a lease (its effects stand) rather than in a transaction (its
+     *               writes rolled back)
+     */
+    public static Problem responseTooLarge(int limit, boolean leased) {
         return Problem.of(500, "response-too-large", "Response too large to keep",
                 "The response to this request is larger than the " + limit + " bytes this API keeps for"
-                        + " idempotent replays, so it was not sent and nothing was committed; the key is free again."
+                        + " idempotent replays, so it was not sent and " + (leased
+                        ? "not kept (what the request did before it answered was not undone)"
+                        : "nothing was committed") + "; the key is free again."
                         + " Retrying will fail the same way: report it to the API's operator.");
     }
 
-    public static Problem requestFailed() {
+    /** @param leased as for {@link #responseTooLarge} */
+    public static Problem requestFailed(boolean leased) {
         return Problem.of(500, "request-failed", "Request failed",
-                "The request failed with an unexpected error after it started; its database writes were rolled"
-                        + " back. This answer is kept for the Idempotency-Key and replayed to retries: to try the"
+                "The request failed with an unexpected error after it started; " + (leased
+                        ? "what it did before it failed was not undone" : "its database writes were rolled back")
+                        + ". This answer is kept for the Idempotency-Key and replayed to retries: to try the"
                         + " operation again, send it with a new key.");
+    }
+
+    public static Problem keyInProgress(long retryAfterSeconds) {
+        return Problem.of(409, "idempotency-key-in-progress", "Request with this Idempotency-Key in progress",
+                "A request with this Idempotency-Key is being processed right now (or its server stopped while"
+                        + " processing it, and its lease has not run out). Nothing was done. Retry with the same key"
+                        + " after the Retry-After delay (" + retryAfterSeconds + " s): you will get its response"
+                        + " replayed, or, if it never finished, the request will be processed then.");
+    }
+
+    public static Problem keyFailed(int attempts) {
+        return Problem.of(500, "idempotency-key-failed", "Request with this Idempotency-Key failed",
+                "This request failed " + attempts + " time" + (attempts == 1 ? "" : "s") + " under this"
+                        + " Idempotency-Key and the key is now parked as failed: retries with it get this answer"
+                        + " until the API's operator releases it. What the failed attempts did was not undone."
+                        + " Report it to the API's operator before you try the operation again with a new key.");
+    }
+
+    public static Problem leaseLost() {
+        return Problem.of(503, "idempotency-lease-lost", "Request overtaken by a retry",
+                "This request took longer than its lease, and a retry with the same Idempotency-Key took it"
+                        + " over, so this response was not kept and is not the request's answer. Retry with the same"
+                        + " key after the Retry-After delay: you will get the retry's response replayed.");
+    }
+
+    public static Problem leaseOutcomeUnknown() {
+        return Problem.of(503, "idempotency-outcome-unknown", "Outcome unknown",
+                "The request ran, but its response could not be recorded under its Idempotency-Key (the database"
+                        + " is unavailable or busy). Retry with the same key after the Retry-After delay: you will"
+                        + " get its response replayed if it was recorded; otherwise, once its lease ran out, the"
+                        + " request will be processed again.");
     }
 
     public static Problem storeUnavailable() {

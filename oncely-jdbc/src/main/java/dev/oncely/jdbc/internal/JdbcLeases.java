@@ -77,7 +77,9 @@ public final class JdbcLeases implements LeaseStore {
         String leaseUntil = jvmClock ? "?" : "(" + nowSql + ") + ?";
         this.markLeasedSql = "UPDATE " + t + " SET lease_until = " + leaseUntil + ", state = '" + IN_PROGRESS + "',"
                 + " lease_token = ?, attempt = 1, steps = NULL, last_error = NULL, result = NULL" + pk;
-        this.readSql = "SELECT state, attempt, lease_until, steps, last_error, " + nowSql + " FROM " + t + pk;
+        // The result is read with the state, in one statement: under READ COMMITTED the claim's earlier read may
+        // predate a completion that this read sees (state COMPLETED with the claim's stale, empty result).
+        this.readSql = "SELECT state, attempt, lease_until, steps, last_error, " + nowSql + ", result FROM " + t + pk;
         String guard = pk + " AND state = '" + IN_PROGRESS + "' AND attempt = ? AND lease_until = ?";
         this.takeOverSql = "UPDATE " + t + " SET lease_until = " + leaseUntil + ", lease_token = ?, attempt = ?"
                 + guard;
@@ -131,6 +133,7 @@ public final class JdbcLeases implements LeaseStore {
         byte[] steps;
         String lastError;
         long now;
+        Optional<byte[]> result;
         try (PreparedStatement ps = c.prepareStatement(readSql)) {
             int i = bindNow(ps, 1);
             ps.setString(i++, request.consumer());
@@ -145,10 +148,11 @@ public final class JdbcLeases implements LeaseStore {
                 steps = rs.getBytes(4);
                 lastError = rs.getString(5);
                 now = jvmClock ? System.currentTimeMillis() : rs.getLong(6);
+                result = request.loadResult() ? Optional.ofNullable(rs.getBytes(7)) : Optional.empty();
             }
         }
         if (state == null || COMPLETED.equals(state)) {
-            return new LeaseAnswer.Completed(claim.processedAt(), claim.fingerprint(), claim.result());
+            return new LeaseAnswer.Completed(claim.processedAt(), claim.fingerprint(), result);
         }
         if (FAILED.equals(state)) {
             return new LeaseAnswer.Failed(claim.processedAt(), claim.fingerprint(), attempt,

@@ -64,10 +64,18 @@ public final class DemoClient {
         attempts++;
         HttpResponse<String> retry = http.send(charge(key, 500, Duration.ofSeconds(30)),
                 HttpResponse.BodyHandlers.ofString());
+        while (retry.statusCode() == 409) { // lease mode: the first attempt is still running
+            long seconds = Long.parseLong(retry.headers().firstValue("Retry-After").orElse("1"));
+            out.println("   -> 409, in progress (the first attempt is still charging); Retry-After: " + seconds
+                    + " s, so the client waits and sends it again");
+            Thread.sleep(seconds * 1000);
+            attempts++;
+            retry = http.send(charge(key, 500, Duration.ofSeconds(30)), HttpResponse.BodyHandlers.ofString());
+        }
         boolean replayed = retry.headers().firstValue("Idempotent-Replayed").orElse("").equals("true");
         out.println("   -> " + retry.statusCode() + ", Idempotent-Replayed: " + replayed + ", Location: "
                 + retry.headers().firstValue("Location").orElse("-")
-                + (replayed ? " (the first attempt's charge, replayed: it waited for it to commit)"
+                + (replayed ? " (the first attempt's charge, replayed)"
                 : " (the first attempt never reached the server; charged now)"));
         out.println("      " + retry.body());
 

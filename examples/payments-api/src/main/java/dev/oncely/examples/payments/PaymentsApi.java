@@ -30,8 +30,10 @@ import org.apache.tomcat.util.descriptor.web.FilterMap;
 
 /**
  * A payments API: {@code POST /charges} (form field {@code amount_cents}) behind Oncely's idempotency filter, on an
- * embedded Tomcat and an embedded H2 database. The charge row, the key and the stored response commit in one
- * transaction. {@link #main} starts it, runs {@link DemoClient} against it (a request that times out, then a retry
+ * embedded Tomcat and an embedded H2 database. In the in-transaction mode (the default) the charge row, the key and
+ * the stored response commit in one transaction; in the lease mode ({@code --mode leased}) the key is leased first
+ * and the charge is written as a call to another service would be, on a connection of its own, under the request's
+ * downstream key. {@link #main} starts it, runs {@link DemoClient} against it (a request that times out, then a retry
  * with the same key) and prints the charges counted in the database.
  */
 public final class PaymentsApi implements AutoCloseable {
@@ -40,6 +42,7 @@ public final class PaymentsApi implements AutoCloseable {
             Usage: mvn -q -pl examples/payments-api -am compile exec:java [-Dexec.args="..."]
               --port N            HTTP port (default 0: a free one)
               --delay MILLIS      how long a charge takes on the server, to simulate a slow payment network (default 1500)
+              --mode MODE         in-transaction (default) or leased: the filter's mode (docs/http.md)
               --serve             after the demo, keep serving until Ctrl-C (try it with curl, see docs/http.md)
               --help              this text
             """;
@@ -61,6 +64,15 @@ public final class PaymentsApi implements AutoCloseable {
 
     /** Starts the API on an in-memory H2 database of its own ({@code name}) and the given port (0: a free one). */
     public static PaymentsApi start(String name, int port, Duration chargeDelay) throws IOException, LifecycleException {
+        return start(name, port, chargeDelay, false);
+    }
+
+    /**
+     * As {@link #start(String, int, Duration)}, in the lease mode if {@code leased}: a lease of 5 seconds, so that a
+     * retry arriving while the charge runs is answered 409 with a short Retry-After.
+     */
+    public static PaymentsApi start(String name, int port, Duration chargeDelay, boolean leased)
+            throws IOException, LifecycleException {
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl("jdbc:h2:mem:" + name + ";DB_CLOSE_DELAY=-1;LOCK_TIMEOUT=30000");
         config.setUsername("sa");
@@ -75,7 +87,9 @@ public final class PaymentsApi implements AutoCloseable {
         }
         JdbcDedupStore store = JdbcDedupStore.builder(dataSource).build().createSchemaIfMissing();
 
-        IdempotencyFilter filter = IdempotencyFilter.inTransaction(store)
+        IdempotencyFilter filter = (leased
+                ? IdempotencyFilter.leased(store).lease(Duration.ofSeconds(5))
+                : IdempotencyFilter.inTransaction(store))
                 .consumer("payments-api")
                 .clients(ClientIdentifier.header("X-Api-Key"))
                 .paths("/charges")
@@ -88,7 +102,7 @@ public final class PaymentsApi implements AutoCloseable {
         tomcat.setBaseDir(base.toString());
         tomcat.setPort(port);
         Context context = tomcat.addContext("", base.toString());
-        Tomcat.addServlet(context, "charges", new ChargesServlet(chargeDelay));
+        Tomcat.addServlet(context, "charges", new ChargesServlet(chargeDelay, leased ? dataSource : null));
         context.addServletMappingDecoded("/charges", "charges");
         FilterDef def = new FilterDef();
         def.setFilterName("idempotency");
@@ -129,12 +143,17 @@ public final class PaymentsApi implements AutoCloseable {
         dataSource.close();
     }
 
-    /** POST /charges: one row in charges, on the idempotency transaction; 201 with the charge. */
+    /**
+     * POST /charges: one row in charges, on the idempotency transaction (or, in the lease mode, on a connection of its
+     * own, as a payment processor would record it); 201 with the charge.
+     */
     static final class ChargesServlet extends HttpServlet {
         private final Duration delay;
+        private final DataSource processor;
 
-        ChargesServlet(Duration delay) {
+        ChargesServlet(Duration delay, DataSource processor) {
             this.delay = delay;
+            this.processor = processor;
         }
 
         @Override
@@ -147,15 +166,18 @@ public final class PaymentsApi implements AutoCloseable {
                         + "\"detail\":\"Send amount_cents, a positive whole number of cents.\"}");
                 return;
             }
-            String id = "ch_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
+            String id = processor == null ? "ch_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24)
+                    // Lease mode: the charge's id is the request's downstream key, the same for every attempt, so a
+                    // second attempt (after a crash) cannot charge twice: the processor's primary key refuses it.
+                    : "ch_" + IdempotencyContext.run(request).downstreamKey("charge").substring(0, 24);
             try {
                 Thread.sleep(delay.toMillis()); // the card network is slow today
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IOException("interrupted", e);
             }
-            Connection connection = IdempotencyContext.connection(request);
-            try (PreparedStatement ps = connection.prepareStatement(
+            try (Connection own = processor == null ? null : processor.getConnection();
+                 PreparedStatement ps = (own != null ? own : IdempotencyContext.connection(request)).prepareStatement(
                     "INSERT INTO charges (id, client, amount_cents) VALUES (?, ?, ?)")) {
                 ps.setString(1, id);
                 ps.setString(2, request.getHeader("X-Api-Key"));
@@ -187,9 +209,11 @@ public final class PaymentsApi implements AutoCloseable {
         }
         int port = Integer.parseInt(options.getOrDefault("--port", "0"));
         Duration delay = Duration.ofMillis(Long.parseLong(options.getOrDefault("--delay", "1500")));
-        try (PaymentsApi api = start("payments", port, delay)) {
+        boolean leased = options.getOrDefault("--mode", "in-transaction").equals("leased");
+        try (PaymentsApi api = start("payments", port, delay, leased)) {
             System.out.println("Payments API on http://127.0.0.1:" + api.port() + "/charges (H2 in memory; a charge"
-                    + " takes " + delay.toMillis() + " ms)");
+                    + " takes " + delay.toMillis() + " ms; filter in " + (leased ? "lease" : "in-transaction")
+                    + " mode)");
             DemoClient.Result result = new DemoClient(api.port(), System.out).run(delay);
             System.out.println();
             System.out.println("Charges in the database: " + api.charges() + " (the client sent the charge "
@@ -214,6 +238,12 @@ public final class PaymentsApi implements AutoCloseable {
                 case "--port", "--delay" -> {
                     if (i + 1 >= args.length || !args[i + 1].matches("[0-9]+")) {
                         throw new IllegalArgumentException(name + " needs a whole number");
+                    }
+                    options.put(name, args[++i]);
+                }
+                case "--mode" -> {
+                    if (i + 1 >= args.length || !args[i + 1].matches("in-transaction|leased")) {
+                        throw new IllegalArgumentException("--mode needs in-transaction or leased");
                     }
                     options.put(name, args[++i]);
                 }
