@@ -165,6 +165,7 @@ public final class SpringBootExample {
                     Long.class);
             long distinctRows = jdbc.queryForObject("SELECT (SELECT count(DISTINCT event_id) FROM payments)"
                     + " + (SELECT count(DISTINCT event_id) FROM refunds)", Long.class);
+            requireMeter(metricsUrl);
             Map<String, Long> byOutcome = new LinkedHashMap<>();
             for (String outcome : OUTCOMES) {
                 byOutcome.put(outcome, readCounter(metricsUrl, outcome));
@@ -264,11 +265,19 @@ public final class SpringBootExample {
 
     private static final Pattern VALUE = Pattern.compile("\"statistic\"\\s*:\\s*\"COUNT\"\\s*,\\s*\"value\"\\s*:\\s*([0-9.Ee+]+)");
 
-    /** {@code GET /actuator/metrics/oncely.messages?tag=outcome:X}; 404 (no such meter yet) is 0. */
+    /** The meter must be there: a 404 here means the endpoint is not exposed or the metrics are off. */
+    private static void requireMeter(String metricsUrl) throws IOException, InterruptedException {
+        HttpResponse<String> response = get(metricsUrl);
+        if (response.statusCode() != 200) {
+            throw new IllegalStateException("GET " + metricsUrl + " answered " + response.statusCode()
+                    + ": expose the endpoint (management.endpoints.web.exposure.include=metrics) and keep"
+                    + " oncely.metrics.enabled true");
+        }
+    }
+
+    /** {@code GET /actuator/metrics/oncely.messages?tag=outcome:X}; 404 (no message had that outcome) is 0. */
     static long readCounter(String metricsUrl, String outcome) throws IOException, InterruptedException {
-        HttpClient http = HttpClient.newHttpClient();
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(metricsUrl + "?tag=outcome:"
-                + outcome)).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> response = get(metricsUrl + "?tag=outcome:" + outcome);
         if (response.statusCode() == 404) {
             return 0;
         }
@@ -278,6 +287,11 @@ public final class SpringBootExample {
                     + " " + response.body());
         }
         return Math.round(Double.parseDouble(m.group(1)));
+    }
+
+    private static HttpResponse<String> get(String url) throws IOException, InterruptedException {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url))
+                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     private static void print(Report r) {
