@@ -46,7 +46,9 @@ public final class IdempotentInterceptor implements MethodInterceptor {
     private final BeanFactory beanFactory;
     private final Supplier<? extends List<? extends OncelyListener>> listeners;
     private final SpelExpressionParser parser = new SpelExpressionParser();
-    private final ParameterNameDiscoverer parameterNames = new DefaultParameterNameDiscoverer();
+    private final BeanFactoryResolver beanResolver;
+    /** Parameter names by method, looked up once (the discoverer reflects on every call otherwise). */
+    private final ParameterNameDiscoverer parameterNames = new CachedParameterNames(new DefaultParameterNameDiscoverer());
     private final Map<Method, IdempotentHandler<Call, Object, ?>> handlers = new ConcurrentHashMap<>();
     private final Map<Method, BatchMethod> batchMethods = new ConcurrentHashMap<>();
 
@@ -73,6 +75,7 @@ public final class IdempotentInterceptor implements MethodInterceptor {
         this.store = store;
         this.defaultRetention = defaultRetention;
         this.beanFactory = beanFactory;
+        this.beanResolver = beanFactory == null ? null : new BeanFactoryResolver(beanFactory);
         this.listeners = listeners;
     }
 
@@ -265,8 +268,8 @@ public final class IdempotentInterceptor implements MethodInterceptor {
         Object evaluate(Expression expression) {
             MethodBasedEvaluationContext context = new MethodBasedEvaluationContext(invocation.getThis(), method,
                     invocation.getArguments(), parameterNames);
-            if (beanFactory != null) {
-                context.setBeanResolver(new BeanFactoryResolver(beanFactory));
+            if (beanResolver != null) {
+                context.setBeanResolver(beanResolver);
             }
             return expression.getValue(context);
         }
@@ -344,8 +347,8 @@ public final class IdempotentInterceptor implements MethodInterceptor {
             MethodBasedEvaluationContext context = new MethodBasedEvaluationContext(value, call.method,
                     call.invocation.getArguments(), parameterNames);
             context.setVariable("record", value);
-            if (beanFactory != null) {
-                context.setBeanResolver(new BeanFactoryResolver(beanFactory));
+            if (beanResolver != null) {
+                context.setBeanResolver(beanResolver);
             }
             return expression.getValue(context);
         }
@@ -353,6 +356,27 @@ public final class IdempotentInterceptor implements MethodInterceptor {
         @Override
         public String toString() {
             return value == null ? "null element" : value.getClass().getSimpleName() + " element";
+        }
+    }
+
+    /** A discoverer that asks its delegate once per method. */
+    private static final class CachedParameterNames implements ParameterNameDiscoverer {
+        private final ParameterNameDiscoverer delegate;
+        private final Map<Method, Optional<String[]>> byMethod = new ConcurrentHashMap<>();
+
+        CachedParameterNames(ParameterNameDiscoverer delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public String[] getParameterNames(Method method) {
+            return byMethod.computeIfAbsent(method, m -> Optional.ofNullable(delegate.getParameterNames(m)))
+                    .orElse(null);
+        }
+
+        @Override
+        public String[] getParameterNames(java.lang.reflect.Constructor<?> constructor) {
+            return delegate.getParameterNames(constructor);
         }
     }
 }
