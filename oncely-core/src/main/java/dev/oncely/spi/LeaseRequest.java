@@ -35,8 +35,12 @@ public record LeaseRequest(String consumer, String key, Optional<String> fingerp
         }
     }
 
-    /** The claim request of the same key, for stores that claim the record's row first. */
+    /**
+     * The claim request of the same key, for stores that claim the record's row first. It never loads the stored
+     * result: a lease store must read the result together with the record's state (one read), since a completion
+     * can land between two reads.
+     */
     public ClaimRequest asClaim() {
-        return new ClaimRequest(consumer, key, fingerprint, retention, loadResult);
+        return new ClaimRequest(consumer, key, fingerprint, retention, false);
     }
 }
