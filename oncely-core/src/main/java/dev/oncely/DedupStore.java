@@ -41,6 +41,23 @@ public interface DedupStore {
     }
 
     /**
+     * Runs {@code work}, whose first step is {@code transaction.claimAll(batch)}, in a new transaction, exactly as
+     * {@link #inTransaction} does. A store may first look the batch's keys up without beginning a transaction and,
+     * if every one of them has a committed claim that has not expired, return
+     * {@code ifAllDuplicates.apply(thoseClaims)} (in the batch's key order) without running {@code work}. If any
+     * key is not found that way, {@code work} runs and its claim decides. The default runs
+     * {@code inTransaction(work)}.
+     *
+     * @param ifAllDuplicates turns the stored claims into the caller's answer; may throw (a payload conflict),
+     *                        which reaches the caller unchanged
+     */
+    default <T> T inClaimingBatchTransaction(dev.oncely.spi.ClaimBatch batch,
+                                             java.util.function.Function<java.util.List<ClaimResult>, T> ifAllDuplicates,
+                                             TransactionWork<T> work) throws Exception {
+        return inTransaction(work);
+    }
+
+    /**
      * Runs {@code work} inside the caller's open transaction: never begins, commits, rolls back or closes it,
      * and never retries. Fails fast with an {@link dev.oncely.OncelyException} if the store cannot join it
      * (wrong kind of transaction, or a JDBC connection in autocommit mode).

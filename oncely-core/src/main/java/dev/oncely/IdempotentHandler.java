@@ -154,16 +154,11 @@ public final class IdempotentHandler<M, R, X extends Exception> {
      * by one to isolate the failing one.
      */
     public List<Outcome<R>> processBatch(List<? extends M> messages) throws X {
-        return batch(messages, store::inTransaction);
+        return batch(messages, null);
     }
 
-    /** Opens the transaction a batch runs in: the store's own, or the caller's. */
-    @FunctionalInterface
-    private interface Opener {
-        <T> T run(dev.oncely.spi.TransactionWork<T> work) throws Exception;
-    }
-
-    private List<Outcome<R>> batch(List<? extends M> messages, Opener opener) throws X {
+    /** The batch in a transaction of the store's ({@code caller} null) or in the caller's. */
+    private List<Outcome<R>> batch(List<? extends M> messages, CallerTransaction caller) throws X {
         ProcessingRecorder rec = batchRecorder(messages);
         return recorded(rec, () -> {
             Batch batch = prepareBatch(messages);
@@ -173,7 +168,12 @@ public final class IdempotentHandler<M, R, X extends Exception> {
             if (rec != null) {
                 rec.claimBegins();
             }
-            return unwrapped(() -> opener.run(tx -> runBatch(tx, batch, false, rec)));
+            if (caller != null) {
+                return unwrapped(() -> store.inCallerTransaction(caller, tx -> runBatch(tx, batch, false, rec)));
+            }
+            // All duplicates, read without a transaction: the same outcomes, and nothing runs that needs one.
+            return unwrapped(() -> store.inClaimingBatchTransaction(batch.claims,
+                    claims -> settleBatch(null, batch, claims, false, rec), tx -> runBatch(tx, batch, false, rec)));
         }, ProcessingRecorder::returned);
     }
 
@@ -266,12 +266,7 @@ public final class IdempotentHandler<M, R, X extends Exception> {
     /** {@link #processBatch(List)} inside your own open transaction, as {@link #processIn} does for one. */
     public List<Outcome<R>> processBatchIn(CallerTransaction transaction, List<? extends M> messages) throws X {
         Objects.requireNonNull(transaction, "transaction");
-        return batch(messages, new Opener() {
-            @Override
-            public <T> T run(dev.oncely.spi.TransactionWork<T> work) throws Exception {
-                return store.inCallerTransaction(transaction, work);
-            }
-        });
+        return batch(messages, transaction);
     }
 
     /** The recorder of a batch call: null without listeners, and for an empty (or null) batch, which does nothing. */
@@ -483,13 +478,26 @@ public final class IdempotentHandler<M, R, X extends Exception> {
     }
 
     private List<Outcome<R>> runBatch(StoreTransaction tx, Batch batch, boolean isolate, ProcessingRecorder rec) {
-        List<ClaimResult> claimed = tx.claimAll(batch.claims);
+        return settleBatch(tx, batch, tx.claimAll(batch.claims), isolate, rec);
+    }
+
+    /**
+     * The batch's outcomes from its claims: the handler for the claimed keys, the duplicates' answers, the results
+     * saved. {@code tx} may be null when every claim is a duplicate (nothing then runs that needs it).
+     */
+    private List<Outcome<R>> settleBatch(StoreTransaction tx, Batch batch, List<ClaimResult> claimed, boolean isolate,
+                                         ProcessingRecorder rec) {
         if (rec != null) {
             rec.claimAnswered();
         }
         if (claimed.size() != batch.claims.size()) {
             throw new MisconfigurationException(store.describe() + " returned " + claimed.size() + " claim results for "
                     + batch.claims.size() + " keys: the store violates the DedupStore contract.");
+        }
+        if (tx == null && claimed.stream().anyMatch(ClaimResult::claimed)) {
+            throw new MisconfigurationException(store.describe() + " answered a batch without a transaction with a"
+                    + " claimed key: inClaimingBatchTransaction may only do so when every key is a duplicate; the"
+                    + " store violates the DedupStore contract.");
         }
         @SuppressWarnings("unchecked")
         Slot<R>[] slots = new Slot[claimed.size()];

@@ -6,16 +6,14 @@ import dev.oncely.MisconfigurationException;
 import dev.oncely.OncelyException;
 import dev.oncely.jdbc.internal.ConnectionOwners;
 import dev.oncely.jdbc.internal.Ddl;
-import dev.oncely.jdbc.internal.HandleLender;
 import dev.oncely.jdbc.internal.JdbcLeases;
-import dev.oncely.jdbc.internal.JdbcStoreTransaction;
 import dev.oncely.jdbc.internal.PostgresPartitionedDialect;
-import dev.oncely.jdbc.internal.ReadBeforeClaim;
 import dev.oncely.jdbc.internal.SqlDialect;
 import dev.oncely.jdbc.internal.SqlErrors;
 import dev.oncely.jdbc.internal.TableName;
 import dev.oncely.jdbc.internal.TableShape;
 import dev.oncely.jdbc.internal.TransactionRunner;
+import dev.oncely.spi.ClaimBatch;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
 import dev.oncely.spi.LeaseStore;
@@ -23,7 +21,7 @@ import dev.oncely.spi.TransactionWork;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Function;
@@ -46,9 +44,9 @@ import org.slf4j.LoggerFactory;
  * {@link #createSchemaIfMissing()}. Databases, versions and caveats: docs/databases.md.
  *
  * <p>Thread-safe; its configuration is fixed at {@code build()}. The one thing it changes at runtime is its
- * read-before-claim strategy ({@link ReadBeforeClaim}): while most recent single-key claims were duplicates (a
- * redelivery storm), {@code process()} reads a key before beginning a transaction. Either way the answers are the
- * same.
+ * read-before-claim strategy: while most recent claims were duplicates (a redelivery storm), {@code process()} and
+ * {@code processBatch()} read keys before beginning a transaction (docs/benchmarks.md, "Which adaptive paths
+ * stayed"). Either way the answers are the same.
  */
 public final class JdbcDedupStore implements DedupStore {
 
@@ -66,11 +64,7 @@ public final class JdbcDedupStore implements DedupStore {
     private final TableName table;
     private final String description;
     private final TransactionRunner runner;
-    private final HandleLender lender = new HandleLender();
     private final Optional<LeaseStore> leases;
-    /** This store's one piece of runtime state: whether process() currently reads a key before claiming it. */
-    private final ReadBeforeClaim readBeforeClaim;
-    private volatile boolean slowClaimWarned;
 
     JdbcDedupStore(ConnectionOwner connections, ConnectionOwner ownConnections, SqlDialect dialect,
                    Database jdbcDialect, TableName table, int maxRetries) {
@@ -80,7 +74,6 @@ public final class JdbcDedupStore implements DedupStore {
         this.jdbcDialect = jdbcDialect;
         this.table = table;
         this.description = dialect.name() + " store on " + table.qualified();
-        this.readBeforeClaim = new ReadBeforeClaim(dialect.findsLiveClaims());
         SqlErrors errors = new SqlErrors(dialect, table, description);
         this.runner = new TransactionRunner(dialect, errors, new TableShape(dialect, table, errors, description),
                 maxRetries, description);
@@ -113,45 +106,33 @@ public final class JdbcDedupStore implements DedupStore {
 
     @Override
     public <T> T inTransaction(TransactionWork<T> work) throws Exception {
-        return runner.inTransaction(connections, (lease, attempt) -> run(work, lease, false));
+        return runner.inStoreTransaction(connections, work);
     }
 
     /**
-     * While the store's {@link ReadBeforeClaim} expects most keys to be duplicates (a redelivery storm or a replay),
-     * reads the key first on a connection in autocommit mode: a committed, unexpired claim is answered from that one read, with no
-     * transaction begun, nothing written and nothing locked. Otherwise, and on a miss, the transaction runs as in
-     * {@link #inTransaction} on the same connection, and its claim decides as always.
+     * While the store's read-before-claim strategy expects most keys to be duplicates (a redelivery storm or a
+     * replay), reads the key first on a connection in autocommit mode: a committed, unexpired claim is answered
+     * from that one read, with no transaction begun, nothing written and nothing locked. Otherwise, and on a miss,
+     * the transaction runs as in {@link #inTransaction} on the same connection, and its claim decides as always.
      */
     @Override
     public <T> T inClaimingTransaction(ClaimRequest request, Function<ClaimResult, T> ifDuplicate,
                                        TransactionWork<T> work) throws Exception {
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(ifDuplicate, "ifDuplicate");
-        if (!readBeforeClaim.readFirst() || !runner.shapeChecked()) {
-            return inTransaction(work);
-        }
-        ConnectionOwner.Lease lease = runner.acquire(connections);
-        boolean read;
-        Optional<ClaimResult> live;
-        try {
-            // A pool whose connections start transactions by themselves (autocommit off) would give the read a
-            // snapshot the transaction then keeps: claim the usual way there.
-            read = lease.connection().getAutoCommit();
-            live = read ? dialect.findLive(lease.connection(), request) : Optional.empty();
-        } catch (SQLException | RuntimeException e) {
-            lease.close();
-            if (e instanceof SQLException sql) {
-                throw runner.errors().translate("Looking up key '" + request.key() + "' of consumer '"
-                        + request.consumer() + "'", sql);
-            }
-            throw e;
-        }
-        if (live.isPresent()) {
-            lease.close();
-            readBeforeClaim.note(live.get());
-            return ifDuplicate.apply(live.get());
-        }
-        return runner.inTransaction(connections, lease, (l, attempt) -> run(work, l, read && attempt == 1));
+        return runner.inClaimingTransaction(connections, request, ifDuplicate, work);
+    }
+
+    /**
+     * As {@link #inClaimingTransaction} for a batch, while most recent batches were duplicates through and through
+     * (a redelivered batch): if every key has a committed, unexpired claim, that one read is the answer.
+     */
+    @Override
+    public <T> T inClaimingBatchTransaction(ClaimBatch batch, Function<List<ClaimResult>, T> ifAllDuplicates,
+                                            TransactionWork<T> work) throws Exception {
+        Objects.requireNonNull(batch, "batch");
+        Objects.requireNonNull(ifAllDuplicates, "ifAllDuplicates");
+        return runner.inClaimingBatchTransaction(connections, batch, ifAllDuplicates, work);
     }
 
     @Override
@@ -163,28 +144,7 @@ public final class JdbcDedupStore implements DedupStore {
                 .orElseThrow(() -> new MisconfigurationException(description + " can join a transaction on a JDBC"
                         + " Connection or a Jdbi Handle, not " + transaction + ": use JdbcTransactions.of(connection)"
                         + " or JdbcTransactions.of(handle)."));
-        return runner.inTransaction(ConnectionOwners.caller(connection, handle.orElse(null)),
-                (lease, attempt) -> run(work, lease, false));
-    }
-
-    private <T> T run(TransactionWork<T> work, ConnectionOwner.Lease lease, boolean keyJustRead) throws Exception {
-        JdbcStoreTransaction tx = new JdbcStoreTransaction(lease, dialect, runner.errors(), lender, readBeforeClaim,
-                keyJustRead);
-        try {
-            T result = work.execute(tx);
-            Duration moved = tx.keepSlowClaimsLive();
-            if (moved != null && !slowClaimWarned) {
-                slowClaimWarned = true;
-                log.warn("A transaction on {} was open for about {} ms, more than half the retention it claimed keys"
-                        + " with ({}): their expiry was moved {} ms later so that they do not expire as they commit."
-                        + " Retention must exceed the longest transaction plus the broker's redelivery window; raise"
-                        + " it. (Logged once.)", description, moved.toMillis(), tx.shortestRetention(),
-                        moved.toMillis());
-            }
-            return result;
-        } finally {
-            tx.close();
-        }
+        return runner.inStoreTransaction(ConnectionOwners.caller(connection, handle.orElse(null)), work);
     }
 
     @Override

@@ -190,6 +190,57 @@ class PostgresReadFirstTest {
         assertThat(effects("other")).isEqualTo(1);
     }
 
+    @Test
+    void aBatchOfFreshKeysIsClaimedByOneInsertAloneAndItsConflictsAreReadBackOnlyWhenThereAreAny() throws Exception {
+        IdempotentHandler<String, String, ?> h = handler(recordedStore(pool));
+        calls.clear();
+
+        assertThat(h.processBatch(List.of("a", "b", "c"))).allMatch(Outcome::isProcessed);
+
+        assertThat(calls).as("no read of existing rows when every key was inserted").containsExactly("getConnection",
+                "setAutoCommit false", "prepare INSERT", "prepare INSERT", "prepare INSERT", "prepare INSERT",
+                "prepare UPDATE", "commit", "setAutoCommit true", "close");
+        calls.clear();
+
+        List<Outcome<String>> mixed = h.processBatch(List.of("b", "d"));
+
+        assertThat(mixed).extracting(Outcome::isDuplicate).containsExactly(true, false);
+        assertThat(mixed.get(0).result()).contains("receipt-b");
+        assertThat(calls).as("the INSERT, then one read of the key it did not insert").containsSubsequence(
+                "setAutoCommit false", "prepare INSERT", "prepare SELECT", "commit");
+        assertThat(effects("b")).isEqualTo(1);
+        assertThat(effects("d")).isEqualTo(1);
+    }
+
+    @Test
+    void duringAStormOfRedeliveredBatchesABatchOfDuplicatesIsOneReadAndNoTransaction() throws Exception {
+        IdempotentHandler<String, String, ?> h = handler(recordedStore(pool));
+        List<Outcome<String>> first = h.processBatch(List.of("c", "a", "b"));
+        for (int i = 0; i < 10; i++) {
+            assertThat(h.processBatch(List.of("c", "a", "b"))).allMatch(Outcome::isDuplicate);
+        }
+        calls.clear();
+
+        List<Outcome<String>> again = h.processBatch(List.of("c", "a", "b"));
+
+        assertThat(calls).containsExactly("getConnection", "prepare SELECT", "close");
+        assertThat(again).extracting(Outcome::result).containsExactly(first.get(0).result(), first.get(1).result(),
+                first.get(2).result());
+        assertThat(again).extracting(Outcome::firstProcessedAt).containsExactly(first.get(0).firstProcessedAt(),
+                first.get(1).firstProcessedAt(), first.get(2).firstProcessedAt());
+        assertThatThrownBy(() -> h.processBatch(List.of("c", "a!"))).isInstanceOf(PayloadConflictException.class);
+        calls.clear();
+
+        List<Outcome<String>> withFresh = h.processBatch(List.of("a", "new"));
+
+        assertThat(withFresh).extracting(Outcome::isProcessed).containsExactly(false, true);
+        assertThat(calls).as("read, then claimed plainly in a transaction on the same connection").containsExactly(
+                "getConnection", "prepare SELECT", "setAutoCommit false", "prepare INSERT", "prepare SELECT",
+                "prepare INSERT", "prepare UPDATE", "commit", "setAutoCommit true", "close");
+        assertThat(effects("new")).isEqualTo(1);
+        assertThat(effects("a")).isEqualTo(1);
+    }
+
     private static long effects(String key) throws SQLException {
         try (Connection c = pool.getConnection();
              PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM " + TABLE + "_effects WHERE event_id = ?")) {

@@ -159,4 +159,92 @@ public interface ReplayAndFingerprintContract extends StoreFixture {
         assertThat(effects("billing", "short")).isEqualTo(2);
         assertThat(receipts).hasValue(3);
     }
+
+    /**
+     * Whole batches redelivered again and again may make a store answer them another way, such as one read without a
+     * transaction ({@link DedupStore#inClaimingBatchTransaction}): no answer may change. Every redelivery returns the
+     * first outcomes (results and times), a batch with one fresh key amid the storm processes that key once, a
+     * changed payload is a conflict, an expired key is processed again, and a key held by an open transaction is
+     * still waited for.
+     */
+    @Test
+    default void aStormOfRedeliveredBatchesChangesNoAnswer() throws Exception {
+        DedupStore store = store();
+        AtomicInteger receipts = new AtomicInteger();
+        IdempotentHandler<Msg, String, ?> h = builder(store, "billing")
+                .resultCodec(ResultCodec.utf8())
+                .fingerprint(m -> m.payload().getBytes(StandardCharsets.UTF_8))
+                .handler((m, ctx) -> {
+                    recordEffect(ctx);
+                    return "receipt-" + receipts.incrementAndGet();
+                }).build();
+        List<Msg> batch = List.of(Msg.of("b3"), Msg.of("b1"), Msg.of("b2"), Msg.of("b1"));
+        List<Outcome<String>> first = h.processBatch(batch);
+        assertThat(first).extracting(Outcome::status).containsExactly(Outcome.Status.PROCESSED,
+                Outcome.Status.PROCESSED, Outcome.Status.PROCESSED, Outcome.Status.DUPLICATE);
+
+        for (int i = 0; i < 30; i++) {
+            List<Outcome<String>> again = h.processBatch(batch);
+            assertThat(again).as("redelivery %d", i).allMatch(Outcome::isDuplicate);
+            assertThat(again).extracting(Outcome::key).containsExactly("b3", "b1", "b2", "b1");
+            assertThat(again).extracting(Outcome::result).as("redelivery %d", i)
+                    .containsExactly(first.get(0).result(), first.get(1).result(), first.get(2).result(),
+                            first.get(1).result());
+            assertThat(again).extracting(Outcome::firstProcessedAt).containsExactly(first.get(0).firstProcessedAt(),
+                    first.get(1).firstProcessedAt(), first.get(2).firstProcessedAt(), first.get(1).firstProcessedAt());
+        }
+        List<Outcome<String>> withFresh = h.processBatch(List.of(Msg.of("b1"), Msg.of("fresh"), Msg.of("b2")));
+        assertThat(withFresh).extracting(Outcome::status).containsExactly(Outcome.Status.DUPLICATE,
+                Outcome.Status.PROCESSED, Outcome.Status.DUPLICATE);
+        for (int i = 0; i < 10; i++) {
+            assertThat(h.processBatch(batch)).allMatch(Outcome::isDuplicate);
+        }
+        assertThatThrownBy(() -> h.processBatch(List.of(Msg.of("b1"), new Msg("b2", "another payload"))))
+                .isInstanceOf(PayloadConflictException.class);
+
+        IdempotentHandler<Msg, String, ?> shortLived = builder(store, "billing")
+                .retentionForTestsOnly(Duration.ofSeconds(1)).handler(effectHandler(this)).build();
+        List<Msg> shortBatch = List.of(Msg.of("s1"), Msg.of("s2"));
+        assertThat(shortLived.processBatch(shortBatch)).allMatch(Outcome::isProcessed);
+        for (int i = 0; i < 10; i++) {
+            assertThat(shortLived.processBatch(shortBatch)).allMatch(Outcome::isDuplicate);
+        }
+        letStoreClockPass(Duration.ofMillis(1500));
+        assertThat(shortLived.processBatch(shortBatch)).as("expired: claimable again").allMatch(Outcome::isProcessed);
+        assertThat(shortLived.processBatch(shortBatch)).as("the new claims hold").allMatch(Outcome::isDuplicate);
+
+        if (capabilities().concurrentClaimsWait()) {
+            CountDownLatch inside = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            IdempotentHandler<Msg, String, ?> holding = builder(store, "billing").handler((m, ctx) -> {
+                recordEffect(ctx);
+                inside.countDown();
+                release.await();
+                return "held";
+            }).build();
+            for (int i = 0; i < 10; i++) {
+                assertThat(h.processBatch(batch)).allMatch(Outcome::isDuplicate);
+            }
+            ExecutorService executor = Executors.newFixedThreadPool(2);
+            try {
+                Future<Outcome<String>> winner = executor.submit(() -> holding.process(Msg.of("held")));
+                assertThat(inside.await(30, TimeUnit.SECONDS)).isTrue();
+                Future<List<Outcome<String>>> waiter = executor.submit(
+                        () -> h.processBatch(List.of(Msg.of("b1"), Msg.of("held"))));
+                Thread.sleep(300);
+                assertThat(waiter.isDone()).as("a redelivered batch waits for the open claim of its key").isFalse();
+                release.countDown();
+                assertThat(await(winner).isProcessed()).isTrue();
+                assertThat(await(waiter)).allMatch(Outcome::isDuplicate);
+                assertThat(effects("billing", "held")).isEqualTo(1);
+            } finally {
+                executor.shutdownNow();
+            }
+        }
+        for (String key : List.of("b1", "b2", "b3", "fresh")) {
+            assertThat(effects("billing", key)).as(key).isEqualTo(1);
+        }
+        assertThat(effects("billing", "s1")).isEqualTo(2);
+        assertThat(receipts).hasValue(4);
+    }
 }

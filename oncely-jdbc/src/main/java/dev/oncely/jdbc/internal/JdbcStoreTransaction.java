@@ -28,7 +28,7 @@ public final class JdbcStoreTransaction implements StoreTransaction {
     private final HandleLender lender;
     /** The store's strategy: which claim to send, and told each claim's answers. */
     private final ReadBeforeClaim readBeforeClaim;
-    /** Whether the store read this transaction's key just before beginning it, and did not find it live. */
+    /** Whether the store read this transaction's key(s) just before beginning it, and did not find them all live. */
     private final boolean keyJustRead;
     private final long started = System.nanoTime();
     /** Keys this transaction claimed with a retention, as (consumer, keys) per claim call (null until one is). */
@@ -65,7 +65,8 @@ public final class JdbcStoreTransaction implements StoreTransaction {
     public List<ClaimResult> claimAll(ClaimBatch batch) {
         List<ClaimResult> results;
         try {
-            results = readBeforeClaim.batchReadFirst()
+            // Keys the store has just read, not all live, are claimed plainly: some of them are fresh.
+            results = !keyJustRead && readBeforeClaim.batchReadFirst()
                     ? dialect.claimAllReadingFirst(lease.connection(), batch)
                     : dialect.claimAll(lease.connection(), batch);
         } catch (SQLException e) {

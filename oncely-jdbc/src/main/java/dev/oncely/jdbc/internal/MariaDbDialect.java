@@ -284,6 +284,29 @@ public final class MariaDbDialect implements SqlDialect {
         if (!mariadb || batch.size() < 2) {
             return claimAll(connection, batch);
         }
+        Map<String, ClaimResult> live = readLive(connection, batch);
+        List<ClaimBatch.Key> rest = new java.util.ArrayList<>(batch.size() - Math.min(live.size(), batch.size()));
+        for (ClaimBatch.Key k : batch.keys()) {
+            if (!live.containsKey(k.key())) {
+                rest.add(k);
+            }
+        }
+        List<ClaimResult> claimed = rest.isEmpty() ? List.of() : claimAll(connection,
+                new ClaimBatch(batch.consumer(), batch.retention(), batch.loadResult(), rest));
+        List<ClaimResult> results = new java.util.ArrayList<>(batch.size());
+        int next = 0;
+        for (ClaimBatch.Key k : batch.keys()) {
+            ClaimResult found = live.get(k.key());
+            results.add(found != null ? found : claimed.get(next++));
+        }
+        return results;
+    }
+
+    /**
+     * The batch's keys' committed claims that have not expired, by key: one plain (consistent, non-locking) read.
+     * MariaDB only (the caller checks).
+     */
+    private Map<String, ClaimResult> readLive(Connection connection, ClaimBatch batch) throws SQLException {
         StringBuilder read = new StringBuilder("SELECT event_id, " + PROCESSED_AT + ", fingerprint,"
                 + " CASE WHEN ? THEN result END, expires_at <= UTC_TIMESTAMP(6) FROM ").append(table.qualified())
                 .append(" WHERE consumer = ? AND event_id IN (");
@@ -307,21 +330,24 @@ public final class MariaDbDialect implements SqlDialect {
                 }
             }
         }
-        List<ClaimBatch.Key> rest = new java.util.ArrayList<>(batch.size() - Math.min(live.size(), batch.size()));
-        for (ClaimBatch.Key k : batch.keys()) {
-            if (!live.containsKey(k.key())) {
-                rest.add(k);
-            }
+        return live;
+    }
+
+    /** MariaDB: {@link #readLive}, when it found every key. (MySQL reads nothing first: no RETURNING there.) */
+    @Override
+    public Optional<List<ClaimResult>> findAllLive(Connection connection, ClaimBatch batch) throws SQLException {
+        if (!mariadb || batch.size() == 0) {
+            return Optional.empty();
         }
-        List<ClaimResult> claimed = rest.isEmpty() ? List.of() : claimAll(connection,
-                new ClaimBatch(batch.consumer(), batch.retention(), batch.loadResult(), rest));
+        Map<String, ClaimResult> live = readLive(connection, batch);
+        if (live.size() < batch.size()) {
+            return Optional.empty();
+        }
         List<ClaimResult> results = new java.util.ArrayList<>(batch.size());
-        int next = 0;
         for (ClaimBatch.Key k : batch.keys()) {
-            ClaimResult found = live.get(k.key());
-            results.add(found != null ? found : claimed.get(next++));
+            results.add(live.get(k.key()));
         }
-        return results;
+        return Optional.of(results);
     }
 
     private static java.util.Set<String> requestedKeys(List<ClaimRequest> requests) {

@@ -17,6 +17,11 @@ import java.util.List;
  *   <li>batches: while more than half of the keys of the store's recent batches were duplicates, the batch claim
  *       reads the existing rows first and inserts only the keys it did not find
  *       ({@link SqlDialect#claimAllReadingFirst}), sparing each duplicate the INSERT's conflict probe.</li>
+ *   <li>{@code processBatch()}: while more than half of the store's recent batches were duplicates through and
+ *       through (a redelivered batch), the store reads the batch's keys on a connection in autocommit mode before
+ *       beginning a transaction ({@link SqlDialect#findAllLive}); if every key has a live claim, that read is the
+ *       answer: one round trip, no transaction, nothing written or committed. Otherwise the batch is claimed as
+ *       usual.</li>
  * </ul>
  * Reading first costs a fresh key a read it did not need, so neither is done while keys are mostly fresh. The
  * measurements that keep both are in docs/benchmarks.md ("Which adaptive paths stayed"). Each share is an
@@ -30,6 +35,7 @@ public final class ReadBeforeClaim {
     private final boolean findsLiveClaims;
     private volatile int singleDuplicateShare;
     private volatile int batchDuplicateShare;
+    private volatile int allDuplicateBatchShare;
 
     /** @param findsLiveClaims whether the store's dialect can read a live claim ({@link SqlDialect#findsLiveClaims}) */
     public ReadBeforeClaim(boolean findsLiveClaims) {
@@ -44,6 +50,11 @@ public final class ReadBeforeClaim {
     /** Whether the next batch claim reads the existing rows before inserting. */
     public boolean batchReadFirst() {
         return batchDuplicateShare > HALF;
+    }
+
+    /** Whether the next {@code processBatch()} reads its keys before beginning a transaction. */
+    public boolean batchReadBeforeTransaction() {
+        return findsLiveClaims && allDuplicateBatchShare > HALF;
     }
 
     /** Counts one single-key claim's answer (or a live claim the read found). */
@@ -63,5 +74,7 @@ public final class ReadBeforeClaim {
         }
         int recent = batchDuplicateShare;
         batchDuplicateShare = recent - (recent >> 2) + duplicates * (1024 >> 2) / results.size();
+        int whole = allDuplicateBatchShare;
+        allDuplicateBatchShare = whole - (whole >> 2) + (duplicates == results.size() ? 1024 >> 2 : 0);
     }
 }

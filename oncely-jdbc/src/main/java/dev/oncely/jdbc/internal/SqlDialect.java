@@ -129,6 +129,16 @@ public interface SqlDialect {
     }
 
     /**
+     * The claims of all the batch's keys, in its key order, if every key has a committed claim that is still live;
+     * empty otherwise (one is absent, expired or not committed yet: the claim then decides). Read on a connection in
+     * autocommit mode: no transaction, no write, no lock. Only called if {@link #findsLiveClaims()}. Default: empty.
+     */
+    default java.util.Optional<List<ClaimResult>> findAllLive(Connection connection, ClaimBatch batch)
+            throws SQLException {
+        return java.util.Optional.empty();
+    }
+
+    /**
      * An SQL expression for the database clock's current time in epoch milliseconds (a BIGINT), which lease mode
      * compares {@code lease_until} with; empty to use the JVM clock instead. Default: empty.
      */

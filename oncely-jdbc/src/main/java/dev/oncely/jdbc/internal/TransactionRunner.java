@@ -3,9 +3,17 @@ package dev.oncely.jdbc.internal;
 import dev.oncely.CommitOutcomeUnknownException;
 import dev.oncely.TransientStoreException;
 import dev.oncely.jdbc.ConnectionOwner;
+import dev.oncely.spi.ClaimBatch;
+import dev.oncely.spi.ClaimRequest;
+import dev.oncely.spi.ClaimResult;
+import dev.oncely.spi.TransactionWork;
+import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Function;
 import org.jdbi.v3.core.JdbiException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,6 +47,10 @@ public final class TransactionRunner {
     /** Nanoseconds a claiming transaction may stay open (time-partitioned layout), or 0 for no limit. */
     private final long maxTransactionNanos;
     private volatile boolean durabilityChecked;
+    /** The store's one adaptive choice: whether to read keys before claiming them. */
+    private final ReadBeforeClaim readBeforeClaim;
+    private final HandleLender lender = new HandleLender();
+    private volatile boolean slowClaimWarned;
 
     public TransactionRunner(SqlDialect dialect, SqlErrors errors, TableShape shape, int maxRetries,
                              String description) {
@@ -48,7 +60,102 @@ public final class TransactionRunner {
         this.maxRetries = maxRetries;
         this.description = description;
         this.maxTransactionNanos = dialect.maxTransactionDuration().map(Duration::toNanos).orElse(0L);
+        this.readBeforeClaim = new ReadBeforeClaim(dialect.findsLiveClaims());
     }
+
+    // ------------------------------------------------------------------------- the store's own transactions
+
+    /** {@code DedupStore.inTransaction}: {@code work} on a {@link JdbcStoreTransaction} of {@code owner}'s. */
+    public <T> T inStoreTransaction(ConnectionOwner owner, TransactionWork<T> work) throws Exception {
+        return inTransaction(owner, (lease, attempt) -> run(work, lease, false));
+    }
+
+    /**
+     * {@code DedupStore.inClaimingTransaction}: while {@link ReadBeforeClaim} expects most keys to be duplicates,
+     * reads the key first on a connection in autocommit mode; a live claim found that way is the answer, with no
+     * transaction begun, nothing written and nothing locked. Otherwise, and on a miss, {@link #inStoreTransaction}
+     * on the same connection, whose claim decides as always.
+     */
+    public <T> T inClaimingTransaction(ConnectionOwner owner, ClaimRequest request,
+                                       Function<ClaimResult, T> ifDuplicate, TransactionWork<T> work)
+            throws Exception {
+        if (!readBeforeClaim.readFirst() || !shape.checked()) {
+            return inStoreTransaction(owner, work);
+        }
+        return readFirst(owner, work, connection -> dialect.findLive(connection, request), live -> {
+            readBeforeClaim.note(live);
+            return ifDuplicate.apply(live);
+        }, () -> "Looking up key '" + request.key() + "' of consumer '" + request.consumer() + "'");
+    }
+
+    /**
+     * {@code DedupStore.inClaimingBatchTransaction}: as {@link #inClaimingTransaction} for a whole batch, while
+     * {@link ReadBeforeClaim} expects whole batches of duplicates (a redelivered batch): the answer without a
+     * transaction when every key has a live claim.
+     */
+    public <T> T inClaimingBatchTransaction(ConnectionOwner owner, ClaimBatch batch,
+                                            Function<List<ClaimResult>, T> ifAllDuplicates, TransactionWork<T> work)
+            throws Exception {
+        if (!readBeforeClaim.batchReadBeforeTransaction() || !shape.checked() || batch.size() == 0) {
+            return inStoreTransaction(owner, work);
+        }
+        return readFirst(owner, work, connection -> dialect.findAllLive(connection, batch), live -> {
+            readBeforeClaim.noteBatch(live);
+            return ifAllDuplicates.apply(live);
+        }, () -> "Looking up a batch of " + batch.size() + " keys of consumer '" + batch.consumer() + "'");
+    }
+
+    @FunctionalInterface
+    private interface Read<L> {
+        Optional<L> read(Connection connection) throws SQLException;
+    }
+
+    /** The read before a transaction: its answer if it found one, else the transaction on the same connection. */
+    private <L, T> T readFirst(ConnectionOwner owner, TransactionWork<T> work, Read<L> read, Function<L, T> answer,
+                               java.util.function.Supplier<String> action) throws Exception {
+        ConnectionOwner.Lease lease = acquire(owner);
+        boolean autocommit;
+        Optional<L> live;
+        try {
+            // A pool whose connections start transactions by themselves (autocommit off) would give the read a
+            // snapshot the transaction then keeps: claim the usual way there.
+            autocommit = lease.connection().getAutoCommit();
+            live = autocommit ? read.read(lease.connection()) : Optional.empty();
+        } catch (SQLException | RuntimeException e) {
+            lease.close();
+            if (e instanceof SQLException sql) {
+                throw errors.translate(action.get(), sql);
+            }
+            throw e;
+        }
+        if (live.isPresent()) {
+            lease.close();
+            return answer.apply(live.get());
+        }
+        return inTransaction(owner, lease, (l, attempt) -> run(work, l, autocommit && attempt == 1));
+    }
+
+    private <T> T run(TransactionWork<T> work, ConnectionOwner.Lease lease, boolean keysJustRead) throws Exception {
+        JdbcStoreTransaction tx = new JdbcStoreTransaction(lease, dialect, errors, lender, readBeforeClaim,
+                keysJustRead);
+        try {
+            T result = work.execute(tx);
+            Duration moved = tx.keepSlowClaimsLive();
+            if (moved != null && !slowClaimWarned) {
+                slowClaimWarned = true;
+                log.warn("A transaction on {} was open for about {} ms, more than half the retention it claimed keys"
+                        + " with ({}): their expiry was moved {} ms later so that they do not expire as they commit."
+                        + " Retention must exceed the longest transaction plus the broker's redelivery window; raise"
+                        + " it. (Logged once.)", description, moved.toMillis(), tx.shortestRetention(),
+                        moved.toMillis());
+            }
+            return result;
+        } finally {
+            tx.close();
+        }
+    }
+
+    // ------------------------------------------------------------------------- any transaction
 
     public SqlErrors errors() {
         return errors;

@@ -56,4 +56,29 @@ class ReadBeforeClaimTest {
         strategy.noteBatch(List.of());
         assertThat(strategy.batchReadFirst()).as("an empty batch counts for nothing").isFalse();
     }
+
+    @Test
+    void batchesAreReadBeforeATransactionOnlyWhileMostRecentBatchesWereDuplicatesThroughAndThrough() {
+        ReadBeforeClaim strategy = new ReadBeforeClaim(true);
+        assertThat(strategy.batchReadBeforeTransaction()).isFalse();
+        for (int i = 0; i < 6; i++) {
+            strategy.noteBatch(List.of(DUPLICATE, DUPLICATE, DUPLICATE, FRESH));
+        }
+        assertThat(strategy.batchReadFirst()).as("most keys were duplicates").isTrue();
+        assertThat(strategy.batchReadBeforeTransaction()).as("but no batch was all duplicates").isFalse();
+        for (int i = 0; i < 4; i++) {
+            strategy.noteBatch(Collections.nCopies(10, DUPLICATE));
+        }
+        assertThat(strategy.batchReadBeforeTransaction()).isTrue();
+        for (int i = 0; i < 4; i++) {
+            strategy.noteBatch(List.of(DUPLICATE, FRESH));
+        }
+        assertThat(strategy.batchReadBeforeTransaction()).isFalse();
+
+        ReadBeforeClaim cannotRead = new ReadBeforeClaim(false);
+        for (int i = 0; i < 10; i++) {
+            cannotRead.noteBatch(Collections.nCopies(10, DUPLICATE));
+        }
+        assertThat(cannotRead.batchReadBeforeTransaction()).as("a dialect that cannot read a live claim").isFalse();
+    }
 }
