@@ -90,13 +90,7 @@ public interface ReplayAndFingerprintContract extends StoreFixture {
     default void aRedeliveryStormChangesNoAnswer() throws Exception {
         DedupStore store = store();
         AtomicInteger receipts = new AtomicInteger();
-        IdempotentHandler<Msg, String, ?> h = builder(store, "billing")
-                .resultCodec(ResultCodec.utf8())
-                .fingerprint(m -> m.payload().getBytes(StandardCharsets.UTF_8))
-                .handler((m, ctx) -> {
-                    recordEffect(ctx);
-                    return "receipt-" + receipts.incrementAndGet();
-                }).build();
+        IdempotentHandler<Msg, String, ?> h = receiptHandler(store, receipts);
         IdempotentHandler<Msg, String, ?> shortLived = builder(store, "billing").retentionForTestsOnly(Duration.ofSeconds(1))
                 .handler(effectHandler(this)).build();
         Outcome<String> first = h.process(Msg.of("evt-1"));
@@ -129,29 +123,8 @@ public interface ReplayAndFingerprintContract extends StoreFixture {
         assertThat(shortLived.process(Msg.of("short")).isDuplicate()).as("the new claim holds").isTrue();
 
         if (capabilities().concurrentClaimsWait()) {
-            CountDownLatch inside = new CountDownLatch(1);
-            CountDownLatch release = new CountDownLatch(1);
-            IdempotentHandler<Msg, String, ?> holding = builder(store, "billing").handler((m, ctx) -> {
-                recordEffect(ctx);
-                inside.countDown();
-                release.await();
-                return "held";
-            }).build();
-            redeliver(h, "evt-1", first, 20);
-            ExecutorService executor = Executors.newFixedThreadPool(2);
-            try {
-                Future<Outcome<String>> winner = executor.submit(() -> holding.process(Msg.of("held")));
-                assertThat(inside.await(30, TimeUnit.SECONDS)).isTrue();
-                Future<Outcome<String>> waiter = executor.submit(() -> h.process(Msg.of("held")));
-                Thread.sleep(300);
-                assertThat(waiter.isDone()).as("a redelivery waits for the open claim of its key").isFalse();
-                release.countDown();
-                assertThat(await(winner).isProcessed()).isTrue();
-                assertThat(await(waiter).isDuplicate()).isTrue();
-                assertThat(effects("billing", "held")).isEqualTo(1);
-            } finally {
-                executor.shutdownNow();
-            }
+            aRedeliveryWaitsForTheOpenClaimOfItsKey(store, () -> redeliver(h, "evt-1", first, 20),
+                    () -> h.process(Msg.of("held")).isDuplicate());
         }
         assertThat(effects("billing", "evt-1")).isEqualTo(1);
         assertThat(effects("billing", "fresh")).isEqualTo(1);
@@ -171,13 +144,7 @@ public interface ReplayAndFingerprintContract extends StoreFixture {
     default void aStormOfRedeliveredBatchesChangesNoAnswer() throws Exception {
         DedupStore store = store();
         AtomicInteger receipts = new AtomicInteger();
-        IdempotentHandler<Msg, String, ?> h = builder(store, "billing")
-                .resultCodec(ResultCodec.utf8())
-                .fingerprint(m -> m.payload().getBytes(StandardCharsets.UTF_8))
-                .handler((m, ctx) -> {
-                    recordEffect(ctx);
-                    return "receipt-" + receipts.incrementAndGet();
-                }).build();
+        IdempotentHandler<Msg, String, ?> h = receiptHandler(store, receipts);
         List<Msg> batch = List.of(Msg.of("b3"), Msg.of("b1"), Msg.of("b2"), Msg.of("b1"));
         List<Outcome<String>> first = h.processBatch(batch);
         assertThat(first).extracting(Outcome::status).containsExactly(Outcome.Status.PROCESSED,
@@ -214,37 +181,65 @@ public interface ReplayAndFingerprintContract extends StoreFixture {
         assertThat(shortLived.processBatch(shortBatch)).as("the new claims hold").allMatch(Outcome::isDuplicate);
 
         if (capabilities().concurrentClaimsWait()) {
-            CountDownLatch inside = new CountDownLatch(1);
-            CountDownLatch release = new CountDownLatch(1);
-            IdempotentHandler<Msg, String, ?> holding = builder(store, "billing").handler((m, ctx) -> {
-                recordEffect(ctx);
-                inside.countDown();
-                release.await();
-                return "held";
-            }).build();
-            for (int i = 0; i < 10; i++) {
-                assertThat(h.processBatch(batch)).allMatch(Outcome::isDuplicate);
-            }
-            ExecutorService executor = Executors.newFixedThreadPool(2);
-            try {
-                Future<Outcome<String>> winner = executor.submit(() -> holding.process(Msg.of("held")));
-                assertThat(inside.await(30, TimeUnit.SECONDS)).isTrue();
-                Future<List<Outcome<String>>> waiter = executor.submit(
-                        () -> h.processBatch(List.of(Msg.of("b1"), Msg.of("held"))));
-                Thread.sleep(300);
-                assertThat(waiter.isDone()).as("a redelivered batch waits for the open claim of its key").isFalse();
-                release.countDown();
-                assertThat(await(winner).isProcessed()).isTrue();
-                assertThat(await(waiter)).allMatch(Outcome::isDuplicate);
-                assertThat(effects("billing", "held")).isEqualTo(1);
-            } finally {
-                executor.shutdownNow();
-            }
+            aRedeliveryWaitsForTheOpenClaimOfItsKey(store, () -> {
+                for (int i = 0; i < 10; i++) {
+                    assertThat(h.processBatch(batch)).allMatch(Outcome::isDuplicate);
+                }
+            }, () -> h.processBatch(List.of(Msg.of("b1"), Msg.of("held"))).stream().allMatch(Outcome::isDuplicate));
         }
         for (String key : List.of("b1", "b2", "b3", "fresh")) {
             assertThat(effects("billing", key)).as(key).isEqualTo(1);
         }
         assertThat(effects("billing", "s1")).isEqualTo(2);
         assertThat(receipts).hasValue(4);
+    }
+
+    /** A piece of a test: runs {@code storm} and then waits as a redelivery would. */
+    @FunctionalInterface
+    interface Step {
+        void run() throws Exception;
+    }
+
+    /**
+     * While another transaction holds key "held" open: {@code storm} runs (so the store expects duplicates), then
+     * {@code redelivery} of "held" must wait for that transaction, and once it commits return true (a duplicate).
+     */
+    private void aRedeliveryWaitsForTheOpenClaimOfItsKey(DedupStore store, Step storm,
+                                                         java.util.concurrent.Callable<Boolean> redelivery)
+            throws Exception {
+        CountDownLatch inside = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        IdempotentHandler<Msg, String, ?> holding = builder(store, "billing").handler((m, ctx) -> {
+            recordEffect(ctx);
+            inside.countDown();
+            release.await();
+            return "held";
+        }).build();
+        storm.run();
+        ExecutorService executor = Executors.newFixedThreadPool(2);
+        try {
+            Future<Outcome<String>> winner = executor.submit(() -> holding.process(Msg.of("held")));
+            assertThat(inside.await(30, TimeUnit.SECONDS)).isTrue();
+            Future<Boolean> waiter = executor.submit(redelivery);
+            Thread.sleep(300);
+            assertThat(waiter.isDone()).as("a redelivery waits for the open claim of its key").isFalse();
+            release.countDown();
+            assertThat(await(winner).isProcessed()).isTrue();
+            assertThat(await(waiter)).as("the redelivery is a duplicate once the claim commits").isTrue();
+            assertThat(effects("billing", "held")).isEqualTo(1);
+        } finally {
+            executor.shutdownNow();
+        }
+    }
+
+    /** Consumer "billing" with results and payload fingerprints: records an effect, returns receipt-N. */
+    private IdempotentHandler<Msg, String, ?> receiptHandler(DedupStore store, AtomicInteger receipts) {
+        return builder(store, "billing")
+                .resultCodec(ResultCodec.utf8())
+                .fingerprint(m -> m.payload().getBytes(StandardCharsets.UTF_8))
+                .handler((m, ctx) -> {
+                    recordEffect(ctx);
+                    return "receipt-" + receipts.incrementAndGet();
+                }).build();
     }
 }
