@@ -113,7 +113,8 @@ public final class IdempotencyFilter implements Filter {
             throw new IllegalArgumentException("store is null: pass the DedupStore whose database the handlers write"
                     + " to, e.g. JdbcDedupStore.builder(dataSource).build().");
         }
-        return new Builder((settings, lease) -> new InTransactionMode(store, settings), false);
+        return new Builder((settings, options) -> new InTransactionMode(store, settings, options.keyWrittenLast),
+                false);
     }
 
     /**
@@ -129,7 +130,7 @@ public final class IdempotencyFilter implements Filter {
             throw new IllegalArgumentException("store is null: pass a DedupStore with leases, e.g."
                     + " JdbcDedupStore.builder(dataSource).build().");
         }
-        return new Builder((settings, lease) -> new LeasedMode(store, settings, lease), true);
+        return new Builder((settings, options) -> new LeasedMode(store, settings, options.lease()), true);
     }
 
     /**
@@ -294,8 +295,8 @@ public final class IdempotencyFilter implements Filter {
      * checks everything and says what is missing.
      */
     public static final class Builder {
-        /** Builds the mode the entry point chose ({@link #inTransaction} or {@link #leased}). */
-        private final BiFunction<Settings, LeaseSettings, Mode> mode;
+        /** Builds the mode the entry point chose ({@link #inTransaction} or {@link #leased}) from this builder. */
+        private final BiFunction<Settings, Builder, Mode> mode;
         private final boolean leased;
         private Duration lease = Duration.ofMinutes(1);
         private Duration keepAlive;
@@ -315,7 +316,9 @@ public final class IdempotencyFilter implements Filter {
         private FailurePolicy onServerError = FailurePolicy.KEEP_RESULT;
         private FailurePolicy onException = FailurePolicy.RELEASE_KEY;
 
-        private Builder(BiFunction<Settings, LeaseSettings, Mode> mode, boolean leased) {
+        private boolean keyWrittenLast;
+
+        private Builder(BiFunction<Settings, Builder, Mode> mode, boolean leased) {
             this.mode = mode;
             this.leased = leased;
         }
@@ -512,6 +515,30 @@ public final class IdempotencyFilter implements Filter {
             return this;
         }
 
+        /**
+         * In-transaction mode: write the key last. The handler runs first in the store's transaction; then the key's
+         * row is inserted together with the stored response, in one statement, and the transaction commits: one
+         * statement of the filter's fewer than the default (claim first, then store the response with an UPDATE).
+         * The answers are the same, and so is the guarantee: the request's database writes commit exactly once per
+         * key. What differs: a concurrent or later retry of a key runs the handler too (a concurrent one waits on
+         * the first's key only when it writes its own), and then everything it wrote is rolled back and it is
+         * answered with the replay (or 422). Choose it for handlers with no effects outside the database, where
+         * running again and rolling back is harmless; see docs/http.md. Default: off (claim first).
+         */
+        public Builder keyWrittenLast() {
+            if (leased) {
+                throw new IllegalArgumentException("keyWrittenLast() is an option of the in-transaction mode; in the"
+                        + " lease mode the key must be taken before the handler calls other services. Start with"
+                        + " IdempotencyFilter.inTransaction(store) to write the key last.");
+            }
+            this.keyWrittenLast = true;
+            return this;
+        }
+
+        private LeaseSettings lease() {
+            return new LeaseSettings(lease, Optional.ofNullable(keepAlive), maxAttempts, waitForInProgress);
+        }
+
         private <T> T leaseOption(String name, T value) {
             if (!leased) {
                 throw new IllegalArgumentException(name + "(...) is an option of the lease mode; this filter is in"
@@ -536,8 +563,7 @@ public final class IdempotencyFilter implements Filter {
             }
             Settings settings = new Settings(consumer, retention, retentionForTestsOnly, maxStoredResponseBytes,
                     replayedHeaders, onServerError, onException);
-            IdempotencyFilter filter = new IdempotencyFilter(this, mode.apply(settings,
-                    new LeaseSettings(lease, Optional.ofNullable(keepAlive), maxAttempts, waitForInProgress)));
+            IdempotencyFilter filter = new IdempotencyFilter(this, mode.apply(settings, this));
             log.info("Oncely idempotency filter for consumer '{}' ({}): methods {}, paths {}, key {}, retention {},"
                             + " 5xx {}, exceptions {}", consumer, filter.mode.describe(), methods, paths,
                     keyRequired ? "required" : "optional", retention, onServerError, onException);

@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
  * The key's claim, the handler's database writes and the stored response commit in one transaction of the store
  * (an {@link IdempotentHandler} whose result is the response). A concurrent retry of the same key waits on the
  * claim's row lock until the first commits, then is answered with the replay; it never sees 409. The response
- * is held in memory until the commit ({@link BufferedResponse}).
+ * is held in memory until the commit ({@link BufferedResponse}). With {@code keyWrittenLast} the key is written
+ * after the handler, with the response, in one statement ({@link KeyWrittenLast}); the answers are the same.
  */
 public final class InTransactionMode implements Mode {
 
@@ -25,9 +26,12 @@ public final class InTransactionMode implements Mode {
 
     private final Settings settings;
     private final IdempotentHandler<Exchange, StoredResponse, Exception> handler;
+    /** Null in the claim-first mode (the default). */
+    private final KeyWrittenLast keyWrittenLast;
 
-    public InTransactionMode(DedupStore store, Settings settings) {
+    public InTransactionMode(DedupStore store, Settings settings, boolean keyWrittenLast) {
         this.settings = settings;
+        this.keyWrittenLast = keyWrittenLast ? new KeyWrittenLast(store, settings) : null;
         var builder = IdempotentHandler.<Exchange, StoredResponse>builder(store)
                 .consumer(settings.consumer())
                 .key(Exchange::storedKey)
@@ -44,7 +48,8 @@ public final class InTransactionMode implements Mode {
 
     @Override
     public String describe() {
-        return "in-transaction mode on " + handler.store().describe();
+        return "in-transaction mode" + (keyWrittenLast != null ? " (key written last)" : "") + " on "
+                + handler.store().describe();
     }
 
     /** The handler, run in the claim's transaction (possibly again, if the store re-runs it after a deadlock). */
@@ -57,7 +62,8 @@ public final class InTransactionMode implements Mode {
 
     @Override
     public void handle(Exchange exchange) throws IOException, ServletException {
-        Modes.handle(exchange, settings, false, () -> handler.process(exchange), this::answerFailure);
+        Modes.handle(exchange, settings, false, keyWrittenLast != null ? () -> keyWrittenLast.process(exchange)
+                : () -> handler.process(exchange), this::answerFailure);
     }
 
     private void answerFailure(Exchange exchange, Exception e) throws IOException, ServletException {
