@@ -2,6 +2,7 @@ package dev.oncely.http;
 
 import dev.oncely.DedupStore;
 import dev.oncely.IdempotentHandler;
+import dev.oncely.http.internal.Digests;
 import dev.oncely.http.internal.Exchange;
 import dev.oncely.http.internal.InTransactionMode;
 import dev.oncely.http.internal.KeyHeader;
@@ -24,10 +25,10 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Enumeration;
 import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -80,6 +81,7 @@ public final class IdempotencyFilter implements Filter {
     public static final int DEFAULT_MAX_BYTES = 1 << 20;
 
     private static final Logger log = LoggerFactory.getLogger(IdempotencyFilter.class);
+    private static final byte[] EMPTY = new byte[0];
     private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
 
     private final Mode mode;
@@ -138,7 +140,7 @@ public final class IdempotencyFilter implements Filter {
      * looking a key up (e.g. with {@code store.admin()}).
      */
     public static String storedKey(String client, String key) {
-        MessageDigest sha = sha256();
+        MessageDigest sha = Digests.sha256();
         byte[] c = client.getBytes(StandardCharsets.UTF_8);
         byte[] k = key.getBytes(StandardCharsets.UTF_8);
         sha.update(new byte[] {(byte) (c.length >>> 24), (byte) (c.length >>> 16), (byte) (c.length >>> 8),
@@ -156,8 +158,9 @@ public final class IdempotencyFilter implements Filter {
             chain.doFilter(req, res);
             return;
         }
-        List<String> values = Collections.list(request.getHeaders(KEY_HEADER));
-        if (values.isEmpty()) {
+        Enumeration<String> values = request.getHeaders(KEY_HEADER);
+        String header = values != null && values.hasMoreElements() ? values.nextElement() : null;
+        if (header == null) {
             if (keyRequired) {
                 log.debug("{} {}: no Idempotency-Key", request.getMethod(), request.getRequestURI());
                 Problems.keyMissing().send(response);
@@ -166,11 +169,15 @@ public final class IdempotencyFilter implements Filter {
             }
             return;
         }
-        if (values.size() > 1) {
-            Problems.keyMalformed("the header was sent " + values.size() + " times").send(response);
+        if (values.hasMoreElements()) {
+            int times = 2;
+            for (values.nextElement(); values.hasMoreElements(); values.nextElement()) {
+                times++;
+            }
+            Problems.keyMalformed("the header was sent " + times + " times").send(response);
             return;
         }
-        KeyHeader.Parsed parsed = KeyHeader.parse(values.get(0));
+        KeyHeader.Parsed parsed = KeyHeader.parse(header);
         if (parsed instanceof KeyHeader.Malformed malformed) {
             log.debug("{} {}: malformed Idempotency-Key ({})", request.getMethod(), request.getRequestURI(),
                     malformed.reason());
@@ -199,9 +206,7 @@ public final class IdempotencyFilter implements Filter {
             return;
         }
         String storedKey = storedKey(client, key);
-        mode.handle(new Exchange(request, response, chain, storedKey, fingerprint(request, body), body,
-                request.getMethod() + " " + request.getRequestURI() + " (stored key " + storedKey.substring(0, 12)
-                        + "...)"));
+        mode.handle(new Exchange(request, response, chain, storedKey, fingerprint(request, body), body));
     }
 
     private boolean covers(HttpServletRequest request) {
@@ -227,8 +232,13 @@ public final class IdempotencyFilter implements Filter {
 
     /** The whole body, or null if it is larger than the limit. */
     private byte[] readBody(HttpServletRequest request) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        byte[] buffer = new byte[8192];
+        long declared = request.getContentLengthLong();
+        if (declared == 0) {
+            return EMPTY;
+        }
+        // Sized by the declared length (checked against the limit before): no 8 KiB buffer per small request.
+        ByteArrayOutputStream out = new ByteArrayOutputStream(declared > 0 ? (int) declared : 256);
+        byte[] buffer = new byte[declared > 0 && declared < 8192 ? (int) declared + 1 : 8192];
         try (InputStream in = request.getInputStream()) {
             int n;
             while ((n = in.read(buffer)) != -1) {
@@ -243,12 +253,12 @@ public final class IdempotencyFilter implements Filter {
 
     /** SHA-256 of the method, the path with its query, the fingerprinted headers and the body, each delimited. */
     private byte[] fingerprint(HttpServletRequest request, byte[] body) {
-        MessageDigest sha = sha256();
+        MessageDigest sha = Digests.sha256();
         try (DataOutputStream out = new DataOutputStream(new DigestOutputStream(OutputStreamNull.INSTANCE, sha))) {
             out.writeUTF("oncely-http-fingerprint-1");
             out.writeUTF(request.getMethod());
             String query = request.getQueryString();
-            out.writeUTF(request.getRequestURI() + (query == null ? "" : "?" + query));
+            out.writeUTF(query == null ? request.getRequestURI() : request.getRequestURI() + "?" + query);
             for (String name : fingerprintHeaders) {
                 List<String> values = Collections.list(request.getHeaders(name));
                 out.writeUTF(name.toLowerCase(Locale.ROOT));
@@ -263,14 +273,6 @@ public final class IdempotencyFilter implements Filter {
             throw new java.io.UncheckedIOException(e); // cannot happen: the sink is a digest
         }
         return sha.digest();
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
-        }
     }
 
     private static final class OutputStreamNull extends java.io.OutputStream {

@@ -9,8 +9,6 @@ import dev.oncely.http.IdempotencyContext;
 import dev.oncely.spi.ClaimRequest;
 import dev.oncely.spi.ClaimResult;
 import dev.oncely.spi.StoreTransaction;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Optional;
 import java.util.stream.Collectors;
@@ -78,11 +76,7 @@ final class KeyWrittenLast {
 
     /** As IdempotentHandler stores it: the hex SHA-256 of the filter's request digest. */
     private static String storedFingerprint(byte[] digest) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(digest));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
-        }
+        return HexFormat.of().formatHex(Digests.sha256().digest(digest));
     }
 
     /** Carries the stored claim of a key found written out of the transaction, rolling it back. */
