@@ -122,6 +122,90 @@ class KeyWrittenLastTest {
         }
     }
 
+    /**
+     * A charge whose id is the request's order number (a unique business key): a duplicate's INSERT waits on the
+     * first's row and then fails on it, before the duplicate ever reaches its own key.
+     */
+    private static final class UniqueOrderServlet extends HttpServlet {
+        @Override
+        protected void doPost(jakarta.servlet.http.HttpServletRequest req, jakarta.servlet.http.HttpServletResponse resp)
+                throws ServletException, IOException {
+            req.getInputStream().readAllBytes();
+            try (java.sql.PreparedStatement ps = IdempotencyContext.connection(req).prepareStatement(
+                    "INSERT INTO http_effects (id, run, path, client, body) VALUES (?, ?, ?, ?, ?)")) {
+                ps.setString(1, req.getHeader("X-Order"));
+                ps.setString(2, IdempotencyContext.of(req).consumer());
+                ps.setString(3, req.getRequestURI());
+                ps.setString(4, req.getHeader("X-Api-Key"));
+                ps.setString(5, "");
+                ps.executeUpdate();
+                Thread.sleep(300); // the duplicates arrive and wait on the order's row
+            } catch (java.sql.SQLException e) {
+                throw new ServletException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new ServletException(e);
+            }
+            resp.setStatus(201);
+            resp.setContentType("application/json");
+            resp.getWriter().write("{\"order\":\"" + req.getHeader("X-Order") + "\",\"charge\":\""
+                    + java.util.UUID.randomUUID() + "\"}");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDbs.class)
+    void duplicatesWhoseHandlerFailsOnTheFirstRequestsUniqueRowAreAnsweredWithTheReplayNotTheFailure(TestDbs db)
+            throws Exception {
+        String consumer = newConsumer("last");
+        int n = 8;
+        ExecutorService pool = Executors.newFixedThreadPool(n);
+        try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b), new UniqueOrderServlet())) {
+            String key = key();
+            String order = "order-" + java.util.UUID.randomUUID();
+            CyclicBarrier start = new CyclicBarrier(n);
+            List<Future<HttpResponse<String>>> futures = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                futures.add(pool.submit(() -> {
+                    HttpRequest request = server.post("/orders", "amount=500").header("Idempotency-Key", key)
+                            .header("X-Api-Key", "client-a").header("X-Order", order).build();
+                    start.await();
+                    return TestServer.CLIENT.send(request, HttpResponse.BodyHandlers.ofString());
+                }));
+            }
+            List<HttpResponse<String>> responses = new ArrayList<>();
+            for (Future<HttpResponse<String>> f : futures) {
+                responses.add(f.get());
+            }
+
+            assertThat(responses).extracting(HttpResponse::statusCode).containsOnly(201);
+            List<HttpResponse<String>> first = responses.stream().filter(r -> !replayed(r)).toList();
+            assertThat(first).hasSize(1);
+            assertThat(responses).allSatisfy(r -> assertThat(r.body()).isEqualTo(first.get(0).body()));
+            assertThat(db.effects(consumer)).isEqualTo(1);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TestDbs.class)
+    void aHandlerFailureOnAKeyNobodyWroteFollowsTheExceptionPolicy(TestDbs db) {
+        String consumer = newConsumer("last");
+        try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b), new UniqueOrderServlet())) {
+            String order = "order-" + java.util.UUID.randomUUID();
+            HttpResponse<String> first = TestServer.send(server.post("/orders", "amount=1")
+                    .header("Idempotency-Key", key()).header("X-Api-Key", "client-a").header("X-Order", order));
+            HttpResponse<String> otherKey = TestServer.send(server.post("/orders", "amount=1")
+                    .header("Idempotency-Key", key()).header("X-Api-Key", "client-a").header("X-Order", order));
+
+            assertThat(first.statusCode()).isEqualTo(201);
+            assertThat(otherKey.statusCode()).as("its own failure: the container's 500").isEqualTo(500);
+            assertThat(replayed(otherKey)).isFalse();
+            assertThat(db.effects(consumer)).isEqualTo(1);
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void aRetryOfACompletedKeyIsAByteIdenticalReplayAndWhatItsRunWroteIsRolledBack(TestDbs db) {

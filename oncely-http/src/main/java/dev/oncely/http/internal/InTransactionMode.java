@@ -4,6 +4,7 @@ import dev.oncely.CommitOutcomeUnknownException;
 import dev.oncely.DedupStore;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.OncelyException;
+import dev.oncely.Outcome;
 import dev.oncely.ProcessingContext;
 import dev.oncely.TransientStoreException;
 import dev.oncely.http.FailurePolicy;
@@ -75,6 +76,9 @@ public final class InTransactionMode implements Mode {
             log.debug("{}: store unavailable: {}", exchange, e.toString());
             exchange.restart();
             Problems.storeUnavailable().send(exchange.response, "Retry-After", "1");
+        } else if (!(e instanceof OncelyException) && keyWrittenLast != null && answeredAsDuplicate(exchange)) {
+            log.debug("{}: the handler failed ({}) on a key another request has written; answered as a duplicate",
+                    exchange, e.toString());
         } else if (e instanceof OncelyException || settings.onException() == FailurePolicy.RELEASE_KEY) {
             // Rolled back, claim included: a retry with the same key runs again. Nothing of the failed attempt
             // (status, headers) reaches the client; the container answers the exception.
@@ -83,6 +87,28 @@ public final class InTransactionMode implements Mode {
         } else {
             keepFailure(exchange, e);
         }
+    }
+
+    /**
+     * Key written last: a handler that failed may have failed because another request with its key wrote first
+     * (and committed); then it is answered as that request's duplicate, a replay or 422, as claim-first would.
+     */
+    private boolean answeredAsDuplicate(Exchange exchange) throws IOException, ServletException {
+        Outcome<StoredResponse> outcome;
+        try {
+            outcome = keyWrittenLast.committedElsewhere(exchange);
+        } catch (Exception lookup) {
+            if (Modes.answeredAlike(exchange, lookup, settings, false)) {
+                return true; // 422: the key was written with another request
+            }
+            log.debug("{}: could not look the key up after the handler failed: {}", exchange, lookup.toString());
+            return false;
+        }
+        if (outcome == null) {
+            return false;
+        }
+        Modes.answer(exchange, outcome);
+        return true;
     }
 
     /** onException KEEP_RESULT: the writes rolled back; record a 500 for the key in a transaction of its own. */

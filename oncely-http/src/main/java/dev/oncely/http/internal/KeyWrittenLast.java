@@ -36,14 +36,38 @@ final class KeyWrittenLast {
     }
 
     Outcome<StoredResponse> process(Exchange exchange) throws Exception {
-        ClaimRequest request = new ClaimRequest(settings.consumer(), exchange.storedKey,
-                Optional.of(storedFingerprint(exchange.fingerprint)), Optional.of(settings.retention()), true);
+        ClaimRequest request = request(exchange);
         try {
             return store.inClaimingTransaction(request, claim -> duplicate(request, claim),
                     tx -> run(exchange, request, tx));
         } catch (Duplicate d) {
             return duplicate(request, d.claim);
         }
+    }
+
+    /**
+     * After the handler threw: whether its key was written meanwhile by another request (committed), as its outcome
+     * (a duplicate), or null. A duplicate's handler runs before its key is written, so it may fail on what the first
+     * request wrote (a unique business key, say) where claim-first would have replayed; this tells that case from a
+     * failure of its own. Claims the key to find out, in a transaction that always rolls back.
+     */
+    Outcome<StoredResponse> committedElsewhere(Exchange exchange) throws Exception {
+        ClaimRequest request = request(exchange);
+        ClaimResult claim;
+        try {
+            claim = store.inTransaction(tx -> {
+                ClaimResult found = tx.claim(request);
+                throw new Duplicate(found); // never commit: this only looks
+            });
+        } catch (Duplicate d) {
+            claim = d.claim;
+        }
+        return claim.claimed() ? null : duplicate(request, claim);
+    }
+
+    private ClaimRequest request(Exchange exchange) {
+        return new ClaimRequest(settings.consumer(), exchange.storedKey,
+                Optional.of(storedFingerprint(exchange.fingerprint)), Optional.of(settings.retention()), true);
     }
 
     private Outcome<StoredResponse> run(Exchange exchange, ClaimRequest request, StoreTransaction tx)
@@ -79,7 +103,7 @@ final class KeyWrittenLast {
         return HexFormat.of().formatHex(Digests.sha256().digest(digest));
     }
 
-    /** Carries the stored claim of a key found written out of the transaction, rolling it back. */
+    /** Carries a claim out of the transaction, rolling it back. */
     private static final class Duplicate extends RuntimeException {
         final transient ClaimResult claim;
 
