@@ -262,11 +262,20 @@ public final class HttpFilterBenchmark {
                 List<Double> ratios = new ArrayList<>();
                 List<Double> ratios3 = new ArrayList<>();
                 for (int r = 0; r < rounds; r++) {
-                    double h = run(http, clients, port, "/manual/charges", threads, duration);
-                    double h3 = run(http, clients, port, "/manual3/charges", threads, duration);
-                    double f = run(http, clients, port, "/charges", threads, duration);
-                    double l = run(http, clients, port, "/leased/charges", threads, duration);
-                    double k = run(http, clients, port, "/last/charges", threads, duration);
+                    // Each round starts at another variant: on a shared machine the load drifts within a round, and a
+                    // fixed order would hand the same phase of that drift to the same variant every round.
+                    List<String> order = List.of("/manual/charges", "/manual3/charges", "/charges", "/leased/charges",
+                            "/last/charges");
+                    Map<String, Double> rate = new java.util.HashMap<>();
+                    for (int v = 0; v < order.size(); v++) {
+                        String path = order.get((v + r) % order.size());
+                        rate.put(path, run(http, clients, port, path, threads, duration));
+                    }
+                    double h = rate.get("/manual/charges");
+                    double h3 = rate.get("/manual3/charges");
+                    double f = rate.get("/charges");
+                    double l = rate.get("/leased/charges");
+                    double k = rate.get("/last/charges");
                     last.add(k);
                     lastRatios.add(k / h);
                     leased.add(l);
