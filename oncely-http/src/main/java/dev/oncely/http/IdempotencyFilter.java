@@ -48,7 +48,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>In the in-transaction mode ({@link #inTransaction}) the key's record, the handler's database writes and the
  * stored response commit in one database transaction, so a request's writes happen exactly once per (client, key)
- * within the retention. Handlers reach that transaction with {@link IdempotencyContext#connection}.
+ * within the retention. Handlers reach that transaction with {@link IdempotencyContext#connection}. By default the
+ * key is claimed first; {@link Builder#keyWrittenLast()} writes it after the handler, with the response, in one
+ * statement (one fewer; retries then run the handler and roll back).
  *
  * <p>In the lease mode ({@link #leased}) the key is taken in a short transaction of its own, the handler runs with
  * no transaction and no connection held (for handlers that call other services), and its response is stored with
