@@ -159,7 +159,8 @@ public final class InMemoryDedupStore implements DedupStore {
 
     // -------------------------------------------------------------------------------------------------------
 
-    ClaimResult claim(InMemoryTransaction tx, ClaimRequest request) {
+    /** Claims the key; a fresh claim holds {@code result} (null: none yet) from the start. */
+    ClaimResult claim(InMemoryTransaction tx, ClaimRequest request, byte[] result) {
         Slot slot = new Slot(request.consumer(), request.key());
         long deadline = System.nanoTime() + lockTimeout.toNanos();
         synchronized (monitor) {
@@ -169,8 +170,10 @@ public final class InMemoryDedupStore implements DedupStore {
                 Entry e = entries.get(slot);
                 if (e == null || (e.owner == null && e.isExpired(now))) {
                     Instant expiresAt = request.retention().map(now::plus).orElse(null);
-                    entries.put(slot, new Entry(now, request.retention().orElse(null), expiresAt,
-                            request.fingerprint().orElse(null), tx));
+                    Entry fresh = new Entry(now, request.retention().orElse(null), expiresAt,
+                            request.fingerprint().orElse(null), tx);
+                    fresh.result = result == null ? null : result.clone();
+                    entries.put(slot, fresh);
                     tx.claimed.add(slot);
                     return ClaimResult.claimed(now);
                 }
@@ -444,7 +447,13 @@ public final class InMemoryDedupStore implements DedupStore {
             return new StoreTransaction() {
                 @Override
                 public ClaimResult claim(ClaimRequest request) {
-                    return store.claim(InMemoryTransaction.this, request);
+                    return store.claim(InMemoryTransaction.this, request, null);
+                }
+
+                @Override
+                public ClaimResult claimWithResult(ClaimRequest request, byte[] result) {
+                    return store.claim(InMemoryTransaction.this, request, java.util.Objects.requireNonNull(result,
+                            "result"));
                 }
 
                 @Override

@@ -33,6 +33,23 @@ public interface StoreTransaction {
         return results;
     }
 
+    /**
+     * Claims a key and stores its encoded result with it, for a caller that writes the key last: its other writes
+     * come first in the transaction, and the key's row is written once, complete (the HTTP filter's
+     * {@code keyWrittenLast()} mode). Answers exactly as {@link #claim} does, and waits on a concurrent
+     * uncommitted claim of the same key as it does: {@link ClaimResult#claimed() claimed} when this transaction
+     * now holds the key with {@code result}; otherwise the stored claim (with its result if
+     * {@link ClaimRequest#loadResult()}), and nothing is written. Stores should override this with one statement;
+     * the default claims, then saves the result if it claimed (two).
+     */
+    default ClaimResult claimWithResult(ClaimRequest request, byte[] result) {
+        ClaimResult claim = claim(request);
+        if (claim.claimed()) {
+            saveResult(request.consumer(), request.key(), result);
+        }
+        return claim;
+    }
+
     /** Stores the encoded result of a key claimed in this transaction. */
     void saveResult(String consumer, String key, byte[] result);
 

@@ -2,6 +2,7 @@ package dev.oncely.http;
 
 import dev.oncely.DedupStore;
 import dev.oncely.IdempotentHandler;
+import dev.oncely.http.internal.Digests;
 import dev.oncely.http.internal.Exchange;
 import dev.oncely.http.internal.InTransactionMode;
 import dev.oncely.http.internal.KeyHeader;
@@ -24,10 +25,10 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Enumeration;
 import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -47,7 +48,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>In the in-transaction mode ({@link #inTransaction}) the key's record, the handler's database writes and the
  * stored response commit in one database transaction, so a request's writes happen exactly once per (client, key)
- * within the retention. Handlers reach that transaction with {@link IdempotencyContext#connection}.
+ * within the retention. Handlers reach that transaction with {@link IdempotencyContext#connection}. By default the
+ * key is claimed first; {@link Builder#keyWrittenLast()} writes it after the handler, with the response, in one
+ * statement (one fewer; retries then run the handler and roll back).
  *
  * <p>In the lease mode ({@link #leased}) the key is taken in a short transaction of its own, the handler runs with
  * no transaction and no connection held (for handlers that call other services), and its response is stored with
@@ -80,6 +83,7 @@ public final class IdempotencyFilter implements Filter {
     public static final int DEFAULT_MAX_BYTES = 1 << 20;
 
     private static final Logger log = LoggerFactory.getLogger(IdempotencyFilter.class);
+    private static final byte[] EMPTY = new byte[0];
     private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
 
     private final Mode mode;
@@ -113,7 +117,8 @@ public final class IdempotencyFilter implements Filter {
             throw new IllegalArgumentException("store is null: pass the DedupStore whose database the handlers write"
                     + " to, e.g. JdbcDedupStore.builder(dataSource).build().");
         }
-        return new Builder((settings, lease) -> new InTransactionMode(store, settings), false);
+        return new Builder((settings, options) -> new InTransactionMode(store, settings, options.keyWrittenLast),
+                false);
     }
 
     /**
@@ -129,7 +134,7 @@ public final class IdempotencyFilter implements Filter {
             throw new IllegalArgumentException("store is null: pass a DedupStore with leases, e.g."
                     + " JdbcDedupStore.builder(dataSource).build().");
         }
-        return new Builder((settings, lease) -> new LeasedMode(store, settings, lease), true);
+        return new Builder((settings, options) -> new LeasedMode(store, settings, options.lease()), true);
     }
 
     /**
@@ -137,7 +142,7 @@ public final class IdempotencyFilter implements Filter {
      * looking a key up (e.g. with {@code store.admin()}).
      */
     public static String storedKey(String client, String key) {
-        MessageDigest sha = sha256();
+        MessageDigest sha = Digests.sha256();
         byte[] c = client.getBytes(StandardCharsets.UTF_8);
         byte[] k = key.getBytes(StandardCharsets.UTF_8);
         sha.update(new byte[] {(byte) (c.length >>> 24), (byte) (c.length >>> 16), (byte) (c.length >>> 8),
@@ -155,8 +160,9 @@ public final class IdempotencyFilter implements Filter {
             chain.doFilter(req, res);
             return;
         }
-        List<String> values = Collections.list(request.getHeaders(KEY_HEADER));
-        if (values.isEmpty()) {
+        Enumeration<String> values = request.getHeaders(KEY_HEADER);
+        String header = values != null && values.hasMoreElements() ? values.nextElement() : null;
+        if (header == null) {
             if (keyRequired) {
                 log.debug("{} {}: no Idempotency-Key", request.getMethod(), request.getRequestURI());
                 Problems.keyMissing().send(response);
@@ -165,11 +171,15 @@ public final class IdempotencyFilter implements Filter {
             }
             return;
         }
-        if (values.size() > 1) {
-            Problems.keyMalformed("the header was sent " + values.size() + " times").send(response);
+        if (values.hasMoreElements()) {
+            int times = 2;
+            for (values.nextElement(); values.hasMoreElements(); values.nextElement()) {
+                times++;
+            }
+            Problems.keyMalformed("the header was sent " + times + " times").send(response);
             return;
         }
-        KeyHeader.Parsed parsed = KeyHeader.parse(values.get(0));
+        KeyHeader.Parsed parsed = KeyHeader.parse(header);
         if (parsed instanceof KeyHeader.Malformed malformed) {
             log.debug("{} {}: malformed Idempotency-Key ({})", request.getMethod(), request.getRequestURI(),
                     malformed.reason());
@@ -198,9 +208,7 @@ public final class IdempotencyFilter implements Filter {
             return;
         }
         String storedKey = storedKey(client, key);
-        mode.handle(new Exchange(request, response, chain, storedKey, fingerprint(request, body), body,
-                request.getMethod() + " " + request.getRequestURI() + " (stored key " + storedKey.substring(0, 12)
-                        + "...)"));
+        mode.handle(new Exchange(request, response, chain, storedKey, fingerprint(request, body), body));
     }
 
     private boolean covers(HttpServletRequest request) {
@@ -226,8 +234,13 @@ public final class IdempotencyFilter implements Filter {
 
     /** The whole body, or null if it is larger than the limit. */
     private byte[] readBody(HttpServletRequest request) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        byte[] buffer = new byte[8192];
+        long declared = request.getContentLengthLong();
+        if (declared == 0) {
+            return EMPTY;
+        }
+        // Sized by the declared length (checked against the limit before): no 8 KiB buffer per small request.
+        ByteArrayOutputStream out = new ByteArrayOutputStream(declared > 0 ? (int) declared : 256);
+        byte[] buffer = new byte[declared > 0 && declared < 8192 ? (int) declared + 1 : 8192];
         try (InputStream in = request.getInputStream()) {
             int n;
             while ((n = in.read(buffer)) != -1) {
@@ -242,12 +255,12 @@ public final class IdempotencyFilter implements Filter {
 
     /** SHA-256 of the method, the path with its query, the fingerprinted headers and the body, each delimited. */
     private byte[] fingerprint(HttpServletRequest request, byte[] body) {
-        MessageDigest sha = sha256();
+        MessageDigest sha = Digests.sha256();
         try (DataOutputStream out = new DataOutputStream(new DigestOutputStream(OutputStreamNull.INSTANCE, sha))) {
             out.writeUTF("oncely-http-fingerprint-1");
             out.writeUTF(request.getMethod());
             String query = request.getQueryString();
-            out.writeUTF(request.getRequestURI() + (query == null ? "" : "?" + query));
+            out.writeUTF(query == null ? request.getRequestURI() : request.getRequestURI() + "?" + query);
             for (String name : fingerprintHeaders) {
                 List<String> values = Collections.list(request.getHeaders(name));
                 out.writeUTF(name.toLowerCase(Locale.ROOT));
@@ -262,14 +275,6 @@ public final class IdempotencyFilter implements Filter {
             throw new java.io.UncheckedIOException(e); // cannot happen: the sink is a digest
         }
         return sha.digest();
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
-        }
     }
 
     private static final class OutputStreamNull extends java.io.OutputStream {
@@ -294,8 +299,8 @@ public final class IdempotencyFilter implements Filter {
      * checks everything and says what is missing.
      */
     public static final class Builder {
-        /** Builds the mode the entry point chose ({@link #inTransaction} or {@link #leased}). */
-        private final BiFunction<Settings, LeaseSettings, Mode> mode;
+        /** Builds the mode the entry point chose ({@link #inTransaction} or {@link #leased}) from this builder. */
+        private final BiFunction<Settings, Builder, Mode> mode;
         private final boolean leased;
         private Duration lease = Duration.ofMinutes(1);
         private Duration keepAlive;
@@ -315,7 +320,9 @@ public final class IdempotencyFilter implements Filter {
         private FailurePolicy onServerError = FailurePolicy.KEEP_RESULT;
         private FailurePolicy onException = FailurePolicy.RELEASE_KEY;
 
-        private Builder(BiFunction<Settings, LeaseSettings, Mode> mode, boolean leased) {
+        private boolean keyWrittenLast;
+
+        private Builder(BiFunction<Settings, Builder, Mode> mode, boolean leased) {
             this.mode = mode;
             this.leased = leased;
         }
@@ -512,6 +519,30 @@ public final class IdempotencyFilter implements Filter {
             return this;
         }
 
+        /**
+         * In-transaction mode: write the key last. The handler runs first in the store's transaction; then the key's
+         * row is inserted together with the stored response, in one statement, and the transaction commits: one
+         * statement of the filter's fewer than the default (claim first, then store the response with an UPDATE).
+         * The answers are the same, and so is the guarantee: the request's database writes commit exactly once per
+         * key. What differs: a concurrent or later retry of a key runs the handler too (a concurrent one waits on
+         * the first's key only when it writes its own), and then everything it wrote is rolled back and it is
+         * answered with the replay (or 422). Choose it for handlers with no effects outside the database, where
+         * running again and rolling back is harmless; see docs/http.md. Default: off (claim first).
+         */
+        public Builder keyWrittenLast() {
+            if (leased) {
+                throw new IllegalArgumentException("keyWrittenLast() is an option of the in-transaction mode; in the"
+                        + " lease mode the key must be taken before the handler calls other services. Start with"
+                        + " IdempotencyFilter.inTransaction(store) to write the key last.");
+            }
+            this.keyWrittenLast = true;
+            return this;
+        }
+
+        private LeaseSettings lease() {
+            return new LeaseSettings(lease, Optional.ofNullable(keepAlive), maxAttempts, waitForInProgress);
+        }
+
         private <T> T leaseOption(String name, T value) {
             if (!leased) {
                 throw new IllegalArgumentException(name + "(...) is an option of the lease mode; this filter is in"
@@ -536,8 +567,7 @@ public final class IdempotencyFilter implements Filter {
             }
             Settings settings = new Settings(consumer, retention, retentionForTestsOnly, maxStoredResponseBytes,
                     replayedHeaders, onServerError, onException);
-            IdempotencyFilter filter = new IdempotencyFilter(this, mode.apply(settings,
-                    new LeaseSettings(lease, Optional.ofNullable(keepAlive), maxAttempts, waitForInProgress)));
+            IdempotencyFilter filter = new IdempotencyFilter(this, mode.apply(settings, this));
             log.info("Oncely idempotency filter for consumer '{}' ({}): methods {}, paths {}, key {}, retention {},"
                             + " 5xx {}, exceptions {}", consumer, filter.mode.describe(), methods, paths,
                     keyRequired ? "required" : "optional", retention, onServerError, onException);

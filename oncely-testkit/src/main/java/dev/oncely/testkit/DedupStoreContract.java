@@ -16,5 +16,5 @@ import dev.oncely.DedupStore;
  * }</pre>
  */
 public interface DedupStoreContract extends ClaimContract, ConcurrencyContract, CallerTransactionContract,
-        BatchContract, ReplayAndFingerprintContract, RetentionContract, BadInputContract {
+        BatchContract, ReplayAndFingerprintContract, RetentionContract, BadInputContract, ClaimWithResultContract {
 }

@@ -18,7 +18,6 @@ public final class Exchange {
     final String storedKey;
     final byte[] fingerprint;
     final byte[] body;
-    final String describe;
     /** Set when a failed request's answer is to be stored instead of running the chain. */
     StoredResponse storeInstead;
     /** The current attempt's response (the store may re-run a transaction after a deadlock). */
@@ -27,14 +26,13 @@ public final class Exchange {
     private final List<StoredResponse.Header> upstreamHeaders = new ArrayList<>();
 
     public Exchange(HttpServletRequest request, HttpServletResponse response, FilterChain chain, String storedKey,
-                    byte[] fingerprint, byte[] body, String describe) {
+                    byte[] fingerprint, byte[] body) {
         this.request = request;
         this.response = response;
         this.chain = chain;
         this.storedKey = storedKey;
         this.fingerprint = fingerprint;
         this.body = body;
-        this.describe = describe;
         for (String name : response.getHeaderNames()) {
             for (String value : response.getHeaders(name)) {
                 upstreamHeaders.add(new StoredResponse.Header(name, value));
@@ -65,8 +63,10 @@ public final class Exchange {
         return fingerprint;
     }
 
+    /** For log lines (built only when one is written). */
     @Override
     public String toString() {
-        return describe;
+        return request.getMethod() + " " + request.getRequestURI() + " (stored key " + storedKey.substring(0, 12)
+                + "...)";
     }
 }

@@ -30,6 +30,11 @@ public final class KeyHeader {
         if (s.charAt(0) != '"') {
             return new Malformed("the value is not in double quotes (a structured-field string is sent as \"value\")");
         }
+        int close = s.indexOf('"', 1);
+        if (close == s.length() - 1 && s.indexOf('\\') < 0) {
+            // The common case, no escapes: the key is the text between the quotes.
+            return checked(s, 1, close);
+        }
         StringBuilder key = new StringBuilder();
         int i = 1;
         while (true) {
@@ -56,12 +61,27 @@ public final class KeyHeader {
         if (i != s.length()) {
             return new Malformed("there is text after the closing double quote (parameters are not accepted)");
         }
-        if (key.isEmpty() || key.toString().isBlank()) {
+        String value = key.toString();
+        return checked(value, 0, value.length());
+    }
+
+    /** The key {@code text[from, to)}, unescaped, if it is printable ASCII, not blank and not too long. */
+    private static Parsed checked(String text, int from, int to) {
+        boolean blank = true;
+        for (int i = from; i < to; i++) {
+            char c = text.charAt(i);
+            if (c < 0x20 || c > 0x7e) {
+                return new Malformed("it contains a character outside printable ASCII (0x20-0x7E)");
+            }
+            blank &= c == ' ';
+        }
+        if (blank) {
             return new Malformed("the key is empty or blank");
         }
-        if (key.length() > MAX_LENGTH) {
-            return new Malformed("the key has " + key.length() + " characters, more than " + MAX_LENGTH);
+        int length = to - from;
+        if (length > MAX_LENGTH) {
+            return new Malformed("the key has " + length + " characters, more than " + MAX_LENGTH);
         }
-        return new Key(key.toString());
+        return new Key(text.substring(from, to));
     }
 }

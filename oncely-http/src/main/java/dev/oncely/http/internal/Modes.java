@@ -129,7 +129,9 @@ final class Modes {
             exchange.restart(); // a duplicate found after a failed attempt: that attempt's headers go
         }
         if (outcome.isProcessed()) {
-            log.debug("{}: processed, {}", exchange, response.status());
+            if (log.isDebugEnabled()) {
+                log.debug("{}: processed, {}", exchange, response.status());
+            }
             if (exchange.storeInstead != null) {
                 response.writeTo(exchange.response, false);
             } else {

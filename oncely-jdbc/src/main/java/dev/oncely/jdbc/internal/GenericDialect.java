@@ -38,6 +38,7 @@ public class GenericDialect implements SqlDialect {
     private final String name;
     private final String ddlResource;
     private final String insertSql;
+    private final String insertWithResultSql;
     private final String readOwnSql;
     private final String setExpirySql;
     private final String readExpirySql;
@@ -59,6 +60,8 @@ public class GenericDialect implements SqlDialect {
         String pk = " WHERE consumer = ? AND event_id = ?";
         this.insertSql = "INSERT INTO " + t + " (consumer, event_id, processed_at, expires_at, fingerprint)"
                 + " VALUES (?, ?, CURRENT_TIMESTAMP, NULL, ?)";
+        this.insertWithResultSql = "INSERT INTO " + t + " (consumer, event_id, processed_at, expires_at,"
+                + " fingerprint, result) VALUES (?, ?, CURRENT_TIMESTAMP, NULL, ?, ?)";
         this.readOwnSql = "SELECT processed_at FROM " + t + pk;
         this.setExpirySql = "UPDATE " + t + " SET expires_at = ?" + pk;
         this.readExpirySql = "SELECT expires_at FROM " + t + pk;
@@ -116,6 +119,41 @@ public class GenericDialect implements SqlDialect {
                 + " transaction (it committed after this transaction's snapshot, or something deletes live keys)."
                 + " Retry the whole transaction. Last error: " + lastConflict.getMessage() + " (SQLState "
                 + lastConflict.getSQLState() + ")", "40001", lastConflict);
+    }
+
+    /**
+     * The INSERT with the result in the row, inside a savepoint as {@link #claim}'s. A possible duplicate rolls back
+     * to the savepoint and takes {@link #claim}'s way, and then the result is saved if it claimed.
+     */
+    @Override
+    public ClaimResult claimWithResult(Connection connection, ClaimRequest request, byte[] result)
+            throws SQLException {
+        Savepoint savepoint = connection.setSavepoint();
+        try {
+            Instant processedAt = insertWithResult(connection, request, result);
+            release(connection, savepoint);
+            return ClaimResult.claimed(processedAt);
+        } catch (SQLException e) {
+            if (!isPossibleDuplicate(e)) {
+                throw e;
+            }
+            connection.rollback(savepoint);
+            release(connection, savepoint);
+        }
+        return SqlDialect.super.claimWithResult(connection, request, result);
+    }
+
+    /** Inserts a fresh claim holding {@code result} and returns its processed_at, by the database clock. */
+    protected Instant insertWithResult(Connection connection, ClaimRequest request, byte[] result)
+            throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(insertWithResultSql)) {
+            ps.setString(1, request.consumer());
+            ps.setString(2, request.key());
+            ps.setString(3, request.fingerprint().orElse(null));
+            ps.setBytes(4, result);
+            ps.executeUpdate();
+        }
+        return readOwnAndSetExpiry(connection, request);
     }
 
     /** Inserts a fresh claim and returns its processed_at, by the database clock. */

@@ -27,6 +27,7 @@ public final class H2Dialect extends GenericDialect {
     private static final String EXPIRES = "DATEADD(MILLISECOND, CAST(? AS BIGINT), CURRENT_TIMESTAMP)";
 
     private final String insertSql;
+    private final String insertWithResultSql;
     private final String rewriteExpiredSql;
     private final String purgeSql;
     private final String extendExpirySql;
@@ -37,6 +38,9 @@ public final class H2Dialect extends GenericDialect {
         this.insertSql = "SELECT processed_at FROM FINAL TABLE (INSERT INTO " + t
                 + " (consumer, event_id, processed_at, expires_at, fingerprint)"
                 + " VALUES (?, ?, CURRENT_TIMESTAMP, " + EXPIRES + ", ?))";
+        this.insertWithResultSql = "SELECT processed_at FROM FINAL TABLE (INSERT INTO " + t
+                + " (consumer, event_id, processed_at, expires_at, fingerprint, result)"
+                + " VALUES (?, ?, CURRENT_TIMESTAMP, " + EXPIRES + ", ?, ?))";
         this.rewriteExpiredSql = "SELECT processed_at FROM FINAL TABLE (UPDATE " + t
                 + " SET processed_at = CURRENT_TIMESTAMP, expires_at = " + EXPIRES + ", fingerprint = ?,"
                 + " result = NULL WHERE consumer = ? AND event_id = ? AND expires_at <= CURRENT_TIMESTAMP)";
@@ -57,6 +61,23 @@ public final class H2Dialect extends GenericDialect {
             ps.setString(2, request.key());
             JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MILLIS);
             ps.setString(4, request.fingerprint().orElse(null));
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getTimestamp(1).toInstant();
+            }
+        }
+    }
+
+    /** One statement: the row with its expiry and result. */
+    @Override
+    protected Instant insertWithResult(Connection connection, ClaimRequest request, byte[] result)
+            throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(insertWithResultSql)) {
+            ps.setString(1, request.consumer());
+            ps.setString(2, request.key());
+            JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MILLIS);
+            ps.setString(4, request.fingerprint().orElse(null));
+            ps.setBytes(5, result);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 return rs.getTimestamp(1).toInstant();

@@ -62,6 +62,19 @@ public final class JdbcStoreTransaction implements StoreTransaction {
     }
 
     @Override
+    public ClaimResult claimWithResult(ClaimRequest request, byte[] result) {
+        try {
+            ClaimResult claim = dialect.claimWithResult(lease.connection(), request, result);
+            readBeforeClaim.note(claim);
+            noteClaim(request, claim);
+            return claim;
+        } catch (SQLException e) {
+            throw errors.translate("Claiming key '" + request.key() + "' of consumer '" + request.consumer()
+                    + "' with its result", e);
+        }
+    }
+
+    @Override
     public List<ClaimResult> claimAll(ClaimBatch batch) {
         List<ClaimResult> results;
         try {

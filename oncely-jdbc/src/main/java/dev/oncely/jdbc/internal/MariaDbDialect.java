@@ -62,6 +62,7 @@ public final class MariaDbDialect implements SqlDialect {
     private final boolean mariadb;
     private final TableName table;
     private final String insertSql;
+    private final String insertWithResultSql;
     private final String readOwnSql;
     private final String findSql;
     private final String findLiveSql;
@@ -79,6 +80,9 @@ public final class MariaDbDialect implements SqlDialect {
                 + " VALUES (?, ?, NOW(6), " + EXPIRES + ", ?)";
         // MariaDB returns the timestamp in the same round trip; MySQL has no RETURNING, so it reads its own row.
         this.insertSql = mariadb ? insert + " RETURNING " + PROCESSED_AT : insert;
+        String insertWithResult = "INSERT INTO " + t + " (consumer, event_id, processed_at, expires_at, fingerprint,"
+                + " result) VALUES (?, ?, NOW(6), " + EXPIRES + ", ?, ?)";
+        this.insertWithResultSql = mariadb ? insertWithResult + " RETURNING " + PROCESSED_AT : insertWithResult;
         this.readOwnSql = "SELECT " + PROCESSED_AT + " FROM " + t + " WHERE consumer = ? AND event_id = ?";
         this.findSql = "SELECT " + PROCESSED_AT + ", fingerprint, result, expires_at <= UTC_TIMESTAMP(6) FROM " + t
                 + " WHERE consumer = ? AND event_id = ? LOCK IN SHARE MODE";
@@ -158,12 +162,39 @@ public final class MariaDbDialect implements SqlDialect {
                 lastDuplicate);
     }
 
+    /**
+     * One statement for a fresh key on MariaDB (two on MySQL, which reads its own row back). A duplicate (live,
+     * expired, or inserted by a transaction this INSERT waited for, which committed) takes {@link #claim}'s way, and
+     * then the result is saved if it claimed.
+     */
+    @Override
+    public ClaimResult claimWithResult(Connection connection, ClaimRequest request, byte[] result)
+            throws SQLException {
+        try {
+            return ClaimResult.claimed(insert(connection, request, result));
+        } catch (SQLException e) {
+            if (e.getErrorCode() != ER_DUP_ENTRY) {
+                throw e;
+            }
+            // InnoDB rolled back this statement only; the transaction goes on.
+        }
+        return SqlDialect.super.claimWithResult(connection, request, result);
+    }
+
     private Instant insert(Connection connection, ClaimRequest request) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(insertSql)) {
+        return insert(connection, request, null);
+    }
+
+    /** Inserts a fresh claim, with {@code result} unless it is null, and returns its processed_at. */
+    private Instant insert(Connection connection, ClaimRequest request, byte[] result) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(result == null ? insertSql : insertWithResultSql)) {
             ps.setString(1, request.consumer());
             ps.setString(2, request.key());
             JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MICROS);
             ps.setString(4, request.fingerprint().orElse(null));
+            if (result != null) {
+                ps.setBytes(5, result);
+            }
             if (mariadb) {
                 try (ResultSet rs = ps.executeQuery()) {
                     rs.next();

@@ -35,6 +35,7 @@ public final class PostgresDialect implements SqlDialect {
 
     private final TableName table;
     private final String insertSql;
+    private final String insertWithResultSql;
     private final String claimReadingFirstSql;
     private final String findStoredSql;
     private final String reclaimSql;
@@ -72,6 +73,10 @@ public final class PostgresDialect implements SqlDialect {
         // a statement of its own and so with a snapshot that sees a row the INSERT waited for.
         this.insertSql = "INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at, fingerprint)"
                 + " VALUES (?, ?, now(), now() + (?::bigint * interval '1 millisecond'), ?)"
+                + " ON CONFLICT ON CONSTRAINT " + pk + " DO NOTHING RETURNING processed_at";
+        // claimWithResult: the key written last, its result in the same row; a conflict goes the way of claim.
+        this.insertWithResultSql = "INSERT INTO " + t + " AS e (consumer, event_id, processed_at, expires_at,"
+                + " fingerprint, result) VALUES (?, ?, now(), now() + (?::bigint * interval '1 millisecond'), ?, ?)"
                 + " ON CONFLICT ON CONSTRAINT " + pk + " DO NOTHING RETURNING processed_at";
         this.findStoredSql = "SELECT processed_at, fingerprint, CASE WHEN ?::boolean THEN result END,"
                 + " expires_at <= now() FROM " + t + " WHERE consumer = ? AND event_id = ?";
@@ -180,6 +185,28 @@ public final class PostgresDialect implements SqlDialect {
                 throw conflictedButUnreadable(request, attempt);
             }
         }
+    }
+
+    /**
+     * One statement for a fresh key. A key it did not insert (live, expired, or inserted by a transaction this
+     * INSERT waited for, which committed) takes {@link #claim}'s way, and then the result is saved if it claimed.
+     */
+    @Override
+    public ClaimResult claimWithResult(Connection connection, ClaimRequest request, byte[] result)
+            throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(insertWithResultSql)) {
+            ps.setString(1, request.consumer());
+            ps.setString(2, request.key());
+            JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MILLIS);
+            ps.setString(4, request.fingerprint().orElse(null));
+            ps.setBytes(5, result);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) {
+                    return ClaimResult.claimed(instant(rs, 1));
+                }
+            }
+        }
+        return SqlDialect.super.claimWithResult(connection, request, result);
     }
 
     /**

@@ -57,6 +57,21 @@ public interface SqlDialect {
     void saveResults(Connection connection, String consumer, Map<String, byte[]> resultsByKey) throws SQLException;
 
     /**
+     * Claims one key holding its result from the start, as the last write of the transaction
+     * ({@link dev.oncely.spi.StoreTransaction#claimWithResult}), with exactly the answers of {@link #claim}; a key it
+     * does not claim is left as it is. Dialects override it with one statement for a fresh key; the default claims,
+     * then saves the result (two).
+     */
+    default ClaimResult claimWithResult(Connection connection, ClaimRequest request, byte[] result)
+            throws SQLException {
+        ClaimResult claim = claim(connection, request);
+        if (claim.claimed()) {
+            saveResults(connection, request.consumer(), Map.of(request.key(), result));
+        }
+        return claim;
+    }
+
+    /**
      * Moves the expiry of keys this transaction claimed {@code by} later, just before a slow transaction commits:
      * their retention was counted from the claim, and a transaction open for longer than part of it would otherwise
      * commit a claim that expires soon after (or before) it becomes visible, letting a waiting redelivery reclaim
