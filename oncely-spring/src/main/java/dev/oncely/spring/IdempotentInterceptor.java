@@ -25,11 +25,9 @@ import org.springframework.aop.support.AopUtils;
 import org.springframework.beans.BeansException;
 import org.springframework.beans.factory.BeanFactory;
 import org.springframework.context.expression.BeanFactoryResolver;
-import org.springframework.context.expression.MethodBasedEvaluationContext;
 import org.springframework.core.DefaultParameterNameDiscoverer;
 import org.springframework.core.ParameterNameDiscoverer;
 import org.springframework.core.annotation.AnnotatedElementUtils;
-import org.springframework.expression.Expression;
 import org.springframework.expression.ExpressionException;
 import org.springframework.expression.spel.standard.SpelExpressionParser;
 
@@ -146,7 +144,7 @@ public final class IdempotentInterceptor implements MethodInterceptor {
                     + " so it must return void.");
         }
         DedupStore dedupStore = springStore(where);
-        Expression key = parse(where, "key", annotation.key());
+        MethodExpression key = parse(where, "key", annotation.key(), method);
         int batchIndex = listParameter;
         IdempotentHandler.Builder<Element, Void, ?> builder = IdempotentHandler.<Element, Void>builder(dedupStore)
                 .consumer(annotation.consumer())
@@ -160,7 +158,7 @@ public final class IdempotentInterceptor implements MethodInterceptor {
                     return null;
                 });
         if (!annotation.fingerprint().isBlank()) {
-            Expression fingerprint = parse(where, "fingerprint", annotation.fingerprint());
+            MethodExpression fingerprint = parse(where, "fingerprint", annotation.fingerprint(), method);
             builder.fingerprint(element -> bytes(element.evaluate(fingerprint)));
         }
         Optional<Duration> retention = annotation.retention().isBlank() ? defaultRetention.get()
@@ -201,13 +199,13 @@ public final class IdempotentInterceptor implements MethodInterceptor {
         }
         String where = "@Idempotent on " + method.getDeclaringClass().getName() + "." + method.getName();
         DedupStore dedupStore = springStore(where);
-        Expression key = parse(where, "key", annotation.key());
+        MethodExpression key = parse(where, "key", annotation.key(), method);
         IdempotentHandler.Builder<Call, Object, ?> builder = IdempotentHandler.<Call, Object>builder(dedupStore)
                 .consumer(annotation.consumer())
                 .key(call -> text(call.evaluate(key)))
                 .handler((call, context) -> call.proceed());
         if (!annotation.fingerprint().isBlank()) {
-            Expression fingerprint = parse(where, "fingerprint", annotation.fingerprint());
+            MethodExpression fingerprint = parse(where, "fingerprint", annotation.fingerprint(), method);
             builder.fingerprint(call -> bytes(call.evaluate(fingerprint)));
         }
         if (!annotation.resultCodec().isBlank()) {
@@ -248,13 +246,13 @@ public final class IdempotentInterceptor implements MethodInterceptor {
         return dedupStore;
     }
 
-    private Expression parse(String where, String attribute, String text) {
+    private MethodExpression parse(String where, String attribute, String text, Method method) {
         if (text.isBlank()) {
             throw new MisconfigurationException(where + " has an empty " + attribute + ": give a SpEL expression"
                     + " over the parameters, such as \"#event.id\".");
         }
         try {
-            return parser.parseExpression(text);
+            return new MethodExpression(parser.parseExpression(text), method, parameterNames, beanResolver);
         } catch (ExpressionException e) {
             throw new MisconfigurationException(where + " has an invalid " + attribute + " expression '" + text
                     + "': " + e.getMessage(), e);
@@ -290,13 +288,8 @@ public final class IdempotentInterceptor implements MethodInterceptor {
             this.method = method;
         }
 
-        Object evaluate(Expression expression) {
-            MethodBasedEvaluationContext context = new MethodBasedEvaluationContext(invocation.getThis(), method,
-                    invocation.getArguments(), parameterNames);
-            if (beanResolver != null) {
-                context.setBeanResolver(beanResolver);
-            }
-            return expression.getValue(context);
+        Object evaluate(MethodExpression expression) {
+            return expression.evaluate(invocation.getThis(), invocation.getArguments());
         }
 
         /** Runs the method; a copy of the invocation each time, so that a retried attempt runs it again. */
@@ -369,14 +362,8 @@ public final class IdempotentInterceptor implements MethodInterceptor {
             this.value = value;
         }
 
-        Object evaluate(Expression expression) {
-            MethodBasedEvaluationContext context = new MethodBasedEvaluationContext(value, call.method,
-                    call.invocation.getArguments(), parameterNames);
-            context.setVariable("record", value);
-            if (beanResolver != null) {
-                context.setBeanResolver(beanResolver);
-            }
-            return expression.getValue(context);
+        Object evaluate(MethodExpression expression) {
+            return expression.evaluateElement(value, call.invocation.getArguments());
         }
 
         @Override
