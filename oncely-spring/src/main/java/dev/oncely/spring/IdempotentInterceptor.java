@@ -117,6 +117,17 @@ public final class IdempotentInterceptor implements MethodInterceptor {
 
     /** The invoked method and the target's class, the key Spring's own method caches use. */
     private record MethodClassKey(Method method, Class<?> targetClass) {
+        /** Method.equals compares names and parameter types even for the same instance, which the proxy passes. */
+        @Override
+        public boolean equals(Object other) {
+            return other instanceof MethodClassKey key && key.targetClass == targetClass
+                    && (key.method == method || key.method.equals(method));
+        }
+
+        @Override
+        public int hashCode() {
+            return method.hashCode() * 31 + targetClass.hashCode();
+        }
     }
 
     private BatchMethod batchMethodFor(Method method) {
