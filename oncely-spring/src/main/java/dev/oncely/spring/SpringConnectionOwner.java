@@ -102,7 +102,9 @@ public final class SpringConnectionOwner extends ConnectionOwner {
                         + " DataSource is that one); with several transaction managers, name the right one in"
                         + " @Transactional(\"...\").");
             }
-            log.debug("Joining the active Spring transaction {}", describeCurrent());
+            if (log.isDebugEnabled()) {
+                log.debug("Joining the active Spring transaction {}", describeCurrent());
+            }
             return new JoinedLease(connection(), dataSource);
         }
         TransactionStatus status;
