@@ -1,15 +1,16 @@
 package dev.oncely.examples.billing;
 
 import dev.oncely.examples.demo.DemoFlags;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Optional;
 
 /** The demo's command-line flags. {@link #parse} throws IllegalArgumentException with a one-line fix. */
 record DemoOptions(int events, int consumers, double blipRate, long seed, Optional<String> jdbcUrl, String user,
         String password, boolean help) {
 
-    private static final DemoFlags FLAGS = new DemoFlags(examples());
+    /** The flags, in the order of the usage, each with the example shown when it is wrong. */
+    private static final DemoFlags FLAGS = new DemoFlags("--events", "10000", "--consumers", "8",
+            "--blip-rate", "0.002", "--seed", "42", "--jdbc-url", "jdbc:postgresql://127.0.0.1:5432/mydb",
+            "--user", "NAME", "--password", "SECRET");
 
     static final String EMBEDDED_URL = "jdbc:h2:mem:billing_demo;DB_CLOSE_DELAY=-1";
 
@@ -47,18 +48,5 @@ record DemoOptions(int events, int consumers, double blipRate, long seed, Option
         return new DemoOptions(given.intIn("--events", 20_000, 1, 10_000_000), given.intIn("--consumers", 8, 1, 64),
                 given.share("--blip-rate", 0.002, 0.5), given.longValue("--seed", 42), given.jdbcUrl("--jdbc-url"),
                 given.text("--user", ""), given.text("--password", ""), given.help());
-    }
-
-    /** The flags, in the order of the usage, with the example shown when one is wrong. */
-    private static Map<String, String> examples() {
-        Map<String, String> examples = new LinkedHashMap<>();
-        examples.put("--events", "10000");
-        examples.put("--consumers", "8");
-        examples.put("--blip-rate", "0.002");
-        examples.put("--seed", "42");
-        examples.put("--jdbc-url", "jdbc:postgresql://127.0.0.1:5432/mydb");
-        examples.put("--user", "VALUE");
-        examples.put("--password", "VALUE");
-        return examples;
     }
 }

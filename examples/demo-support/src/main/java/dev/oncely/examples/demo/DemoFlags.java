@@ -15,10 +15,21 @@ public final class DemoFlags {
     private final Map<String, String> examples;
     private final String known;
 
-    /** @param examples every flag the demo knows, in the order to list them, with an example value of each */
-    public DemoFlags(Map<String, String> examples) {
-        this.examples = Map.copyOf(examples);
-        this.known = String.join(", ", examples.keySet());
+    /**
+     * @param flagsAndExamples every flag the demo knows, in the order to list them, each followed by an example
+     *                         value: {@code "--events", "1000", "--seed", "42"}
+     */
+    public DemoFlags(String... flagsAndExamples) {
+        if (flagsAndExamples.length % 2 != 0) {
+            throw new IllegalArgumentException("give each flag with an example value, in pairs; got "
+                    + flagsAndExamples.length + " strings");
+        }
+        Map<String, String> ordered = new LinkedHashMap<>();
+        for (int i = 0; i < flagsAndExamples.length; i += 2) {
+            ordered.put(flagsAndExamples[i], flagsAndExamples[i + 1]);
+        }
+        this.examples = Map.copyOf(ordered);
+        this.known = String.join(", ", ordered.keySet());
     }
 
     /** Reads the arguments; stops at {@code --help}, which {@link Given#help()} then reports. */

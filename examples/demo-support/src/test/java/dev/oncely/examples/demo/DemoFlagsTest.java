@@ -3,21 +3,12 @@ package dev.oncely.examples.demo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class DemoFlagsTest {
 
-    private static final DemoFlags FLAGS = new DemoFlags(examples());
-
-    private static Map<String, String> examples() {
-        Map<String, String> examples = new LinkedHashMap<>();
-        examples.put("--events", "1000");
-        examples.put("--rate", "0.002");
-        examples.put("--url", "jdbc:postgresql://127.0.0.1:5432/mydb");
-        return examples;
-    }
+    private static final DemoFlags FLAGS =
+            new DemoFlags("--events", "1000", "--rate", "0.002", "--url", "jdbc:postgresql://127.0.0.1:5432/mydb");
 
     @Test
     void flagsGivenAsTwoWordsOrWithAnEqualsSignAreReadAndTheOthersTakeTheirDefault() {

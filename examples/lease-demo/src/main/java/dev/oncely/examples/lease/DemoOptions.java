@@ -1,15 +1,16 @@
 package dev.oncely.examples.lease;
 
 import dev.oncely.examples.demo.DemoFlags;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Optional;
 
 /** The demo's command-line flags. {@link #parse} throws IllegalArgumentException with a one-line fix. */
 record DemoOptions(int events, int consumers, double faultRate, int leaseSeconds, long seed, Optional<String> url,
         String user, String password, boolean help) {
 
-    private static final DemoFlags FLAGS = new DemoFlags(examples());
+    /** The flags, in the order of the usage, each with the example shown when it is wrong. */
+    private static final DemoFlags FLAGS = new DemoFlags("--events", "1000", "--consumers", "8",
+            "--fault-rate", "0.05", "--lease-seconds", "2", "--seed", "42",
+            "--url", "jdbc:postgresql://127.0.0.1:5432/mydb", "--user", "NAME", "--password", "SECRET");
 
     static final String EMBEDDED_URL = "jdbc:h2:mem:lease_demo;DB_CLOSE_DELAY=-1";
 
@@ -49,19 +50,5 @@ record DemoOptions(int events, int consumers, double faultRate, int leaseSeconds
                 given.share("--fault-rate", 0.05, 1), given.intIn("--lease-seconds", 2, 2, 60),
                 given.longValue("--seed", 42), given.jdbcUrl("--url"), given.text("--user", ""),
                 given.text("--password", ""), given.help());
-    }
-
-    /** The flags, in the order of the usage, with the example shown when one is wrong. */
-    private static Map<String, String> examples() {
-        Map<String, String> examples = new LinkedHashMap<>();
-        examples.put("--events", "1000");
-        examples.put("--consumers", "8");
-        examples.put("--fault-rate", "0.05");
-        examples.put("--lease-seconds", "2");
-        examples.put("--seed", "42");
-        examples.put("--url", "jdbc:postgresql://127.0.0.1:5432/mydb");
-        examples.put("--user", "VALUE");
-        examples.put("--password", "VALUE");
-        return examples;
     }
 }
