@@ -30,7 +30,9 @@ abstract class DedupTableAdminTestBase {
     protected abstract DataSource dataSource();
 
     /** A store on {@code table}, table created; time-partitioned where the subclass says so. */
-    protected abstract JdbcDedupStore store(String table);
+    protected JdbcDedupStore store(String table) {
+        return JdbcDedupStore.builder(dataSource()).table(table).build().createSchemaIfMissing();
+    }
 
     /** Whether a purge deletes expired rows one by one (false: the time-partitioned layout drops partitions). */
     protected boolean purgesRows() {

@@ -23,11 +23,6 @@ class H2DedupTableAdminTest extends DedupTableAdminTestBase {
         return "oncely_admin";
     }
 
-    @Override
-    protected JdbcDedupStore store(String table) {
-        return JdbcDedupStore.builder(H2).table(table).build().createSchemaIfMissing();
-    }
-
     /**
      * The reclaim's own UPDATE, without the failed INSERT the H2 dialect's claim runs before it. H2 2.5.252 spins
      * (100% CPU, past LOCK_TIMEOUT, for good) in a second session's UPDATE of a row the first session updated after

@@ -1,10 +1,8 @@
 package dev.oncely.jdbc;
 
-import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.testdatabases.TestDatabaseExtension;
 import java.time.Duration;
 import javax.sql.DataSource;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The admin API on the time-partitioned layout, where a key may live in two partitions. */
@@ -13,21 +11,12 @@ class PostgresPartitionedDedupTableAdminTest extends DedupTableAdminTestBase {
     @RegisterExtension
     static final TestDatabaseExtension DB = TestDatabaseExtension.postgres();
 
-    private static HikariDataSource pool;
-
-    @AfterAll
-    static void stop() {
-        if (pool != null) {
-            pool.close();
-        }
-    }
+    @RegisterExtension
+    static final TestPools.ClassPool POOL = new TestPools.ClassPool(DB, 6, "TRANSACTION_READ_COMMITTED");
 
     @Override
     protected DataSource dataSource() {
-        if (pool == null) {
-            pool = TestPools.pool(DB.database(), 6, "TRANSACTION_READ_COMMITTED", true);
-        }
-        return pool;
+        return POOL.get();
     }
 
     @Override
