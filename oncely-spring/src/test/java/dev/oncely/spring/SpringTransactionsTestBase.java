@@ -463,29 +463,24 @@ abstract class SpringTransactionsTestBase {
     @Configuration(proxyBeanMethods = false)
     @EnableTransactionManagement
     @EnableIdempotent
-    static class Config {
-        @Bean(destroyMethod = "close")
-        HikariDataSource dataSource(TestDatabase db) {
-            return pool(db, 24);
+    static class Config extends JdbcTestAppConfig {
+        @Override
+        protected int poolSize() {
+            return 24;
+        }
+
+        @Override
+        protected String claimsTable() {
+            return CLAIMS;
         }
 
         @Bean
-        JdbcTransactionManager transactionManager(DataSource dataSource) {
-            return new JdbcTransactionManager(dataSource);
-        }
-
-        @Bean
-        JdbcTemplate jdbcTemplate(DataSource dataSource) {
+        @Override
+        public JdbcTemplate jdbcTemplate(DataSource dataSource) {
             JdbcTemplate jdbc = new JdbcTemplate(dataSource);
             jdbc.execute("CREATE TABLE IF NOT EXISTS " + PAYMENTS
                     + " (event_id varchar(100) NOT NULL, consumer varchar(100) NOT NULL)");
             return jdbc;
-        }
-
-        @Bean
-        JdbcDedupStore dedupStore(DataSource dataSource, PlatformTransactionManager transactionManager) {
-            return SpringConnectionOwner.storeBuilder(dataSource, transactionManager).table(CLAIMS).build()
-                    .createSchemaIfMissing();
         }
 
         @Bean

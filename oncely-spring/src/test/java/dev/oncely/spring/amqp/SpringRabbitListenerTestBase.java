@@ -1,15 +1,12 @@
 package dev.oncely.spring.amqp;
 
-import static dev.oncely.spring.SpringTestApps.pool;
 import static dev.oncely.spring.SpringTestApps.recreateTables;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import com.zaxxer.hikari.HikariDataSource;
-import dev.oncely.jdbc.JdbcDedupStore;
 import dev.oncely.spring.EnableIdempotent;
 import dev.oncely.spring.Idempotent;
-import dev.oncely.spring.SpringConnectionOwner;
+import dev.oncely.spring.JdbcTestAppConfig;
 import dev.oncely.spring.SpringTestApps;
 import dev.oncely.testdatabases.TestDatabase;
 import java.net.URI;
@@ -22,7 +19,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -46,8 +42,6 @@ import org.springframework.context.annotation.AnnotationConfigApplicationContext
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.jdbc.core.JdbcTemplate;
-import org.springframework.jdbc.support.JdbcTransactionManager;
-import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.annotation.EnableTransactionManagement;
 import org.springframework.transaction.annotation.Transactional;
 
@@ -303,26 +297,15 @@ abstract class SpringRabbitListenerTestBase {
     @EnableTransactionManagement
     @EnableIdempotent
     @EnableRabbit
-    static class Config {
-        @Bean(destroyMethod = "close")
-        HikariDataSource dataSource(TestDatabase db) {
-            return pool(db, 8);
+    static class Config extends JdbcTestAppConfig {
+        @Override
+        protected int poolSize() {
+            return 8;
         }
 
-        @Bean
-        JdbcTransactionManager transactionManager(DataSource dataSource) {
-            return new JdbcTransactionManager(dataSource);
-        }
-
-        @Bean
-        JdbcTemplate jdbcTemplate(DataSource dataSource) {
-            return new JdbcTemplate(dataSource);
-        }
-
-        @Bean
-        JdbcDedupStore dedupStore(DataSource dataSource, PlatformTransactionManager transactionManager) {
-            return SpringConnectionOwner.storeBuilder(dataSource, transactionManager).table(CLAIMS).build()
-                    .createSchemaIfMissing();
+        @Override
+        protected String claimsTable() {
+            return CLAIMS;
         }
 
         @Bean(destroyMethod = "destroy")

@@ -1,15 +1,12 @@
 package dev.oncely.spring.kafka;
 
-import static dev.oncely.spring.SpringTestApps.pool;
 import static dev.oncely.spring.SpringTestApps.recreateTables;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.zaxxer.hikari.HikariDataSource;
-import dev.oncely.jdbc.JdbcDedupStore;
 import dev.oncely.kafka.KafkaOffsetStore;
 import dev.oncely.spring.EnableIdempotent;
 import dev.oncely.spring.IdempotentBatch;
-import dev.oncely.spring.SpringConnectionOwner;
+import dev.oncely.spring.JdbcTestAppConfig;
 import dev.oncely.spring.SpringTestApps;
 import dev.oncely.testdatabases.TestDatabase;
 import java.time.Duration;
@@ -35,7 +32,6 @@ import org.springframework.context.annotation.AnnotationConfigApplicationContext
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.jdbc.core.JdbcTemplate;
-import org.springframework.jdbc.support.JdbcTransactionManager;
 import org.springframework.kafka.annotation.EnableKafka;
 import org.springframework.kafka.annotation.KafkaListener;
 import org.springframework.kafka.config.ConcurrentKafkaListenerContainerFactory;
@@ -267,26 +263,15 @@ abstract class DatabaseOffsetsTestBase {
     @EnableTransactionManagement
     @EnableIdempotent
     @EnableKafka
-    static class Config {
-        @Bean(destroyMethod = "close")
-        HikariDataSource dataSource(TestDatabase db) {
-            return pool(db, 8);
+    static class Config extends JdbcTestAppConfig {
+        @Override
+        protected int poolSize() {
+            return 8;
         }
 
-        @Bean
-        JdbcTransactionManager transactionManager(DataSource dataSource) {
-            return new JdbcTransactionManager(dataSource);
-        }
-
-        @Bean
-        JdbcTemplate jdbcTemplate(DataSource dataSource) {
-            return new JdbcTemplate(dataSource);
-        }
-
-        @Bean
-        JdbcDedupStore dedupStore(DataSource dataSource, PlatformTransactionManager transactionManager) {
-            return SpringConnectionOwner.storeBuilder(dataSource, transactionManager).table(CLAIMS).build()
-                    .createSchemaIfMissing();
+        @Override
+        protected String claimsTable() {
+            return CLAIMS;
         }
 
         @Bean
