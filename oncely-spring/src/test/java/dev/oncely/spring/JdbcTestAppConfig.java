@@ -16,15 +16,21 @@ import org.springframework.transaction.PlatformTransactionManager;
  */
 public abstract class JdbcTestAppConfig {
 
-    /** The most connections the application's pool opens. */
-    protected abstract int poolSize();
+    private final int poolSize;
+    private final String claimsTable;
 
-    /** The table of the claims, created if missing. */
-    protected abstract String claimsTable();
+    /**
+     * @param poolSize    the most connections the application's pool opens
+     * @param claimsTable the table of the claims, created if missing
+     */
+    protected JdbcTestAppConfig(int poolSize, String claimsTable) {
+        this.poolSize = poolSize;
+        this.claimsTable = claimsTable;
+    }
 
     @Bean(destroyMethod = "close")
     public HikariDataSource dataSource(TestDatabase db) {
-        return SpringTestApps.pool(db, poolSize());
+        return SpringTestApps.pool(db, poolSize);
     }
 
     @Bean
@@ -39,7 +45,7 @@ public abstract class JdbcTestAppConfig {
 
     @Bean
     public JdbcDedupStore dedupStore(DataSource dataSource, PlatformTransactionManager transactionManager) {
-        return SpringConnectionOwner.storeBuilder(dataSource, transactionManager).table(claimsTable()).build()
+        return SpringConnectionOwner.storeBuilder(dataSource, transactionManager).table(claimsTable).build()
                 .createSchemaIfMissing();
     }
 }

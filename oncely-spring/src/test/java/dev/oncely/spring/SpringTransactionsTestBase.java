@@ -464,14 +464,8 @@ abstract class SpringTransactionsTestBase {
     @EnableTransactionManagement
     @EnableIdempotent
     static class Config extends JdbcTestAppConfig {
-        @Override
-        protected int poolSize() {
-            return 24;
-        }
-
-        @Override
-        protected String claimsTable() {
-            return CLAIMS;
+        Config() {
+            super(24, CLAIMS);
         }
 
         @Bean

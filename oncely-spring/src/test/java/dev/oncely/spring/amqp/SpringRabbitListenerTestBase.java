@@ -298,14 +298,8 @@ abstract class SpringRabbitListenerTestBase {
     @EnableIdempotent
     @EnableRabbit
     static class Config extends JdbcTestAppConfig {
-        @Override
-        protected int poolSize() {
-            return 8;
-        }
-
-        @Override
-        protected String claimsTable() {
-            return CLAIMS;
+        Config() {
+            super(8, CLAIMS);
         }
 
         @Bean(destroyMethod = "destroy")

@@ -264,14 +264,8 @@ abstract class DatabaseOffsetsTestBase {
     @EnableIdempotent
     @EnableKafka
     static class Config extends JdbcTestAppConfig {
-        @Override
-        protected int poolSize() {
-            return 8;
-        }
-
-        @Override
-        protected String claimsTable() {
-            return CLAIMS;
+        Config() {
+            super(8, CLAIMS);
         }
 
         @Bean
