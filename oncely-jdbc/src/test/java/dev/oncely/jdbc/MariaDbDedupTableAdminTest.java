@@ -1,7 +1,6 @@
 package dev.oncely.jdbc;
 
 import dev.oncely.testdatabases.TestDatabaseExtension;
-import javax.sql.DataSource;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 class MariaDbDedupTableAdminTest extends DedupTableAdminTestBase {
@@ -12,13 +11,7 @@ class MariaDbDedupTableAdminTest extends DedupTableAdminTestBase {
     @RegisterExtension
     static final TestPools.ClassPool POOL = new TestPools.ClassPool(DB, 6, "TRANSACTION_REPEATABLE_READ");
 
-    @Override
-    protected DataSource dataSource() {
-        return POOL.get();
-    }
-
-    @Override
-    protected String table() {
-        return "oncely_admin";
+    MariaDbDedupTableAdminTest() {
+        super(POOL::get, "oncely_admin");
     }
 }

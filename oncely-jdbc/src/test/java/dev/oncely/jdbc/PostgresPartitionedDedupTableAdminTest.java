@@ -2,7 +2,6 @@ package dev.oncely.jdbc;
 
 import dev.oncely.testdatabases.TestDatabaseExtension;
 import java.time.Duration;
-import javax.sql.DataSource;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The admin API on the time-partitioned layout, where a key may live in two partitions. */
@@ -14,14 +13,8 @@ class PostgresPartitionedDedupTableAdminTest extends DedupTableAdminTestBase {
     @RegisterExtension
     static final TestPools.ClassPool POOL = new TestPools.ClassPool(DB, 6, "TRANSACTION_READ_COMMITTED");
 
-    @Override
-    protected DataSource dataSource() {
-        return POOL.get();
-    }
-
-    @Override
-    protected String table() {
-        return "oncely_admin_part";
+    PostgresPartitionedDedupTableAdminTest() {
+        super(POOL::get, "oncely_admin_part");
     }
 
     @Override
