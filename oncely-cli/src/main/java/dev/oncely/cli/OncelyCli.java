@@ -230,16 +230,19 @@ public final class OncelyCli implements Callable<Integer> {
         }
     }
 
-    @Command(name = "explain", mixinStandardHelpOptions = true,
-            description = "Show a key's state (PROCESSED, EXPIRED, IN_PROGRESS), when it was first processed, when"
-                    + " it expires, its stored result's size and whether a fingerprint is stored.")
-    static final class Explain extends TableCommand {
+    /** A command about one key: its consumer and the key, in that order. */
+    abstract static class KeyCommand extends TableCommand {
         @Parameters(index = "0", paramLabel = "CONSUMER", description = "The consumer.")
         String consumer;
 
         @Parameters(index = "1", paramLabel = "KEY", description = "The key (event id).")
         String key;
+    }
 
+    @Command(name = "explain", mixinStandardHelpOptions = true,
+            description = "Show a key's state (PROCESSED, EXPIRED, IN_PROGRESS), when it was first processed, when"
+                    + " it expires, its stored result's size and whether a fingerprint is stored.")
+    static final class Explain extends KeyCommand {
         @Override
         int run(DedupTableAdmin admin, PrintWriter out) {
             KeyInfo info = admin.explain(consumer, key).orElseThrow(() -> notFound(admin, consumer, key));
@@ -269,13 +272,7 @@ public final class OncelyCli implements Callable<Integer> {
     @Command(name = "forget", mixinStandardHelpOptions = true,
             description = "Delete a key's claim so its next delivery is processed again (its effects happen again)."
                     + " Refused while an open transaction holds the claim. Logged as an audit line on stderr.")
-    static final class Forget extends TableCommand {
-        @Parameters(index = "0", paramLabel = "CONSUMER", description = "The consumer.")
-        String consumer;
-
-        @Parameters(index = "1", paramLabel = "KEY", description = "The key (event id).")
-        String key;
-
+    static final class Forget extends KeyCommand {
         @Override
         int run(DedupTableAdmin admin, PrintWriter out) {
             if (!admin.forget(consumer, key)) {

@@ -2,8 +2,15 @@ package dev.oncely.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** What the filter's tests of both modes share: fresh consumers and keys, and how answers are checked. */
@@ -26,6 +33,28 @@ final class HttpTestSupport {
 
     static boolean replayed(HttpResponse<?> response) {
         return response.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER).orElse("").equals("true");
+    }
+
+    /** Sends the same request n times at once: each on a thread of the pool, all released together by a barrier. */
+    static List<Future<HttpResponse<byte[]>>> sendAtOnce(ExecutorService pool, int n, HttpRequest request) {
+        CyclicBarrier start = new CyclicBarrier(n);
+        List<Future<HttpResponse<byte[]>>> futures = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            futures.add(pool.submit(() -> {
+                start.await();
+                return TestServer.CLIENT.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            }));
+        }
+        return futures;
+    }
+
+    /** The answers to {@link #sendAtOnce}, in the order sent; fails if one takes more than a minute. */
+    static List<HttpResponse<byte[]>> answers(List<Future<HttpResponse<byte[]>>> futures) throws Exception {
+        List<HttpResponse<byte[]>> responses = new ArrayList<>();
+        for (Future<HttpResponse<byte[]>> f : futures) {
+            responses.add(f.get(60, TimeUnit.SECONDS));
+        }
+        return responses;
     }
 
     /** An RFC 9457 problem of the filter: status, content type, type, title and detail. */

@@ -1,22 +1,20 @@
 package dev.oncely.http;
 
+import static dev.oncely.http.HttpTestSupport.answers;
 import static dev.oncely.http.HttpTestSupport.assertProblem;
 import static dev.oncely.http.HttpTestSupport.key;
 import static dev.oncely.http.HttpTestSupport.newConsumer;
 import static dev.oncely.http.HttpTestSupport.replayed;
+import static dev.oncely.http.HttpTestSupport.sendAtOnce;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.function.UnaryOperator;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
@@ -49,21 +47,8 @@ class IdempotencyFilterTest {
         int n = 32;
         ExecutorService pool = Executors.newFixedThreadPool(n);
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
-            String key = key();
-            CyclicBarrier start = new CyclicBarrier(n);
-            List<Future<HttpResponse<byte[]>>> futures = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                futures.add(pool.submit(() -> {
-                    HttpRequest request = server.post("/charges", "amount=500")
-                            .header("Idempotency-Key", key).header("X-Api-Key", "client-a").build();
-                    start.await();
-                    return TestServer.CLIENT.send(request, HttpResponse.BodyHandlers.ofByteArray());
-                }));
-            }
-            List<HttpResponse<byte[]>> responses = new ArrayList<>();
-            for (Future<HttpResponse<byte[]>> f : futures) {
-                responses.add(f.get());
-            }
+            List<HttpResponse<byte[]>> responses = answers(
+                    sendAtOnce(pool, n, server.postWithKey("/charges", "amount=500", key()).build()));
 
             assertThat(db.effects(consumer)).isEqualTo(1);
             List<HttpResponse<byte[]>> first = responses.stream().filter(r -> !replayed(r)).toList();
@@ -94,12 +79,10 @@ class IdempotencyFilterTest {
         String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String key = key();
-            HttpResponse<String> first = TestServer.send(server.post("/charges", "amount=500")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> first = TestServer.send(server.postWithKey("/charges", "amount=500", key));
             assertThat(first.statusCode()).isEqualTo(201);
 
-            HttpResponse<String> changed = TestServer.send(server.post("/charges", "amount=900")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> changed = TestServer.send(server.postWithKey("/charges", "amount=900", key));
 
             assertProblem(changed, 422, "idempotency-key-reused");
             assertThat(changed.body()).contains("use a new key");
@@ -113,12 +96,11 @@ class IdempotencyFilterTest {
         String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b.fingerprintHeaders("Content-Type")))) {
             String key = key();
-            assertThat(TestServer.send(server.post("/charges", "amount=500").header("Content-Type", "text/plain")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a")).statusCode()).isEqualTo(201);
+            assertThat(TestServer.send(server.postWithKey("/charges", "amount=500", key)
+                    .header("Content-Type", "text/plain")).statusCode()).isEqualTo(201);
 
-            HttpResponse<String> changed = TestServer.send(server.post("/charges", "amount=500")
-                    .header("Content-Type", "application/x-other")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> changed = TestServer.send(server.postWithKey("/charges", "amount=500", key)
+                    .header("Content-Type", "application/x-other"));
 
             assertProblem(changed, 422, "idempotency-key-reused");
             assertThat(db.effects(consumer)).isEqualTo(1);
@@ -147,8 +129,8 @@ class IdempotencyFilterTest {
             String tooLong = "\"" + "k".repeat(256) + "\"";
             for (String malformed : List.of("unquoted-key", "\"unterminated", "\"\"", "\"a\";param=1", tooLong,
                     "\"bad\\escape\"")) {
-                HttpResponse<String> response = TestServer.send(server.post("/charges", "amount=500")
-                        .header("Idempotency-Key", malformed).header("X-Api-Key", "client-a"));
+                HttpResponse<String> response = TestServer.send(
+                        server.postWithKey("/charges", "amount=500", malformed));
                 assertProblem(response, 400, "idempotency-key-malformed");
             }
             HttpResponse<String> twice = TestServer.send(server.post("/charges", "amount=500")
@@ -156,8 +138,8 @@ class IdempotencyFilterTest {
             assertProblem(twice, 400, "idempotency-key-malformed");
             assertThat(twice.body()).contains("sent 2 times");
 
-            HttpResponse<String> longest = TestServer.send(server.post("/charges", "amount=500")
-                    .header("Idempotency-Key", "\"" + "k".repeat(255) + "\"").header("X-Api-Key", "client-a"));
+            HttpResponse<String> longest = TestServer.send(
+                    server.postWithKey("/charges", "amount=500", "\"" + "k".repeat(255) + "\""));
             assertThat(longest.statusCode()).isEqualTo(201);
             assertThat(db.effects(consumer)).isEqualTo(1);
         }
@@ -169,12 +151,10 @@ class IdempotencyFilterTest {
         String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String key = key();
-            HttpResponse<String> a = TestServer.send(server.post("/charges", "amount=500")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> a = TestServer.send(server.postWithKey("/charges", "amount=500", key));
             HttpResponse<String> b = TestServer.send(server.post("/charges", "amount=500")
                     .header("Idempotency-Key", key).header("X-Api-Key", "client-b"));
-            HttpResponse<String> aAgain = TestServer.send(server.post("/charges", "amount=500")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> aAgain = TestServer.send(server.postWithKey("/charges", "amount=500", key));
 
             assertThat(replayed(b)).isFalse();
             assertThat(b.body()).contains("\"client\":\"client-b\"").isNotEqualTo(a.body());
@@ -203,15 +183,13 @@ class IdempotencyFilterTest {
         String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b.maxStoredResponseBytes(1000)))) {
             String key = key();
-            HttpResponse<String> tooLarge = TestServer.send(server.post("/big?size=1001", "")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> tooLarge = TestServer.send(server.postWithKey("/big?size=1001", "", key));
 
             assertProblem(tooLarge, 500, "response-too-large");
             assertThat(tooLarge.body()).contains("1000 bytes");
             assertThat(db.effects(consumer)).isZero();
 
-            HttpResponse<String> atTheLimit = TestServer.send(server.post("/big?size=1000", "")
-                    .header("Idempotency-Key", key()).header("X-Api-Key", "client-a"));
+            HttpResponse<String> atTheLimit = TestServer.send(server.postWithKey("/big?size=1000", "", key()));
             assertThat(atTheLimit.statusCode()).isEqualTo(200);
             assertThat(atTheLimit.body()).hasSize(1000);
             assertThat(db.effects(consumer)).isEqualTo(1);
@@ -224,10 +202,8 @@ class IdempotencyFilterTest {
         String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String key = key();
-            HttpResponse<String> first = TestServer.send(server.post("/stream", "")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
-            HttpResponse<String> replay = TestServer.send(server.post("/stream", "")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> first = TestServer.send(server.postWithKey("/stream", "", key));
+            HttpResponse<String> replay = TestServer.send(server.postWithKey("/stream", "", key));
 
             assertThat(first.statusCode()).isEqualTo(200);
             assertThat(first.body()).startsWith("chunk 1 of ").endsWith("chunk 2\n");
@@ -247,16 +223,15 @@ class IdempotencyFilterTest {
         String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String key = key();
-            HttpResponse<String> failed = TestServer.send(server.post("/stream", "")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a").header("X-Fail", "yes"));
+            HttpResponse<String> failed = TestServer.send(
+                    server.postWithKey("/stream", "", key).header("X-Fail", "yes"));
 
             assertThat(failed.statusCode()).isEqualTo(500);
             assertThat(failed.body()).doesNotContain("chunk 1");
             assertThat(replayed(failed)).isFalse();
             assertThat(db.effects(consumer)).isZero();
 
-            HttpResponse<String> retry = TestServer.send(server.post("/stream", "")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> retry = TestServer.send(server.postWithKey("/stream", "", key));
             assertThat(retry.statusCode()).isEqualTo(200);
             assertThat(replayed(retry)).isFalse();
             assertThat(db.effects(consumer)).isEqualTo(1);
@@ -270,8 +245,7 @@ class IdempotencyFilterTest {
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String key = key();
             for (int attempt = 0; attempt < 2; attempt++) {
-                HttpResponse<String> response = TestServer.send(server.post("/throw", "")
-                        .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+                HttpResponse<String> response = TestServer.send(server.postWithKey("/throw", "", key));
                 assertThat(response.statusCode()).isEqualTo(500);
                 assertThat(replayed(response)).isFalse();
                 assertThat(response.body()).contains("the handler failed after writing");
@@ -287,10 +261,8 @@ class IdempotencyFilterTest {
         try (TestServer server = new TestServer(filter(db, consumer,
                 b -> b.onException(FailurePolicy.KEEP_RESULT)))) {
             String key = key();
-            HttpResponse<String> failed = TestServer.send(server.post("/throw", "")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
-            HttpResponse<String> retry = TestServer.send(server.post("/throw", "")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> failed = TestServer.send(server.postWithKey("/throw", "", key));
+            HttpResponse<String> retry = TestServer.send(server.postWithKey("/throw", "", key));
 
             assertProblem(failed, 500, "request-failed");
             assertThat(replayed(failed)).isFalse();
@@ -307,10 +279,8 @@ class IdempotencyFilterTest {
         String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String key = key();
-            HttpResponse<String> first = TestServer.send(server.post("/unavailable", "")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
-            HttpResponse<String> retry = TestServer.send(server.post("/unavailable", "")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> first = TestServer.send(server.postWithKey("/unavailable", "", key));
+            HttpResponse<String> retry = TestServer.send(server.postWithKey("/unavailable", "", key));
 
             assertThat(first.statusCode()).isEqualTo(503);
             assertThat(retry.statusCode()).isEqualTo(503);
@@ -327,10 +297,8 @@ class IdempotencyFilterTest {
         try (TestServer server = new TestServer(filter(db, consumer,
                 b -> b.onServerError(FailurePolicy.RELEASE_KEY)))) {
             String key = key();
-            HttpResponse<String> first = TestServer.send(server.post("/unavailable", "")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
-            HttpResponse<String> retry = TestServer.send(server.post("/unavailable", "")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> first = TestServer.send(server.postWithKey("/unavailable", "", key));
+            HttpResponse<String> retry = TestServer.send(server.postWithKey("/unavailable", "", key));
 
             assertThat(first.statusCode()).isEqualTo(503);
             assertThat(first.body()).startsWith("{\"error\":");
@@ -347,14 +315,12 @@ class IdempotencyFilterTest {
         try (TestServer server = new TestServer(filter(db, consumer,
                 b -> b.retentionForTestsOnly(Duration.ofSeconds(1))))) {
             String key = key();
-            HttpResponse<String> first = TestServer.send(server.post("/charges", "amount=500")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> first = TestServer.send(server.postWithKey("/charges", "amount=500", key));
             assertThat(replayed(first)).isFalse();
             assertThat(db.effects(consumer)).isEqualTo(1);
 
             Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(300)).until(() -> {
-                HttpResponse<String> retry = TestServer.send(server.post("/charges", "amount=500")
-                        .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+                HttpResponse<String> retry = TestServer.send(server.postWithKey("/charges", "amount=500", key));
                 return !replayed(retry) && retry.statusCode() == 201 && !retry.body().equals(first.body());
             });
             assertThat(db.effects(consumer)).isEqualTo(2);
@@ -383,8 +349,7 @@ class IdempotencyFilterTest {
     void aBodyOverTheRequestLimitIsAnswered413(TestDbs db) {
         String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b.maxRequestBodyBytes(10)))) {
-            HttpResponse<String> response = TestServer.send(server.post("/charges", "amount=500000")
-                    .header("Idempotency-Key", key()).header("X-Api-Key", "client-a"));
+            HttpResponse<String> response = TestServer.send(server.postWithKey("/charges", "amount=500000", key()));
 
             assertProblem(response, 413, "request-too-large");
             assertThat(db.effects(consumer)).isZero();
@@ -397,10 +362,8 @@ class IdempotencyFilterTest {
         String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String key = "\"a \\\"quoted\\\" \\\\ key " + UUID.randomUUID() + "\"";
-            HttpResponse<String> first = TestServer.send(server.post("/charges", "amount=1")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
-            HttpResponse<String> retry = TestServer.send(server.post("/charges", "amount=1")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> first = TestServer.send(server.postWithKey("/charges", "amount=1", key));
+            HttpResponse<String> retry = TestServer.send(server.postWithKey("/charges", "amount=1", key));
 
             assertThat(first.statusCode()).isEqualTo(201);
             assertThat(replayed(retry)).isTrue();
@@ -415,10 +378,8 @@ class IdempotencyFilterTest {
         try (TestServer server = new TestServer(filter(db, consumer, b -> b.replayedHeaders("X-First-Attempt",
                 "X-Second-Attempt")))) {
             String key = key();
-            HttpResponse<String> response = TestServer.send(server.post("/deadlock-once", "")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
-            HttpResponse<String> replay = TestServer.send(server.post("/deadlock-once", "")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> response = TestServer.send(server.postWithKey("/deadlock-once", "", key));
+            HttpResponse<String> replay = TestServer.send(server.postWithKey("/deadlock-once", "", key));
 
             assertThat(response.statusCode()).isEqualTo(200);
             assertThat(response.body()).startsWith("attempt 2 ");
@@ -438,17 +399,12 @@ class IdempotencyFilterTest {
         try (TestServer server = new TestServer(filter(db, consumer, b -> b.maxStoredResponseBytes(1000)))) {
             String key = key();
             List<HttpResponse<String>> answers = List.of(
-                    TestServer.send(server.post("/charges", "amount=1").header("Idempotency-Key", key)
-                            .header("X-Api-Key", "client-a")),
-                    TestServer.send(server.post("/charges", "amount=1").header("Idempotency-Key", key)
-                            .header("X-Api-Key", "client-a")),
-                    TestServer.send(server.post("/charges", "amount=2").header("Idempotency-Key", key)
-                            .header("X-Api-Key", "client-a")),
+                    TestServer.send(server.postWithKey("/charges", "amount=1", key)),
+                    TestServer.send(server.postWithKey("/charges", "amount=1", key)),
+                    TestServer.send(server.postWithKey("/charges", "amount=2", key)),
                     TestServer.send(server.post("/charges", "amount=1").header("X-Api-Key", "client-a")),
-                    TestServer.send(server.post("/big?size=2000", "").header("Idempotency-Key", key())
-                            .header("X-Api-Key", "client-a")),
-                    TestServer.send(server.post("/deadlock-once", "").header("Idempotency-Key", key())
-                            .header("X-Api-Key", "client-a")));
+                    TestServer.send(server.postWithKey("/big?size=2000", "", key())),
+                    TestServer.send(server.postWithKey("/deadlock-once", "", key())));
 
             assertThat(answers).extracting(HttpResponse::statusCode).containsExactly(201, 201, 422, 400, 500, 200);
             assertThat(answers).allSatisfy(r -> assertThat(r.headers().allValues("X-Upstream")).containsExactly("kept"));
@@ -461,15 +417,11 @@ class IdempotencyFilterTest {
         String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String errorKey = key();
-            HttpResponse<String> error = TestServer.send(server.post("/send-error", "")
-                    .header("Idempotency-Key", errorKey).header("X-Api-Key", "client-a"));
-            HttpResponse<String> errorReplay = TestServer.send(server.post("/send-error", "")
-                    .header("Idempotency-Key", errorKey).header("X-Api-Key", "client-a"));
+            HttpResponse<String> error = TestServer.send(server.postWithKey("/send-error", "", errorKey));
+            HttpResponse<String> errorReplay = TestServer.send(server.postWithKey("/send-error", "", errorKey));
             String redirectKey = key();
-            HttpResponse<String> redirect = TestServer.send(server.post("/redirect", "")
-                    .header("Idempotency-Key", redirectKey).header("X-Api-Key", "client-a"));
-            HttpResponse<String> redirectReplay = TestServer.send(server.post("/redirect", "")
-                    .header("Idempotency-Key", redirectKey).header("X-Api-Key", "client-a"));
+            HttpResponse<String> redirect = TestServer.send(server.postWithKey("/redirect", "", redirectKey));
+            HttpResponse<String> redirectReplay = TestServer.send(server.postWithKey("/redirect", "", redirectKey));
 
             assertThat(error.statusCode()).isEqualTo(409);
             assertThat(error.headers().firstValue("Content-Type")).hasValue("application/problem+json");
@@ -496,8 +448,8 @@ class IdempotencyFilterTest {
         dev.oncely.IdempotentHandler.<String, Void>builder(db.store()).consumer(consumer).key(k -> k)
                 .handler((k, ctx) -> null).build().process(IdempotencyFilter.storedKey("client-a", key));
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
-            HttpResponse<String> response = TestServer.send(server.post("/charges", "amount=1")
-                    .header("Idempotency-Key", "\"" + key + "\"").header("X-Api-Key", "client-a"));
+            HttpResponse<String> response = TestServer.send(
+                    server.postWithKey("/charges", "amount=1", "\"" + key + "\""));
 
             assertProblem(response, 500, "idempotency-response-missing");
             assertThat(db.effects(consumer)).isZero();
@@ -517,8 +469,7 @@ class IdempotencyFilterTest {
             IdempotencyFilter filter = IdempotencyFilter.inTransaction(store).consumer("http-down")
                     .clients(ClientIdentifier.header("X-Api-Key")).build();
             try (TestServer server = new TestServer(filter)) {
-                HttpResponse<String> response = TestServer.send(server.post("/charges", "amount=1")
-                        .header("Idempotency-Key", key()).header("X-Api-Key", "client-a"));
+                HttpResponse<String> response = TestServer.send(server.postWithKey("/charges", "amount=1", key()));
 
                 assertProblem(response, 503, "idempotency-store-unavailable");
                 assertThat(response.headers().firstValue("Retry-After")).hasValue("1");

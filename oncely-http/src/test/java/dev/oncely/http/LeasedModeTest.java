@@ -1,9 +1,11 @@
 package dev.oncely.http;
 
+import static dev.oncely.http.HttpTestSupport.answers;
 import static dev.oncely.http.HttpTestSupport.assertProblem;
 import static dev.oncely.http.HttpTestSupport.key;
 import static dev.oncely.http.HttpTestSupport.newConsumer;
 import static dev.oncely.http.HttpTestSupport.replayed;
+import static dev.oncely.http.HttpTestSupport.sendAtOnce;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.zaxxer.hikari.HikariDataSource;
@@ -12,10 +14,8 @@ import jakarta.servlet.Filter;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -46,13 +46,18 @@ class LeasedModeTest {
                 .clients(ClientIdentifier.header("X-Api-Key"))).build();
     }
 
+    /** The leased filter of the consumer, on a server of its own with a fresh {@link LeasedEffectsServlet}. */
+    private static TestServer leasedServer(TestDbs db, String consumer, UnaryOperator<IdempotencyFilter.Builder> tweak) {
+        return new TestServer(filter(db.store(), consumer, tweak), new LeasedEffectsServlet(db));
+    }
+
     private static void assertRetryAfterAtLeastOneSecond(HttpResponse<?> response) {
         assertThat(response.headers().firstValue("Retry-After")).hasValueSatisfying(
                 v -> assertThat(Long.parseLong(v)).isGreaterThanOrEqualTo(1));
     }
 
     private static HttpRequest.Builder charge(TestServer server, String key) {
-        return server.post("/charges", "amount=500").header("Idempotency-Key", key).header("X-Api-Key", "client-a");
+        return server.postWithKey("/charges", "amount=500", key);
     }
 
     /** The filter behind a counter of the requests that reached it. */
@@ -63,17 +68,10 @@ class LeasedModeTest {
         };
     }
 
-    private static void sendInParallel(ExecutorService pool, int n, TestServer server,
-                                                             String key, List<Future<HttpResponse<byte[]>>> futures) {
-        CyclicBarrier start = new CyclicBarrier(n);
-        for (int i = 0; i < n; i++) {
-            futures.add(pool.submit(() -> {
-                // All identical; whichever runs the handler blocks in it until the test opens the gate.
-                HttpRequest.Builder request = charge(server, key).header("X-Hold", "yes");
-                start.await();
-                return TestServer.CLIENT.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
-            }));
-        }
+    /** n identical requests at once; whichever runs the handler blocks in it until the test opens the gate. */
+    private static List<Future<HttpResponse<byte[]>>> sendHeldAtOnce(ExecutorService pool, int n, TestServer server,
+                                                                     String key) {
+        return sendAtOnce(pool, n, charge(server, key).header("X-Hold", "yes").build());
     }
 
     @ParameterizedTest
@@ -87,15 +85,11 @@ class LeasedModeTest {
         try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b), servlet)) {
             String key = key();
             // The request that wins the lease blocks in the handler; the gate opens once all the others answered.
-            List<Future<HttpResponse<byte[]>>> futures = new ArrayList<>();
-            sendInParallel(pool, n, server, key, futures);
+            List<Future<HttpResponse<byte[]>>> futures = sendHeldAtOnce(pool, n, server, key);
             Awaitility.await().atMost(Duration.ofSeconds(60))
                     .until(() -> futures.stream().filter(Future::isDone).count() >= n - 1);
             servlet.gate.countDown();
-            List<HttpResponse<byte[]>> responses = new ArrayList<>();
-            for (Future<HttpResponse<byte[]>> f : futures) {
-                responses.add(f.get(60, TimeUnit.SECONDS));
-            }
+            List<HttpResponse<byte[]>> responses = answers(futures);
 
             assertThat(db.effects(consumer)).isEqualTo(1);
             List<HttpResponse<byte[]>> firsts = responses.stream().filter(r -> r.statusCode() == 201).toList();
@@ -142,17 +136,12 @@ class LeasedModeTest {
         Filter filter = counting(filter(db.store(), consumer, b -> b.waitForInProgress(Duration.ofSeconds(60))),
                 arrived);
         try (TestServer server = new TestServer(filter, servlet)) {
-            String key = key();
-            List<Future<HttpResponse<byte[]>>> futures = new ArrayList<>();
-            sendInParallel(pool, n, server, key, futures);
+            List<Future<HttpResponse<byte[]>>> futures = sendHeldAtOnce(pool, n, server, key());
             // Open the gate once every request reached the filter and one runs the handler: the others wait for it.
             Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> arrived.get() == n);
             assertThat(servlet.entered.await(60, TimeUnit.SECONDS)).isTrue();
             servlet.gate.countDown();
-            List<HttpResponse<byte[]>> responses = new ArrayList<>();
-            for (Future<HttpResponse<byte[]>> f : futures) {
-                responses.add(f.get(60, TimeUnit.SECONDS));
-            }
+            List<HttpResponse<byte[]>> responses = answers(futures);
 
             assertThat(db.effects(consumer)).isEqualTo(1);
             assertThat(responses).allSatisfy(r -> assertThat(r.statusCode()).as(new String(r.body())).isEqualTo(201));
@@ -238,18 +227,17 @@ class LeasedModeTest {
     @EnumSource(TestDbs.class)
     void theSameKeyWithAChangedBodyIsAnswered422AndAMissingKey400(TestDbs db) {
         String consumer = newConsumer("lease");
-        try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b), new LeasedEffectsServlet(db))) {
+        try (TestServer server = leasedServer(db, consumer, b -> b)) {
             String key = key();
             assertThat(TestServer.send(charge(server, key)).statusCode()).isEqualTo(201);
 
-            HttpResponse<String> changed = TestServer.send(server.post("/charges", "amount=900")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> changed = TestServer.send(server.postWithKey("/charges", "amount=900", key));
             assertProblem(changed, 422, "idempotency-key-reused");
             HttpResponse<String> missing = TestServer.send(server.post("/charges", "amount=500")
                     .header("X-Api-Key", "client-a"));
             assertProblem(missing, 400, "idempotency-key-missing");
-            HttpResponse<String> malformed = TestServer.send(server.post("/charges", "amount=500")
-                    .header("Idempotency-Key", "unquoted").header("X-Api-Key", "client-a"));
+            HttpResponse<String> malformed = TestServer.send(
+                    server.postWithKey("/charges", "amount=500", "unquoted"));
             assertProblem(malformed, 400, "idempotency-key-malformed");
             assertThat(db.effects(consumer)).isEqualTo(1);
         }
@@ -259,11 +247,8 @@ class LeasedModeTest {
     @EnumSource(TestDbs.class)
     void byDefaultAnExceptionReleasesTheLeaseSoARetryTakesOverAtOnceUntilMaxAttemptsParksTheKey(TestDbs db) {
         String consumer = newConsumer("lease");
-        try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b.maxAttempts(2)),
-                new LeasedEffectsServlet(db))) {
-            String key = key();
-            HttpRequest.Builder request = server.post("/throw", "x").header("Idempotency-Key", key)
-                    .header("X-Api-Key", "client-a");
+        try (TestServer server = leasedServer(db, consumer, b -> b.maxAttempts(2))) {
+            HttpRequest.Builder request = server.postWithKey("/throw", "x", key());
             HttpResponse<String> first = TestServer.send(request);
             assertThat(first.statusCode()).isEqualTo(500);
             assertThat(first.body()).doesNotContain("oncely.dev/problems"); // the container's error page
@@ -283,11 +268,8 @@ class LeasedModeTest {
     @EnumSource(TestDbs.class)
     void withKeepResultAnExceptionCompletesTheKeyWithA500ProblemThatIsReplayed(TestDbs db) {
         String consumer = newConsumer("lease");
-        try (TestServer server = new TestServer(filter(db.store(), consumer,
-                b -> b.onException(FailurePolicy.KEEP_RESULT)), new LeasedEffectsServlet(db))) {
-            String key = key();
-            HttpRequest.Builder request = server.post("/throw", "x").header("Idempotency-Key", key)
-                    .header("X-Api-Key", "client-a");
+        try (TestServer server = leasedServer(db, consumer, b -> b.onException(FailurePolicy.KEEP_RESULT))) {
+            HttpRequest.Builder request = server.postWithKey("/throw", "x", key());
             HttpResponse<String> first = TestServer.send(request);
             assertProblem(first, 500, "request-failed");
             assertThat(first.body()).contains("was not undone");
@@ -305,23 +287,18 @@ class LeasedModeTest {
     void a5xxIsKeptAndReplayedByDefaultAndReleasedWithReleaseKey(TestDbs db) {
         String kept = newConsumer("lease");
         String released = newConsumer("lease");
-        try (TestServer keep = new TestServer(filter(db.store(), kept, b -> b), new LeasedEffectsServlet(db));
-             TestServer release = new TestServer(filter(db.store(), released,
-                     b -> b.onServerError(FailurePolicy.RELEASE_KEY)), new LeasedEffectsServlet(db))) {
+        try (TestServer keep = leasedServer(db, kept, b -> b);
+             TestServer release = leasedServer(db, released, b -> b.onServerError(FailurePolicy.RELEASE_KEY))) {
             String key = key();
-            HttpResponse<String> first = TestServer.send(keep.post("/unavailable", "x")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
-            HttpResponse<String> retry = TestServer.send(keep.post("/unavailable", "x")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> first = TestServer.send(keep.postWithKey("/unavailable", "x", key));
+            HttpResponse<String> retry = TestServer.send(keep.postWithKey("/unavailable", "x", key));
             assertThat(first.statusCode()).isEqualTo(503);
             assertThat(replayed(retry)).isTrue();
             assertThat(retry.body()).isEqualTo(first.body());
             assertThat(db.effects(kept)).isEqualTo(1);
 
-            HttpResponse<String> r1 = TestServer.send(release.post("/unavailable", "x")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
-            HttpResponse<String> r2 = TestServer.send(release.post("/unavailable", "x")
-                    .header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+            HttpResponse<String> r1 = TestServer.send(release.postWithKey("/unavailable", "x", key));
+            HttpResponse<String> r2 = TestServer.send(release.postWithKey("/unavailable", "x", key));
             assertThat(r1.statusCode()).isEqualTo(503);
             assertThat(r2.statusCode()).isEqualTo(503);
             assertThat(replayed(r2)).isFalse();
@@ -334,11 +311,8 @@ class LeasedModeTest {
     @EnumSource(TestDbs.class)
     void aResponseLargerThanTheLimitIsNotSentAndTheKeyIsReleased(TestDbs db) {
         String consumer = newConsumer("lease");
-        try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b.maxStoredResponseBytes(1000)),
-                new LeasedEffectsServlet(db))) {
-            String key = key();
-            HttpRequest.Builder request = server.post("/big?size=5000", "x").header("Idempotency-Key", key)
-                    .header("X-Api-Key", "client-a");
+        try (TestServer server = leasedServer(db, consumer, b -> b.maxStoredResponseBytes(1000))) {
+            HttpRequest.Builder request = server.postWithKey("/big?size=5000", "x", key());
             HttpResponse<String> first = TestServer.send(request);
             assertProblem(first, 500, "response-too-large");
             assertThat(first.body()).contains("was not undone");

@@ -74,6 +74,11 @@ final class TestServer implements AutoCloseable {
                 .POST(HttpRequest.BodyPublishers.ofString(body));
     }
 
+    /** A POST from client "client-a" (its X-Api-Key) that carries the given Idempotency-Key. */
+    HttpRequest.Builder postWithKey(String path, String body, String key) {
+        return post(path, body).header("Idempotency-Key", key).header("X-Api-Key", "client-a");
+    }
+
     HttpRequest.Builder get(String path) {
         return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(60));
     }

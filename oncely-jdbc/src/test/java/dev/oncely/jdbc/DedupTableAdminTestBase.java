@@ -3,7 +3,6 @@ package dev.oncely.jdbc;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.oncely.CallerTransaction;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.ResultCodec;
 import dev.oncely.spi.ClaimRequest;
@@ -16,6 +15,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -26,19 +26,35 @@ import org.junit.jupiter.api.Test;
  */
 abstract class DedupTableAdminTestBase {
 
-    /** The pool every store of the test uses. */
-    protected abstract DataSource dataSource();
+    private final Supplier<DataSource> dataSource;
+    private final String table;
+
+    /**
+     * @param dataSource the pool every store of the test uses
+     * @param table      the table name of this test class
+     */
+    protected DedupTableAdminTestBase(Supplier<DataSource> dataSource, String table) {
+        this.dataSource = dataSource;
+        this.table = table;
+    }
+
+    protected DataSource dataSource() {
+        return dataSource.get();
+    }
 
     /** A store on {@code table}, table created; time-partitioned where the subclass says so. */
-    protected abstract JdbcDedupStore store(String table);
+    protected JdbcDedupStore store(String table) {
+        return JdbcDedupStore.builder(dataSource()).table(table).build().createSchemaIfMissing();
+    }
 
     /** Whether a purge deletes expired rows one by one (false: the time-partitioned layout drops partitions). */
     protected boolean purgesRows() {
         return true;
     }
 
-    /** The table name of this test class. */
-    protected abstract String table();
+    protected String table() {
+        return table;
+    }
 
     protected JdbcDedupStore store;
     protected DedupTableAdmin admin;

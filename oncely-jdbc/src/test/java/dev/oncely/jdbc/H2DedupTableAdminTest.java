@@ -2,7 +2,6 @@ package dev.oncely.jdbc;
 
 import java.sql.Connection;
 import java.sql.Statement;
-import javax.sql.DataSource;
 import org.h2.jdbcx.JdbcDataSource;
 
 class H2DedupTableAdminTest extends DedupTableAdminTestBase {
@@ -13,19 +12,8 @@ class H2DedupTableAdminTest extends DedupTableAdminTestBase {
         H2.setURL("jdbc:h2:mem:admin;DB_CLOSE_DELAY=-1");
     }
 
-    @Override
-    protected DataSource dataSource() {
-        return H2;
-    }
-
-    @Override
-    protected String table() {
-        return "oncely_admin";
-    }
-
-    @Override
-    protected JdbcDedupStore store(String table) {
-        return JdbcDedupStore.builder(H2).table(table).build().createSchemaIfMissing();
+    H2DedupTableAdminTest() {
+        super(() -> H2, "oncely_admin");
     }
 
     /**

@@ -66,19 +66,37 @@ class MariaDbBatchClaimTest {
         return keys;
     }
 
-    @Test
-    void aBatchIsOneInsertAndOneReadWhateverItsSizeAndItsAnswersAreRight() throws Exception {
-        JdbcDedupStore built = JdbcDedupStore.builder(pool).table("oncely_batch_claim").build().createSchemaIfMissing();
-        execute("TRUNCATE TABLE oncely_batch_claim");
-        RecordingDataSource recording = new RecordingDataSource(pool);
-        List<String> runs = new ArrayList<>();
-        IdempotentHandler<String, String, ?> h = IdempotentHandler.<String, String>builder(
-                        JdbcDedupStore.builder(recording).table(built.tableName().replaceFirst("^.*\\.", "")).build())
+    /**
+     * A handler that records each key it runs for and returns a receipt, on an empty table of the name, reached
+     * through the recording pool.
+     */
+    private static IdempotentHandler<String, String, ?> receipts(String table, RecordingDataSource recording,
+            List<String> runs) throws Exception {
+        JdbcDedupStore.builder(pool).table(table).build().createSchemaIfMissing();
+        execute("TRUNCATE TABLE " + table);
+        return IdempotentHandler.<String, String>builder(JdbcDedupStore.builder(recording).table(table).build())
                 .consumer("c").key(k -> k).resultCodec(ResultCodec.utf8()).retention(Duration.ofHours(1))
                 .handler((key, ctx) -> {
                     runs.add(key);
                     return "receipt-" + key;
                 }).build();
+    }
+
+    /** The "b-" keys and a-1007 (its claim expired) ran; every other "a-" key was a duplicate; all got a receipt. */
+    private static void assertOnlyTheBKeysAndTheExpiredKeyRan(List<String> keys, List<Outcome<String>> outcomes) {
+        for (int i = 0; i < keys.size(); i++) {
+            String key = keys.get(i);
+            boolean fresh = key.startsWith("b") || key.equals("a-1007");
+            assertThat(outcomes.get(i).isProcessed()).as(key).isEqualTo(fresh);
+            assertThat(outcomes.get(i).result()).as(key).contains("receipt-" + key);
+        }
+    }
+
+    @Test
+    void aBatchIsOneInsertAndOneReadWhateverItsSizeAndItsAnswersAreRight() throws Exception {
+        RecordingDataSource recording = new RecordingDataSource(pool);
+        List<String> runs = new ArrayList<>();
+        IdempotentHandler<String, String, ?> h = receipts("oncely_batch_claim", recording, runs);
         List<String> first = keys("a", 50);
         assertThat(h.processBatch(first)).allMatch(Outcome::isProcessed);
         execute("UPDATE oncely_batch_claim SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND"
@@ -95,12 +113,7 @@ class MariaDbBatchClaimTest {
                         + " its read-back, one result UPDATE batch")
                 .containsExactly("prepare INSERT", "prepare SELECT", "prepare UPDATE", "prepare SELECT",
                         "prepare UPDATE");
-        for (int i = 0; i < mixed.size(); i++) {
-            String key = mixed.get(i);
-            boolean fresh = key.startsWith("b") || key.equals("a-1007");
-            assertThat(outcomes.get(i).isProcessed()).as(key).isEqualTo(fresh);
-            assertThat(outcomes.get(i).result()).as(key).contains("receipt-" + key);
-        }
+        assertOnlyTheBKeysAndTheExpiredKeyRan(mixed, outcomes);
         assertThat(runs).hasSize(51).contains("a-1007");
         assertThat(count("SELECT count(*) FROM oncely_batch_claim")).isEqualTo(100);
     }
@@ -108,18 +121,9 @@ class MariaDbBatchClaimTest {
     @Test
     void whileMostKeysOfRecentBatchesWereDuplicatesABatchReadsFirstAndInsertsOnlyWhatItDidNotFindLive()
             throws Exception {
-        JdbcDedupStore built = JdbcDedupStore.builder(pool).table("oncely_batch_read_first").build()
-                .createSchemaIfMissing();
-        execute("TRUNCATE TABLE oncely_batch_read_first");
         RecordingDataSource recording = new RecordingDataSource(pool);
         List<String> runs = new ArrayList<>();
-        IdempotentHandler<String, String, ?> h = IdempotentHandler.<String, String>builder(
-                        JdbcDedupStore.builder(recording).table(built.tableName().replaceFirst("^.*\\.", "")).build())
-                .consumer("c").key(k -> k).resultCodec(ResultCodec.utf8()).retention(Duration.ofHours(1))
-                .handler((key, ctx) -> {
-                    runs.add(key);
-                    return "receipt-" + key;
-                }).build();
+        IdempotentHandler<String, String, ?> h = receipts("oncely_batch_read_first", recording, runs);
         List<String> first = keys("a", 50);
         assertThat(h.processBatch(first)).allMatch(Outcome::isProcessed);
         for (int i = 0; i < 4; i++) {
@@ -139,12 +143,7 @@ class MariaDbBatchClaimTest {
                         + " read of the expired key it ignored, its rewrite and read-back; one result UPDATE batch")
                 .containsExactly("prepare SELECT", "prepare INSERT", "prepare SELECT", "prepare UPDATE",
                         "prepare SELECT", "prepare UPDATE");
-        for (int i = 0; i < mixed.size(); i++) {
-            String key = mixed.get(i);
-            boolean fresh = key.startsWith("b") || key.equals("a-1007");
-            assertThat(outcomes.get(i).isProcessed()).as(key).isEqualTo(fresh);
-            assertThat(outcomes.get(i).result()).as(key).contains("receipt-" + key);
-        }
+        assertOnlyTheBKeysAndTheExpiredKeyRan(mixed, outcomes);
         assertThat(runs).hasSize(11).contains("a-1007");
         assertThat(count("SELECT count(*) FROM oncely_batch_read_first")).isEqualTo(60);
 

@@ -1,10 +1,7 @@
 package dev.oncely.jdbc;
 
-import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.testdatabases.TestDatabaseExtension;
 import java.time.Duration;
-import javax.sql.DataSource;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The admin API on the time-partitioned layout, where a key may live in two partitions. */
@@ -13,26 +10,11 @@ class PostgresPartitionedDedupTableAdminTest extends DedupTableAdminTestBase {
     @RegisterExtension
     static final TestDatabaseExtension DB = TestDatabaseExtension.postgres();
 
-    private static HikariDataSource pool;
+    @RegisterExtension
+    static final TestPools.ClassPool POOL = new TestPools.ClassPool(DB, 6, "TRANSACTION_READ_COMMITTED");
 
-    @AfterAll
-    static void stop() {
-        if (pool != null) {
-            pool.close();
-        }
-    }
-
-    @Override
-    protected DataSource dataSource() {
-        if (pool == null) {
-            pool = TestPools.pool(DB.database(), 6, "TRANSACTION_READ_COMMITTED", true);
-        }
-        return pool;
-    }
-
-    @Override
-    protected String table() {
-        return "oncely_admin_part";
+    PostgresPartitionedDedupTableAdminTest() {
+        super(POOL::get, "oncely_admin_part");
     }
 
     @Override

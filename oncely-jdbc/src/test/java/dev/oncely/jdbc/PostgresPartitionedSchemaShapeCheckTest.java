@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.oncely.MisconfigurationException;
-import dev.oncely.testdatabases.TestDatabase;
 import dev.oncely.testdatabases.TestDatabaseExtension;
 import java.time.Duration;
 import javax.sql.DataSource;
@@ -17,19 +16,8 @@ class PostgresPartitionedSchemaShapeCheckTest extends SchemaShapeCheckTestBase {
     @RegisterExtension
     static final TestDatabaseExtension DB = TestDatabaseExtension.postgres();
 
-    @Override
-    protected TestDatabase database() {
-        return DB.database();
-    }
-
-    @Override
-    protected String ddlResource() {
-        return "dev/oncely/jdbc/postgresql-partitioned.sql";
-    }
-
-    @Override
-    protected String table() {
-        return "shape_part";
+    PostgresPartitionedSchemaShapeCheckTest() {
+        super(DB::database, "dev/oncely/jdbc/postgresql-partitioned.sql", "shape_part");
     }
 
     @Override

@@ -1,6 +1,5 @@
 package dev.oncely.jdbc;
 
-import dev.oncely.testdatabases.TestDatabase;
 import dev.oncely.testdatabases.TestDatabaseExtension;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -10,18 +9,7 @@ class PostgresSchemaShapeCheckTest extends SchemaShapeCheckTestBase {
     @RegisterExtension
     static final TestDatabaseExtension DB = TestDatabaseExtension.postgres();
 
-    @Override
-    protected TestDatabase database() {
-        return DB.database();
-    }
-
-    @Override
-    protected String ddlResource() {
-        return "dev/oncely/jdbc/postgresql.sql";
-    }
-
-    @Override
-    protected String table() {
-        return "shape_plain";
+    PostgresSchemaShapeCheckTest() {
+        super(DB::database, "dev/oncely/jdbc/postgresql.sql", "shape_plain");
     }
 }

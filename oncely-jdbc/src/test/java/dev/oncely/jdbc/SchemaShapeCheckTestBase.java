@@ -13,6 +13,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterAll;
@@ -33,16 +34,33 @@ abstract class SchemaShapeCheckTestBase {
 
     private static final String EFFECTS = "shape_effects";
 
+    private final Supplier<TestDatabase> db;
+    private final String ddlResource;
+    private final String table;
     private HikariDataSource pool;
 
-    /** The database under test. */
-    protected abstract TestDatabase database();
+    /**
+     * @param db          the database under test
+     * @param ddlResource the classpath resource the store's DDL comes from, which the messages must name
+     * @param table       the table under test, distinct per subclass sharing a database
+     */
+    protected SchemaShapeCheckTestBase(Supplier<TestDatabase> db, String ddlResource, String table) {
+        this.db = db;
+        this.ddlResource = ddlResource;
+        this.table = table;
+    }
 
-    /** The classpath resource the store's DDL comes from, which the messages must name. */
-    protected abstract String ddlResource();
+    protected TestDatabase database() {
+        return db.get();
+    }
 
-    /** The table under test, distinct per subclass sharing a database. */
-    protected abstract String table();
+    protected String ddlResource() {
+        return ddlResource;
+    }
+
+    protected String table() {
+        return table;
+    }
 
     /** A store builder on the table, with the subclass's layout. */
     protected JdbcDedupStoreBuilder builder(DataSource dataSource) {

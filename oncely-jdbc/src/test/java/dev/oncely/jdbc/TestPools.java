@@ -3,6 +3,9 @@ package dev.oncely.jdbc;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.testdatabases.TestDatabase;
+import dev.oncely.testdatabases.TestDatabaseExtension;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /** HikariCP pools on a test database, for the tests that need a pool of their own. */
 final class TestPools {
@@ -23,5 +26,38 @@ final class TestPools {
         config.setTransactionIsolation(isolation);
         config.setAutoCommit(autoCommit);
         return new HikariDataSource(config);
+    }
+
+    /**
+     * A test class's own pool, as a static {@code @RegisterExtension} declared after the database's: opened at first
+     * use, closed after the class's tests.
+     */
+    static final class ClassPool implements AfterAllCallback {
+        private final TestDatabaseExtension db;
+        private final int size;
+        private final String isolation;
+        private HikariDataSource pool;
+
+        /** {@code size} autocommit connections at {@code isolation}, as {@link #pool} opens them. */
+        ClassPool(TestDatabaseExtension db, int size, String isolation) {
+            this.db = db;
+            this.size = size;
+            this.isolation = isolation;
+        }
+
+        synchronized HikariDataSource get() {
+            if (pool == null) {
+                pool = pool(db.database(), size, isolation, true);
+            }
+            return pool;
+        }
+
+        @Override
+        public synchronized void afterAll(ExtensionContext context) {
+            if (pool != null) {
+                pool.close();
+                pool = null;
+            }
+        }
     }
 }

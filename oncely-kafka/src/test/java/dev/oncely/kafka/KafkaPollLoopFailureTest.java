@@ -1,14 +1,15 @@
 package dev.oncely.kafka;
 
+import static dev.oncely.kafka.TestBroker.eventIds;
+import static dev.oncely.kafka.TestBroker.record;
+import static dev.oncely.kafka.TestBroker.shortId;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.CommitOutcomeUnknownException;
 import dev.oncely.IdempotentHandler;
 import dev.oncely.InvalidMessageException;
 import dev.oncely.MisconfigurationException;
-import dev.oncely.OncelyException;
 import dev.oncely.PayloadConflictException;
 import dev.oncely.jdbc.JdbcDedupStore;
 import dev.oncely.kafka.FaultyDataSource.CommitFault;
@@ -28,7 +29,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -36,20 +36,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
-import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.Consumer;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.TopicAuthorizationException;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -58,7 +50,6 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.springframework.kafka.test.EmbeddedKafkaKraftBroker;
 
 /**
  * What the poll loop does when the database or a record fails: serialization failures, deadlocks and lost commit
@@ -75,7 +66,7 @@ class KafkaPollLoopFailureTest {
     private static final String UNIQUE = "oncely_kafka_fail_unique";
     private static final String COUNTERS = "oncely_kafka_fail_counters";
 
-    private static EmbeddedKafkaKraftBroker broker;
+    private static TestBroker broker;
     private static final Map<TestDbs, Env> ENVS = new EnumMap<>(TestDbs.class);
 
     /** One database: a pool, the same pool with faults on demand (the store's), the stores and the tables. */
@@ -103,16 +94,14 @@ class KafkaPollLoopFailureTest {
 
     @BeforeAll
     static void start() {
-        broker = new EmbeddedKafkaKraftBroker(1, 1);
-        broker.brokerProperty("group.initial.rebalance.delay.ms", "0");
-        broker.afterPropertiesSet();
+        broker = TestBroker.start();
     }
 
     @AfterAll
     static void stop() {
         ENVS.values().forEach(env -> env.pool.close());
         if (broker != null) {
-            broker.destroy();
+            broker.close();
         }
     }
 
@@ -135,10 +124,10 @@ class KafkaPollLoopFailureTest {
             throws Exception {
         Env env = env(db);
         String run = "retry-" + db + "-" + shortId();
-        createTopic(run, 1);
+        broker.createTopic(run, 1);
         List<String> events = eventIds(run, 20);
-        produce(run, events);
-        Consumer<String, String> consumer = newConsumer(run, 10);
+        broker.produce(run, events);
+        Consumer<String, String> consumer = broker.newConsumer(run, 10);
         KafkaPollLoop<String, String> loop = loop(consumer, handler(env, run), run, Mode.OFFSETS_IN_DATABASE, env);
         // The fence fails twice with 40001, then a commit is refused with 40001: the store re-runs the whole
         // transaction each time, and pollOnce() never sees a failure.
@@ -167,10 +156,10 @@ class KafkaPollLoopFailureTest {
             throws Exception {
         Env env = env(db);
         String run = "lost-" + db + "-" + shortId();
-        createTopic(run, 1);
+        broker.createTopic(run, 1);
         List<String> events = eventIds(run, 12);
-        produce(run, events);
-        Consumer<String, String> consumer = newConsumer(run, 5);
+        broker.produce(run, events);
+        Consumer<String, String> consumer = broker.newConsumer(run, 5);
         KafkaPollLoop<String, String> loop = loop(consumer, handler(env, run), run, Mode.OFFSETS_IN_DATABASE, env);
         env.faulty.failCommits(fault, 1);
 
@@ -197,8 +186,8 @@ class KafkaPollLoopFailureTest {
     void aHandlersOwnSqlExceptionReachesTheCallerOfPollOnceAsTheSameInstance(TestDbs db, Mode mode) throws Exception {
         Env env = env(db);
         String run = "own-" + db + "-" + mode + "-" + shortId();
-        createTopic(run, 1);
-        produce(run, eventIds(run, 3));
+        broker.createTopic(run, 1);
+        broker.produce(run, eventIds(run, 3));
         AtomicReference<SQLException> thrown = new AtomicReference<>();
         // Every record inserts the same id: the second one violates the primary key.
         IdempotentHandler<ConsumerRecord<String, String>, Void, ?> handler =
@@ -215,7 +204,7 @@ class KafkaPollLoopFailureTest {
                             }
                             return null;
                         }).build();
-        Consumer<String, String> consumer = newConsumer(run, 10);
+        Consumer<String, String> consumer = broker.newConsumer(run, 10);
         KafkaPollLoop<String, String> loop = loop(consumer, handler, run, mode, env);
 
         Exception failure = pollUntilFailure(loop, Duration.ofSeconds(60));
@@ -233,10 +222,10 @@ class KafkaPollLoopFailureTest {
         String run = "gone-" + db + "-" + shortId();
         String table = "oncely_kafka_gone_" + shortId();
         KafkaOffsetStore gone = KafkaOffsetStore.builder(env.pool).table(table).build().createSchemaIfMissing();
-        createTopic(run, 1);
+        broker.createTopic(run, 1);
         List<String> events = eventIds(run, 6);
-        produce(run, events.subList(0, 3));
-        Consumer<String, String> consumer = newConsumer(run, 10);
+        broker.produce(run, events.subList(0, 3));
+        Consumer<String, String> consumer = broker.newConsumer(run, 10);
         KafkaPollLoop<String, String> loop = KafkaPollLoop.builder(consumer, handler(env, run)).topics(run)
                 .pollTimeout(Duration.ofMillis(200)).offsetsInDatabase(gone)
                 .retryBackoff(Duration.ofMillis(10), Duration.ofMillis(50)).build();
@@ -245,7 +234,7 @@ class KafkaPollLoopFailureTest {
         try (Connection c = env.pool.getConnection(); Statement st = c.createStatement()) {
             st.execute("DROP TABLE " + table);
         }
-        produce(run, events.subList(3, 6));
+        broker.produce(run, events.subList(3, 6));
 
         Throwable failure = runUntilItEnds(loop, Duration.ofSeconds(60));
         consumer.close();
@@ -264,13 +253,13 @@ class KafkaPollLoopFailureTest {
         Env env = new Env(TestDbs.POSTGRESQL, isolation);
         try {
             String run = "conflict-" + isolation.substring(12, 16) + "-" + shortId();
-            createTopic(run, 2);
+            broker.createTopic(run, 2);
             List<String> events = eventIds(run, 120);
             try (Connection c = env.pool.getConnection(); Statement st = c.createStatement()) {
                 st.execute("INSERT INTO " + COUNTERS + " (run_id, id, n) VALUES ('" + run + "', 1, 0), ('" + run
                         + "', 2, 0)");
             }
-            produce(run, events);
+            broker.produce(run, events);
             AtomicInteger calls = new AtomicInteger();
             // Row 1 then row 2; the writer takes them in the other order, so at READ COMMITTED they deadlock, and
             // at REPEATABLE READ and SERIALIZABLE every overlap is a serialization failure.
@@ -306,7 +295,7 @@ class KafkaPollLoopFailureTest {
                 }
             }, "writer");
             writer.start();
-            Consumer<String, String> consumer = newConsumer(run, 5);
+            Consumer<String, String> consumer = broker.newConsumer(run, 5);
             KafkaPollLoop<String, String> loop = loop(consumer, handler, run, Mode.OFFSETS_IN_DATABASE, env);
             AtomicReference<Throwable> death = new AtomicReference<>();
             Thread runner = runInThread(loop, death);
@@ -332,14 +321,14 @@ class KafkaPollLoopFailureTest {
         Env env = new Env(TestDbs.POSTGRESQL, "TRANSACTION_REPEATABLE_READ");
         try {
             String run = "fence-rr-" + shortId();
-            createTopic(run, 1);
+            broker.createTopic(run, 1);
             List<String> events = eventIds(run, 4);
-            produce(run, events.subList(0, 2));
-            Consumer<String, String> consumer = newConsumer(run, 10);
+            broker.produce(run, events.subList(0, 2));
+            Consumer<String, String> consumer = broker.newConsumer(run, 10);
             KafkaPollLoop<String, String> loop = loop(consumer, handler(env, run), run, Mode.OFFSETS_IN_DATABASE,
                     env);
             pollUntil(loop, () -> storedOffset(env, run) == 2, Duration.ofSeconds(60));
-            produce(run, events.subList(2, 4));
+            broker.produce(run, events.subList(2, 4));
 
             try (Connection other = env.pool.getConnection()) {
                 // Another transaction touches the offset row (same value) and holds it, so the loop's fence waits
@@ -375,10 +364,10 @@ class KafkaPollLoopFailureTest {
     void runRetriesTransientFailuresAndLostCommitRepliesWithBackOffAndGoesOn(Mode mode) throws Exception {
         Env env = env(TestDbs.POSTGRESQL);
         String run = "backoff-" + mode + "-" + shortId();
-        createTopic(run, 2);
+        broker.createTopic(run, 2);
         List<String> events = eventIds(run, 30);
-        produce(run, events);
-        Consumer<String, String> consumer = newConsumer(run, 5);
+        broker.produce(run, events);
+        Consumer<String, String> consumer = broker.newConsumer(run, 5);
         KafkaPollLoop<String, String> loop = loop(consumer, handler(env, run), run, mode, env);
         // Two claims lose their connection (TransientStoreException), one commit reply is lost after the commit
         // (CommitOutcomeUnknownException).
@@ -402,7 +391,7 @@ class KafkaPollLoopFailureTest {
             throws Exception {
         Env env = env(TestDbs.POSTGRESQL);
         String run = "poison-" + mode + "-" + shortId();
-        createTopic(run, 1);
+        broker.createTopic(run, 1);
         List<String> events = eventIds(run, 10);
         List<ProducerRecord<String, String>> records = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
@@ -417,7 +406,7 @@ class KafkaPollLoopFailureTest {
                 records.add(record(run, events.get(1), "another payload")); // offset 10: a payload conflict
             }
         }
-        produceRecords(records);
+        broker.produceRecords(records);
         List<String> poisoned = Collections.synchronizedList(new ArrayList<>());
         IdempotentHandler<ConsumerRecord<String, String>, Void, ?> handler =
                 IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(env.store)
@@ -427,7 +416,7 @@ class KafkaPollLoopFailureTest {
                             insertEffect(ctx.unwrap(Connection.class), run, ctx.key());
                             return null;
                         }).build();
-        Consumer<String, String> consumer = newConsumer(run, 20);
+        Consumer<String, String> consumer = broker.newConsumer(run, 20);
         KafkaPollLoop.Builder<String, String> builder = KafkaPollLoop.builder(consumer, handler).topics(run)
                 .pollTimeout(Duration.ofMillis(200))
                 .onPoisonRecord((record, reason) -> poisoned.add(record.offset() + ":"
@@ -447,10 +436,10 @@ class KafkaPollLoopFailureTest {
     void withoutAPoisonHandlerAPoisonRecordEndsRunAndIsNotSkipped() throws Exception {
         Env env = env(TestDbs.POSTGRESQL);
         String run = "poison-stop-" + shortId();
-        createTopic(run, 1);
-        produceRecords(List.of(record(run, run + "-e0", "a"),
+        broker.createTopic(run, 1);
+        broker.produceRecords(List.of(record(run, run + "-e0", "a"),
                 new ProducerRecord<>(run, "no-header", "a record without event-id"), record(run, run + "-e2", "c")));
-        Consumer<String, String> consumer = newConsumer(run, 10);
+        Consumer<String, String> consumer = broker.newConsumer(run, 10);
         KafkaPollLoop<String, String> loop = loop(consumer, handler(env, run), run, Mode.OFFSETS_IN_DATABASE, env);
 
         Throwable failure = runUntilItEnds(loop, Duration.ofSeconds(60));
@@ -464,8 +453,8 @@ class KafkaPollLoopFailureTest {
     void aHandlersOtherExceptionAndTheConsumersFatalErrorsEndRunUnchanged() throws Exception {
         Env env = env(TestDbs.POSTGRESQL);
         String run = "fatal-" + shortId();
-        createTopic(run, 1);
-        produce(run, eventIds(run, 2));
+        broker.createTopic(run, 1);
+        broker.produce(run, eventIds(run, 2));
         IllegalStateException bug = new IllegalStateException("a bug in the handler");
         IdempotentHandler<ConsumerRecord<String, String>, Void, ?> failing =
                 IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(env.store)
@@ -473,13 +462,13 @@ class KafkaPollLoopFailureTest {
                         .handler((record, ctx) -> {
                             throw bug;
                         }).build();
-        Consumer<String, String> consumer = newConsumer(run, 10);
+        Consumer<String, String> consumer = broker.newConsumer(run, 10);
         assertThat(runUntilItEnds(loop(consumer, failing, run, Mode.OFFSETS_IN_KAFKA, env), Duration.ofSeconds(60)))
                 .isSameAs(bug);
         consumer.close();
 
         TopicAuthorizationException denied = new TopicAuthorizationException(Set.of(run));
-        Consumer<String, String> unauthorized = failingPoll(newConsumer(run, 10), denied);
+        Consumer<String, String> unauthorized = failingPoll(broker.newConsumer(run, 10), denied);
         assertThat(runUntilItEnds(loop(unauthorized, handler(env, run), run, Mode.OFFSETS_IN_KAFKA, env),
                 Duration.ofSeconds(60))).isSameAs(denied);
         unauthorized.close();
@@ -487,61 +476,6 @@ class KafkaPollLoopFailureTest {
     }
 
     // ------------------------------------------------------------------------------------------------ helpers
-
-    private static String shortId() {
-        return UUID.randomUUID().toString().substring(0, 8);
-    }
-
-    private static List<String> eventIds(String run, int n) {
-        List<String> ids = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            ids.add(run + "-e" + i);
-        }
-        return ids;
-    }
-
-    private static void createTopic(String topic, int partitions) {
-        broker.addTopics(new NewTopic(topic, partitions, (short) 1));
-    }
-
-    private static ProducerRecord<String, String> record(String topic, String eventId, String value) {
-        ProducerRecord<String, String> record = new ProducerRecord<>(topic, eventId, value);
-        record.headers().add("event-id", eventId.getBytes(StandardCharsets.UTF_8));
-        return record;
-    }
-
-    private static void produce(String topic, List<String> eventIds) throws Exception {
-        List<ProducerRecord<String, String>> records = new ArrayList<>();
-        eventIds.forEach(id -> records.add(record(topic, id, "payload of " + id)));
-        produceRecords(records);
-    }
-
-    private static void produceRecords(List<ProducerRecord<String, String>> records) throws Exception {
-        Map<String, Object> props = new HashMap<>();
-        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.getBrokersAsString());
-        props.put(ProducerConfig.ACKS_CONFIG, "all");
-        // As in KafkaPollLoopTest: one synchronous send at a time, no idempotent producer on a loaded machine.
-        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false);
-        props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1);
-        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 60_000);
-        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 180_000);
-        try (KafkaProducer<String, String> producer = new KafkaProducer<>(props, new StringSerializer(),
-                new StringSerializer())) {
-            for (ProducerRecord<String, String> record : records) {
-                producer.send(record).get(3, TimeUnit.MINUTES);
-            }
-        }
-    }
-
-    private static Consumer<String, String> newConsumer(String group, int maxPollRecords) {
-        Map<String, Object> props = new HashMap<>();
-        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.getBrokersAsString());
-        props.put(ConsumerConfig.GROUP_ID_CONFIG, group);
-        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, maxPollRecords);
-        return new KafkaConsumer<>(props, new StringDeserializer(), new StringDeserializer());
-    }
 
     /** A consumer whose poll throws {@code error}, as poll does with a fatal error of the client. */
     @SuppressWarnings("unchecked")

@@ -1,5 +1,7 @@
 package dev.oncely.kafka;
 
+import static dev.oncely.kafka.TestBroker.eventIds;
+import static dev.oncely.kafka.TestBroker.shortId;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -12,7 +14,6 @@ import dev.oncely.testdatabases.TestDatabase;
 import dev.oncely.testdatabases.TestDatabaseExtension;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
-import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -23,34 +24,24 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.springframework.kafka.test.EmbeddedKafkaKraftBroker;
 
 /**
  * The poll loop against a real Kafka broker (an in-process KRaft broker, one for the class) and a real
@@ -65,7 +56,7 @@ class KafkaPollLoopTest {
 
     enum Mode { OFFSETS_IN_KAFKA, OFFSETS_IN_DATABASE }
 
-    private static EmbeddedKafkaKraftBroker broker;
+    private static TestBroker broker;
     private static HikariDataSource dataSource;
     private static JdbcDedupStore store;
     private static KafkaOffsetStore offsetStore;
@@ -79,9 +70,7 @@ class KafkaPollLoopTest {
 
     @BeforeAll
     static void start() throws SQLException {
-        broker = new EmbeddedKafkaKraftBroker(1, 1);
-        broker.brokerProperty("group.initial.rebalance.delay.ms", "0");
-        broker.afterPropertiesSet();
+        broker = TestBroker.start();
 
         TestDatabase db = DB.database();
         HikariConfig config = new HikariConfig();
@@ -106,7 +95,7 @@ class KafkaPollLoopTest {
             dataSource.close();
         }
         if (broker != null) {
-            broker.destroy();
+            broker.close();
         }
     }
 
@@ -117,14 +106,14 @@ class KafkaPollLoopTest {
     void crashesBetweenCommitsAndInTheMiddleOfABatchLeaveEveryEffectExactlyOnce(Mode mode) throws Exception {
         String run = "restart-" + mode + "-" + shortId();
         String topic = run;
-        createTopic(topic, 3);
+        broker.createTopic(topic, 3);
         List<String> events = eventIds(run, 60);
         List<String> sent = new ArrayList<>(events);
         sent.addAll(events.subList(10, 25)); // a producer that sent 15 events twice
-        produce(topic, sent);
+        broker.produce(topic, sent);
 
         // Generation 1 dies right after its first database commit, before Kafka's offset commit.
-        Consumer<String, String> gen1 = crashOnFirstCommit(newConsumer(run, 10, Map.of()));
+        Consumer<String, String> gen1 = crashOnFirstCommit(broker.newConsumer(run, 10, Map.of()));
         KafkaPollLoop<String, String> loop1 = loop(gen1, handler(run, "gen1", new AtomicInteger(), -1), topic, mode);
         assertThatThrownBy(() -> pollUntil(loop1, () -> false, Duration.ofSeconds(30)))
                 .isInstanceOf(SimulatedCrash.class).hasMessageContaining("commitSync");
@@ -136,14 +125,14 @@ class KafkaPollLoopTest {
         }
 
         // Generation 2 dies in its handler on its third fresh record, inside a partition's batch.
-        Consumer<String, String> gen2 = newConsumer(run, 10, Map.of());
+        Consumer<String, String> gen2 = broker.newConsumer(run, 10, Map.of());
         KafkaPollLoop<String, String> loop2 = loop(gen2, handler(run, "gen2", new AtomicInteger(), 3), topic, mode);
         assertThatThrownBy(() -> pollUntil(loop2, () -> false, Duration.ofSeconds(30)))
                 .isInstanceOf(SimulatedCrash.class).hasMessageContaining("handler");
         gen2.close(Duration.ZERO);
 
         // Generation 3 resumes and finishes.
-        Consumer<String, String> gen3 = newConsumer(run, 10, Map.of());
+        Consumer<String, String> gen3 = broker.newConsumer(run, 10, Map.of());
         KafkaPollLoop<String, String> loop3 = loop(gen3, handler(run, "gen3", new AtomicInteger(), -1), topic, mode);
         pollUntil(loop3, () -> effectRows(run) >= events.size() && allConsumed(run, topic, mode),
                 Duration.ofSeconds(60));
@@ -158,21 +147,21 @@ class KafkaPollLoopTest {
     void aRebalanceBetweenTwoConsumersLeavesEveryEffectExactlyOnce(Mode mode) throws Exception {
         String run = "rebalance-" + mode + "-" + shortId();
         String topic = run;
-        createTopic(topic, 4);
+        broker.createTopic(topic, 4);
         List<String> events = eventIds(run, 200);
         List<String> firstHalf = new ArrayList<>(events.subList(0, 100));
         firstHalf.addAll(events.subList(50, 60)); // sent twice
-        produce(topic, firstHalf);
+        broker.produce(topic, firstHalf);
 
         AtomicReference<Throwable> failure = new AtomicReference<>();
         // A works slowly (10 ms a record), so B joins while A is still busy with the first half.
-        Consumer<String, String> first = newConsumer(run, 10, Map.of());
+        Consumer<String, String> first = broker.newConsumer(run, 10, Map.of());
         KafkaPollLoop<String, String> loopA = loop(first, handler(run, "A", new AtomicInteger(), -1, () -> 10),
                 topic, mode);
         Thread a = runInThread(loopA, failure, "consumer-A");
         waitFor(() -> effectRows(run) >= 40, Duration.ofSeconds(30), "consumer A to process 40 events");
 
-        Consumer<String, String> second = newConsumer(run, 10, Map.of());
+        Consumer<String, String> second = broker.newConsumer(run, 10, Map.of());
         KafkaPollLoop<String, String> loopB = loop(second, handler(run, "B", new AtomicInteger(), -1, () -> 0),
                 topic, mode);
         Thread b = runInThread(loopB, failure, "consumer-B");
@@ -182,7 +171,7 @@ class KafkaPollLoopTest {
         // The second half lands on every partition, so both owners have work after the rebalance.
         List<String> secondHalf = new ArrayList<>(events.subList(100, 200));
         secondHalf.addAll(events.subList(150, 160));
-        produce(topic, secondHalf);
+        broker.produce(topic, secondHalf);
 
         waitFor(() -> failure.get() != null || (effectRows(run) >= events.size() && allConsumed(run, topic, mode)),
                 Duration.ofSeconds(90), "both consumers to finish the topic");
@@ -204,13 +193,13 @@ class KafkaPollLoopTest {
     void aZombieThatLostItsPartitionCannotCommitOverTheNewOwner() throws Exception {
         String run = "zombie-" + shortId();
         String topic = run;
-        createTopic(topic, 1);
+        broker.createTopic(topic, 1);
         TopicPartition tp = new TopicPartition(topic, 0);
         List<String> events = eventIds(run, 15);
-        produce(topic, events);
+        broker.produce(topic, events);
 
         // A processes offsets 0..4, then fetches 5..9 and stalls (a long GC pause) without polling again.
-        Consumer<String, String> zombie = newConsumer(run, 5,
+        Consumer<String, String> zombie = broker.newConsumer(run, 5,
                 Map.of(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, 2_000));
         AtomicInteger zombieCalls = new AtomicInteger();
         KafkaPollLoop<String, String> loopA = loop(zombie, handler(run, "A", zombieCalls, -1), topic,
@@ -225,7 +214,7 @@ class KafkaPollLoopTest {
         int zombieCallsBefore = zombieCalls.get();
 
         // B joins; once A's poll interval runs out, the group gives B the partition and B finishes it.
-        Consumer<String, String> owner = newConsumer(run, 100, Map.of());
+        Consumer<String, String> owner = broker.newConsumer(run, 100, Map.of());
         KafkaPollLoop<String, String> loopB = loop(owner, handler(run, "B", new AtomicInteger(), -1), topic,
                 Mode.OFFSETS_IN_DATABASE);
         pollUntil(loopB, () -> offsetStore.read(run, tp).orElse(-1) == 15, Duration.ofSeconds(60));
@@ -246,7 +235,7 @@ class KafkaPollLoopTest {
 
     @Test
     void theBuilderRefusesWhatCannotWork() {
-        Consumer<String, String> consumer = newConsumer("builder-" + shortId(), 10, Map.of());
+        Consumer<String, String> consumer = broker.newConsumer("builder-" + shortId(), 10, Map.of());
         try {
             IdempotentHandler<ConsumerRecord<String, String>, Void, ?> inMemory =
                     IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(InMemoryDedupStore.create())
@@ -269,55 +258,6 @@ class KafkaPollLoopTest {
     }
 
     // ------------------------------------------------------------------------------------------------ helpers
-
-    private static String shortId() {
-        return UUID.randomUUID().toString().substring(0, 8);
-    }
-
-    private static List<String> eventIds(String run, int n) {
-        List<String> ids = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            ids.add(run + "-e" + i);
-        }
-        return ids;
-    }
-
-    private static void createTopic(String topic, int partitions) {
-        broker.addTopics(new NewTopic(topic, partitions, (short) 1));
-    }
-
-    private static void produce(String topic, List<String> eventIds) throws Exception {
-        Properties props = new Properties();
-        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.getBrokersAsString());
-        props.put(ProducerConfig.ACKS_CONFIG, "all");
-        // One synchronous send at a time with generous timeouts: on a loaded 2-core machine the embedded broker
-        // can time out a request, and an idempotent producer's retry then fails forever with
-        // OutOfOrderSequenceException. A plain retry may write a record twice, which is what Oncely dedups.
-        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false);
-        props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1);
-        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 60_000);
-        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 180_000);
-        try (KafkaProducer<String, String> producer = new KafkaProducer<>(props, new StringSerializer(),
-                new StringSerializer())) {
-            for (String id : eventIds) {
-                ProducerRecord<String, String> record = new ProducerRecord<>(topic, id, "payload of " + id);
-                record.headers().add("event-id", id.getBytes(StandardCharsets.UTF_8));
-                producer.send(record).get(3, java.util.concurrent.TimeUnit.MINUTES);
-            }
-            producer.flush();
-        }
-    }
-
-    private static Consumer<String, String> newConsumer(String group, int maxPollRecords, Map<String, Object> extra) {
-        Map<String, Object> props = new HashMap<>();
-        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.getBrokersAsString());
-        props.put(ConsumerConfig.GROUP_ID_CONFIG, group);
-        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, maxPollRecords);
-        props.putAll(extra);
-        return new KafkaConsumer<>(props, new StringDeserializer(), new StringDeserializer());
-    }
 
     /** A consumer whose first commitSync kills the process: after the database commit, before Kafka's. */
     @SuppressWarnings("unchecked")

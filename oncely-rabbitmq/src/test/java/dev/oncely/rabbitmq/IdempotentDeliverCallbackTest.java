@@ -542,37 +542,25 @@ class IdempotentDeliverCallbackTest {
 
     @Test
     void deadLetterAfterDeadLettersAMessageMovedBackFromTheDeadLetterQueueOnAClassicQueue() throws Exception {
-        String dlq = declareDeadLetterQueue();
-        String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0)));
-        MessageHandler<Delivery, Void, Exception> alwaysFails = alwaysFails();
-        deadLetterOnceAndMoveBack(queue, dlq, alwaysFails);
+        MovedBack poison = poisonMovedBack("classic");
 
-        Channel channel = broker.createChannel();
-        channels.add(channel);
-        channel.basicQos(1);
-        IdempotentDeliverCallback.builder(channel, handler(alwaysFails))
-                .onHandlerFailure(FailurePolicy.deadLetterAfter(3)).build().consume(queue);
+        consumeThroughTheCallback(poison.queue(), handler(poison.handler()), FailurePolicy.deadLetterAfter(3));
 
-        await("dead-lettered again").atMost(Duration.ofSeconds(15)).until(() -> readyMessages(dlq) == 1);
-        closeConsumers();
+        awaitDeadLettered(poison.dlq());
         assertThat(handlerRuns.get("poison")).as("1 attempt before the move, then attempts 2 and 3").hasValue(3);
-        assertThat(readyMessages(queue)).isZero();
+        assertThat(readyMessages(poison.queue())).isZero();
     }
 
     @Test
     void deadLetterAfterDeadLettersAMessageMovedBackWhenConsumedThroughPlainBasicConsume() throws Exception {
-        String dlq = declareDeadLetterQueue();
-        String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0)));
-        MessageHandler<Delivery, Void, Exception> alwaysFails = alwaysFails();
-        deadLetterOnceAndMoveBack(queue, dlq, alwaysFails);
+        MovedBack poison = poisonMovedBack("classic");
 
         // The callback does not know the queue: it requeues plainly, and the redelivery counts as the last attempt.
-        consume(queue, callbackFor(handler(alwaysFails), FailurePolicy.deadLetterAfter(5)), 1);
+        consume(poison.queue(), callbackFor(handler(poison.handler()), FailurePolicy.deadLetterAfter(5)), 1);
 
-        await("dead-lettered again").atMost(Duration.ofSeconds(15)).until(() -> readyMessages(dlq) == 1);
-        closeConsumers();
+        awaitDeadLettered(poison.dlq());
         assertThat(handlerRuns.get("poison")).as("1 attempt before the move, 2 after").hasValue(3);
-        assertThat(readyMessages(queue)).isZero();
+        assertThat(readyMessages(poison.queue())).isZero();
     }
 
     @Test
@@ -580,14 +568,9 @@ class IdempotentDeliverCallbackTest {
         String dlq = declareDeadLetterQueue();
         String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0)));
         publish(queue, "poison", "body");
-        Channel channel = broker.createChannel();
-        channels.add(channel);
-        channel.basicQos(1);
-        IdempotentDeliverCallback.builder(channel, handler(alwaysFails()))
-                .onHandlerFailure(FailurePolicy.deadLetterAfter(4)).build().consume(queue);
+        consumeThroughTheCallback(queue, handler(alwaysFails()), FailurePolicy.deadLetterAfter(4));
 
-        await().atMost(Duration.ofSeconds(15)).until(() -> readyMessages(dlq) == 1);
-        closeConsumers();
+        awaitDeadLettered(dlq);
         assertThat(handlerRuns.get("poison")).as("four attempts, then dead-lettered").hasValue(4);
         assertThat(readyMessages(queue)).isZero();
         assertThat(claims()).isZero();
@@ -595,21 +578,13 @@ class IdempotentDeliverCallbackTest {
 
     @Test
     void deadLetterAfterOnAQuorumQueueCountsAMessageMovedBackFromTheDeadLetterQueue() throws Exception {
-        String dlq = declareDeadLetterQueue();
-        String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0), "x-queue-type", "quorum"));
-        MessageHandler<Delivery, Void, Exception> alwaysFails = alwaysFails();
-        deadLetterOnceAndMoveBack(queue, dlq, alwaysFails);
+        MovedBack poison = poisonMovedBack("quorum");
 
-        Channel channel = broker.createChannel();
-        channels.add(channel);
-        channel.basicQos(1);
-        IdempotentDeliverCallback.builder(channel, handler(alwaysFails))
-                .onHandlerFailure(FailurePolicy.deadLetterAfter(4)).build().consume(queue);
+        consumeThroughTheCallback(poison.queue(), handler(poison.handler()), FailurePolicy.deadLetterAfter(4));
 
-        await("dead-lettered again").atMost(Duration.ofSeconds(15)).until(() -> readyMessages(dlq) == 1);
-        closeConsumers();
+        awaitDeadLettered(poison.dlq());
         assertThat(handlerRuns.get("poison")).as("1 attempt before the move, then attempts 2, 3 and 4").hasValue(4);
-        assertThat(readyMessages(queue)).isZero();
+        assertThat(readyMessages(poison.queue())).isZero();
     }
 
     @Test
@@ -731,6 +706,19 @@ class IdempotentDeliverCallbackTest {
         release.countDown();
     }
 
+    /** A queue, its dead-letter queue and the handler that always fails its "poison" message. */
+    private record MovedBack(String queue, String dlq, MessageHandler<Delivery, Void, Exception> handler) {
+    }
+
+    /** A "poison" message on a new classic or quorum queue, dead-lettered once and moved back to the queue. */
+    private MovedBack poisonMovedBack(String queueType) throws Exception {
+        String dlq = declareDeadLetterQueue();
+        String queue = declareQueue(Map.of("x-dead-letter-exchange", exchanges.get(0), "x-queue-type", queueType));
+        MessageHandler<Delivery, Void, Exception> alwaysFails = alwaysFails();
+        deadLetterOnceAndMoveBack(queue, dlq, alwaysFails);
+        return new MovedBack(queue, dlq, alwaysFails);
+    }
+
     private void deadLetterOnceAndMoveBack(String queue, String dlq, MessageHandler<Delivery, Void, Exception> handler)
             throws Exception {
         publish(queue, "poison", "body");
@@ -850,6 +838,21 @@ class IdempotentDeliverCallbackTest {
         channel.basicQos(prefetch);
         channel.basicConsume(queue, false, callback.on(channel), tag -> { });
         return channel;
+    }
+
+    /** Consumes one message at a time through the callback's own consume(queue), so it knows the queue it reads. */
+    private void consumeThroughTheCallback(String queue, IdempotentHandler<Delivery, Void, ?> handler,
+            FailurePolicy policy) throws Exception {
+        Channel channel = broker.createChannel();
+        channels.add(channel);
+        channel.basicQos(1);
+        IdempotentDeliverCallback.builder(channel, handler).onHandlerFailure(policy).build().consume(queue);
+    }
+
+    /** Waits until the message is in the dead-letter queue, then stops consuming. */
+    private void awaitDeadLettered(String dlq) throws Exception {
+        await("dead-lettered").atMost(Duration.ofSeconds(15)).until(() -> readyMessages(dlq) == 1);
+        closeConsumers();
     }
 
     private void closeConsumers() throws Exception {

@@ -1,9 +1,9 @@
 package dev.oncely.spring;
 
+import static dev.oncely.spring.SpringTestApps.pool;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.DedupStore;
 import dev.oncely.IdempotentHandler;
@@ -16,6 +16,7 @@ import dev.oncely.testdatabases.TestDatabase;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -28,9 +29,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.springframework.context.annotation.AnnotationConfigApplicationContext;
-import org.springframework.dao.ConcurrencyFailureException;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.dao.ConcurrencyFailureException;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.jdbc.support.JdbcTransactionManager;
 import org.springframework.transaction.PlatformTransactionManager;
@@ -61,10 +62,7 @@ abstract class SpringTransactionsTestBase {
     @BeforeEach
     void startOnce() {
         if (context == null) {
-            context = new AnnotationConfigApplicationContext();
-            context.registerBean(TestDatabase.class, this::database);
-            context.register(Config.class);
-            context.refresh();
+            context = SpringTestApps.start(Config.class, database(), Map.of());
             jdbc = context.getBean(JdbcTemplate.class);
             payments = context.getBean(Payments.class);
             checkout = context.getBean(Checkout.class);
@@ -324,15 +322,6 @@ abstract class SpringTransactionsTestBase {
         return jdbc.queryForObject("SELECT COUNT(*) FROM " + CLAIMS, Long.class);
     }
 
-    static HikariDataSource pool(TestDatabase db, int size) {
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(db.jdbcUrl());
-        config.setUsername(db.user());
-        config.setPassword(db.password());
-        config.setMaximumPoolSize(size);
-        return new HikariDataSource(config);
-    }
-
     /** A message: its id, and what the method throws after its write (null: nothing). */
     public record Event(String id, RuntimeException failure) {
         Event(String id, boolean fail) {
@@ -474,29 +463,18 @@ abstract class SpringTransactionsTestBase {
     @Configuration(proxyBeanMethods = false)
     @EnableTransactionManagement
     @EnableIdempotent
-    static class Config {
-        @Bean(destroyMethod = "close")
-        HikariDataSource dataSource(TestDatabase db) {
-            return pool(db, 24);
+    static class Config extends JdbcTestAppConfig {
+        Config() {
+            super(24, CLAIMS);
         }
 
         @Bean
-        JdbcTransactionManager transactionManager(DataSource dataSource) {
-            return new JdbcTransactionManager(dataSource);
-        }
-
-        @Bean
-        JdbcTemplate jdbcTemplate(DataSource dataSource) {
+        @Override
+        public JdbcTemplate jdbcTemplate(DataSource dataSource) {
             JdbcTemplate jdbc = new JdbcTemplate(dataSource);
             jdbc.execute("CREATE TABLE IF NOT EXISTS " + PAYMENTS
                     + " (event_id varchar(100) NOT NULL, consumer varchar(100) NOT NULL)");
             return jdbc;
-        }
-
-        @Bean
-        JdbcDedupStore dedupStore(DataSource dataSource, PlatformTransactionManager transactionManager) {
-            return SpringConnectionOwner.storeBuilder(dataSource, transactionManager).table(CLAIMS).build()
-                    .createSchemaIfMissing();
         }
 
         @Bean

@@ -1,14 +1,13 @@
 package dev.oncely.spring.amqp;
 
+import static dev.oncely.spring.SpringTestApps.recreateTables;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import com.zaxxer.hikari.HikariConfig;
-import com.zaxxer.hikari.HikariDataSource;
-import dev.oncely.jdbc.JdbcDedupStore;
 import dev.oncely.spring.EnableIdempotent;
 import dev.oncely.spring.Idempotent;
-import dev.oncely.spring.SpringConnectionOwner;
+import dev.oncely.spring.JdbcTestAppConfig;
+import dev.oncely.spring.SpringTestApps;
 import dev.oncely.testdatabases.TestDatabase;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -20,7 +19,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -43,10 +41,7 @@ import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.annotation.AnnotationConfigApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-import org.springframework.core.env.MapPropertySource;
 import org.springframework.jdbc.core.JdbcTemplate;
-import org.springframework.jdbc.support.JdbcTransactionManager;
-import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.annotation.EnableTransactionManagement;
 import org.springframework.transaction.annotation.Transactional;
 
@@ -77,12 +72,8 @@ abstract class SpringRabbitListenerTestBase {
     @BeforeAll
     void start() {
         TestDatabase db = database();
-        try (HikariDataSource setup = pool(db, 1)) {
-            JdbcTemplate ddl = new JdbcTemplate(setup);
-            ddl.execute("DROP TABLE IF EXISTS " + ROWS);
-            ddl.execute("DROP TABLE IF EXISTS " + CLAIMS);
-            ddl.execute("CREATE TABLE " + ROWS + " (event_id varchar(100) NOT NULL, body varchar(200) NOT NULL)");
-        }
+        recreateTables(db, List.of(ROWS, CLAIMS),
+                "CREATE TABLE " + ROWS + " (event_id varchar(100) NOT NULL, body varchar(200) NOT NULL)");
         CachingConnectionFactory connections = connectionFactory();
         RabbitAdmin setupAdmin = new RabbitAdmin(connections);
         for (String name : List.of(queue("orders"), queue("misconfigured"))) {
@@ -94,12 +85,7 @@ abstract class SpringRabbitListenerTestBase {
         }
         connections.destroy();
 
-        context = new AnnotationConfigApplicationContext();
-        context.getEnvironment().getPropertySources().addFirst(new MapPropertySource("test",
-                Map.of("test.prefix", prefix())));
-        context.registerBean(TestDatabase.class, () -> db);
-        context.register(Config.class);
-        context.refresh();
+        context = SpringTestApps.start(Config.class, db, Map.of("test.prefix", prefix()));
         jdbc = context.getBean(JdbcTemplate.class);
         rabbit = context.getBean(RabbitTemplate.class);
         admin = context.getBean(RabbitAdmin.class);
@@ -263,15 +249,6 @@ abstract class SpringRabbitListenerTestBase {
         return fail("Queue '" + queue + "' not listed by rabbitmqctl in vhost " + vhost + ":\n" + output);
     }
 
-    static HikariDataSource pool(TestDatabase db, int size) {
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(db.jdbcUrl());
-        config.setUsername(db.user());
-        config.setPassword(db.password());
-        config.setMaximumPoolSize(size);
-        return new HikariDataSource(config);
-    }
-
     /** What makes the listeners block or fail; a bean of its own (the listeners bean is a proxy). */
     public static class ListenerState {
         final Set<String> failOnce = ConcurrentHashMap.newKeySet();
@@ -320,26 +297,9 @@ abstract class SpringRabbitListenerTestBase {
     @EnableTransactionManagement
     @EnableIdempotent
     @EnableRabbit
-    static class Config {
-        @Bean(destroyMethod = "close")
-        HikariDataSource dataSource(TestDatabase db) {
-            return pool(db, 8);
-        }
-
-        @Bean
-        JdbcTransactionManager transactionManager(DataSource dataSource) {
-            return new JdbcTransactionManager(dataSource);
-        }
-
-        @Bean
-        JdbcTemplate jdbcTemplate(DataSource dataSource) {
-            return new JdbcTemplate(dataSource);
-        }
-
-        @Bean
-        JdbcDedupStore dedupStore(DataSource dataSource, PlatformTransactionManager transactionManager) {
-            return SpringConnectionOwner.storeBuilder(dataSource, transactionManager).table(CLAIMS).build()
-                    .createSchemaIfMissing();
+    static class Config extends JdbcTestAppConfig {
+        Config() {
+            super(8, CLAIMS);
         }
 
         @Bean(destroyMethod = "destroy")

@@ -1,17 +1,16 @@
 package dev.oncely.spring.kafka;
 
+import static dev.oncely.spring.SpringTestApps.recreateTables;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.zaxxer.hikari.HikariDataSource;
-import dev.oncely.jdbc.JdbcDedupStore;
 import dev.oncely.kafka.KafkaOffsetStore;
 import dev.oncely.spring.EnableIdempotent;
 import dev.oncely.spring.IdempotentBatch;
-import dev.oncely.spring.SpringConnectionOwner;
+import dev.oncely.spring.JdbcTestAppConfig;
+import dev.oncely.spring.SpringTestApps;
 import dev.oncely.testdatabases.TestDatabase;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -21,14 +20,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -36,9 +31,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.springframework.context.annotation.AnnotationConfigApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-import org.springframework.core.env.MapPropertySource;
 import org.springframework.jdbc.core.JdbcTemplate;
-import org.springframework.jdbc.support.JdbcTransactionManager;
 import org.springframework.kafka.annotation.EnableKafka;
 import org.springframework.kafka.annotation.KafkaListener;
 import org.springframework.kafka.config.ConcurrentKafkaListenerContainerFactory;
@@ -78,28 +71,13 @@ abstract class DatabaseOffsetsTestBase {
             broker.addTopics(new NewTopic(topic(topic), 1, (short) 1));
         }
         TestDatabase db = database();
-        try (HikariDataSource setup = SpringKafkaListenerTestBase.pool(db, 1)) {
-            JdbcTemplate ddl = new JdbcTemplate(setup);
-            ddl.execute("DROP TABLE IF EXISTS " + ROWS);
-            ddl.execute("DROP TABLE IF EXISTS " + CLAIMS);
-            ddl.execute("DROP TABLE IF EXISTS " + OFFSETS);
-            ddl.execute("CREATE TABLE " + ROWS + " (event_id varchar(100) NOT NULL)");
-        }
-        Map<String, Object> properties = new HashMap<>();
-        properties.put("test.prefix", prefix());
-        properties.put("test.brokers", broker.getBrokersAsString());
-        context = new AnnotationConfigApplicationContext();
-        context.getEnvironment().getPropertySources().addFirst(new MapPropertySource("test", properties));
-        context.registerBean(TestDatabase.class, () -> db);
-        context.register(Config.class);
-        context.refresh();
+        recreateTables(db, List.of(ROWS, CLAIMS, OFFSETS),
+                "CREATE TABLE " + ROWS + " (event_id varchar(100) NOT NULL)");
+        context = SpringTestApps.start(Config.class, db,
+                Map.of("test.prefix", prefix(), "test.brokers", broker.getBrokersAsString()));
         jdbc = context.getBean(JdbcTemplate.class);
         state = context.getBean(State.class);
-        Map<String, Object> producerConfig = new HashMap<>();
-        producerConfig.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.getBrokersAsString());
-        producerConfig.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
-        producerConfig.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
-        producer = new KafkaProducer<>(producerConfig);
+        producer = KafkaTestBroker.producer(broker);
     }
 
     @AfterAll
@@ -285,26 +263,9 @@ abstract class DatabaseOffsetsTestBase {
     @EnableTransactionManagement
     @EnableIdempotent
     @EnableKafka
-    static class Config {
-        @Bean(destroyMethod = "close")
-        HikariDataSource dataSource(TestDatabase db) {
-            return SpringKafkaListenerTestBase.pool(db, 8);
-        }
-
-        @Bean
-        JdbcTransactionManager transactionManager(DataSource dataSource) {
-            return new JdbcTransactionManager(dataSource);
-        }
-
-        @Bean
-        JdbcTemplate jdbcTemplate(DataSource dataSource) {
-            return new JdbcTemplate(dataSource);
-        }
-
-        @Bean
-        JdbcDedupStore dedupStore(DataSource dataSource, PlatformTransactionManager transactionManager) {
-            return SpringConnectionOwner.storeBuilder(dataSource, transactionManager).table(CLAIMS).build()
-                    .createSchemaIfMissing();
+    static class Config extends JdbcTestAppConfig {
+        Config() {
+            super(8, CLAIMS);
         }
 
         @Bean
@@ -317,14 +278,9 @@ abstract class DatabaseOffsetsTestBase {
         @Bean
         ConcurrentKafkaListenerContainerFactory<String, String> offsetsFactory(DatabaseOffsets offsets,
                 org.springframework.core.env.Environment environment) {
-            Map<String, Object> config = new HashMap<>();
-            config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, environment.getProperty("test.brokers"));
-            config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-            config.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 25);
-            config.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class);
-            config.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class);
             ConcurrentKafkaListenerContainerFactory<String, String> factory = new ConcurrentKafkaListenerContainerFactory<>();
-            factory.setConsumerFactory(new DefaultKafkaConsumerFactory<>(config));
+            factory.setConsumerFactory(new DefaultKafkaConsumerFactory<>(
+                    KafkaTestBroker.consumerConfig(environment.getProperty("test.brokers"), 25)));
             factory.setBatchListener(true);
             factory.getContainerProperties().setConsumerRebalanceListener(offsets);
             factory.setCommonErrorHandler(new OncelyKafkaErrorHandler(

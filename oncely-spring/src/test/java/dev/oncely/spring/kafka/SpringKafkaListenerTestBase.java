@@ -1,8 +1,9 @@
 package dev.oncely.spring.kafka;
 
+import static dev.oncely.spring.SpringTestApps.pool;
+import static dev.oncely.spring.SpringTestApps.recreateTables;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.TransientStoreException;
 import dev.oncely.jdbc.JdbcDedupStore;
@@ -10,6 +11,7 @@ import dev.oncely.spring.EnableIdempotent;
 import dev.oncely.spring.Idempotent;
 import dev.oncely.spring.IdempotentBatch;
 import dev.oncely.spring.SpringConnectionOwner;
+import dev.oncely.spring.SpringTestApps;
 import dev.oncely.testdatabases.TestDatabase;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,15 +27,11 @@ import java.util.function.BooleanSupplier;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -41,7 +39,6 @@ import org.junit.jupiter.api.TestInstance;
 import org.springframework.context.annotation.AnnotationConfigApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-import org.springframework.core.env.MapPropertySource;
 import org.springframework.data.jpa.repository.config.EnableJpaRepositories;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.kafka.annotation.EnableKafka;
@@ -95,34 +92,17 @@ abstract class SpringKafkaListenerTestBase {
         broker.addTopics(new NewTopic(prefix() + "-storm", 4, (short) 1));
 
         TestDatabase db = database();
-        try (HikariDataSource setup = pool(db, 1)) {
-            JdbcTemplate ddl = new JdbcTemplate(setup);
-            ddl.execute("DROP TABLE IF EXISTS " + ROWS);
-            ddl.execute("DROP TABLE IF EXISTS " + ORDERS);
-            ddl.execute("DROP TABLE IF EXISTS " + CLAIMS);
-            ddl.execute("CREATE TABLE " + ROWS + " (event_id varchar(100) NOT NULL, consumer varchar(100) NOT NULL,"
-                    + " payload varchar(200) NOT NULL)");
-            ddl.execute("CREATE TABLE " + ORDERS + " (id " + (db.jdbcUrl().startsWith("jdbc:postgresql")
-                    ? "bigserial" : "bigint AUTO_INCREMENT") + " PRIMARY KEY, event_id varchar(100) NOT NULL,"
-                    + " payload varchar(200) NOT NULL)");
-        }
-
-        Map<String, Object> properties = new HashMap<>();
-        properties.put("test.prefix", prefix());
-        properties.put("test.brokers", broker.getBrokersAsString());
-        context = new AnnotationConfigApplicationContext();
-        context.getEnvironment().getPropertySources().addFirst(new MapPropertySource("test", properties));
-        context.registerBean(TestDatabase.class, () -> db);
-        context.register(Config.class);
-        context.refresh();
+        recreateTables(db, List.of(ROWS, ORDERS, CLAIMS),
+                "CREATE TABLE " + ROWS + " (event_id varchar(100) NOT NULL, consumer varchar(100) NOT NULL,"
+                        + " payload varchar(200) NOT NULL)",
+                "CREATE TABLE " + ORDERS + " (id " + (db.jdbcUrl().startsWith("jdbc:postgresql")
+                        ? "bigserial" : "bigint AUTO_INCREMENT") + " PRIMARY KEY, event_id varchar(100) NOT NULL,"
+                        + " payload varchar(200) NOT NULL)");
+        context = SpringTestApps.start(Config.class, db,
+                Map.of("test.prefix", prefix(), "test.brokers", broker.getBrokersAsString()));
         jdbc = context.getBean(JdbcTemplate.class);
         state = context.getBean(ListenerState.class);
-
-        Map<String, Object> producerConfig = new HashMap<>();
-        producerConfig.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.getBrokersAsString());
-        producerConfig.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
-        producerConfig.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
-        producer = new KafkaProducer<>(producerConfig);
+        producer = KafkaTestBroker.producer(broker);
     }
 
     @AfterAll
@@ -383,15 +363,6 @@ abstract class SpringKafkaListenerTestBase {
         return jdbc.queryForObject("SELECT COUNT(*) FROM " + CLAIMS + " WHERE consumer = ?", Long.class, consumer);
     }
 
-    static HikariDataSource pool(TestDatabase db, int size) {
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(db.jdbcUrl());
-        config.setUsername(db.user());
-        config.setPassword(db.password());
-        config.setMaximumPoolSize(size);
-        return new HikariDataSource(config);
-    }
-
     /** What the listeners saw and what makes them fail; a bean of its own (the listeners bean is a proxy). */
     public static class ListenerState {
         final AtomicInteger jdbcRecordsSeen = new AtomicInteger();
@@ -561,13 +532,8 @@ abstract class SpringKafkaListenerTestBase {
         @Bean
         DefaultKafkaConsumerFactory<String, String> consumerFactory(
                 org.springframework.core.env.Environment environment) {
-            Map<String, Object> config = new HashMap<>();
-            config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, environment.getProperty("test.brokers"));
-            config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-            config.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 50);
-            config.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class);
-            config.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class);
-            return new DefaultKafkaConsumerFactory<>(config);
+            return new DefaultKafkaConsumerFactory<>(
+                    KafkaTestBroker.consumerConfig(environment.getProperty("test.brokers"), 50));
         }
 
         @Bean

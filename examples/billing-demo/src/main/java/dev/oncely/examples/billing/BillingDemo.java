@@ -1,14 +1,12 @@
 package dev.oncely.examples.billing;
 
-import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.IdempotentHandler;
-import dev.oncely.OncelyException;
+import dev.oncely.examples.demo.DemoDatabase;
+import dev.oncely.examples.demo.DemoException;
 import dev.oncely.jdbc.JdbcDedupStore;
 import java.io.PrintStream;
 import java.sql.Connection;
-import java.sql.DatabaseMetaData;
-import java.sql.SQLException;
 import java.util.List;
 import java.util.Locale;
 import javax.sql.DataSource;
@@ -57,7 +55,7 @@ public final class BillingDemo {
         try (HikariDataSource dataSource = connect(options)) {
             out.printf(Locale.ROOT, "Billing demo: %,d charge events, %d consumers, blip rate %.2f%%, seed %d, on %s%n%n",
                     options.events(), options.consumers(), options.blipRate() * 100, options.seed(),
-                    describe(dataSource, options));
+                    DemoDatabase.describe(dataSource, options.jdbcUrl().isEmpty()));
             List<RunResult> results = compare(dataSource, options, err);
             printTable(results, out);
             return 0;
@@ -93,14 +91,8 @@ public final class BillingDemo {
             RunResult oncely = consume("Oncely", ONCELY_CHARGES, tables, options, progress, charges::process);
 
             return List.of(naive, oncely);
-        } catch (SQLException e) {
-            throw new DemoException("the database failed: " + e.getMessage(), e);
-        } catch (OncelyException e) {
-            throw new DemoException(e.getMessage(), e);
-        } catch (RuntimeException e) {
-            throw e;
         } catch (Exception e) {
-            throw new DemoException("the run failed: " + e, e);
+            throw DemoException.of(e);
         }
     }
 
@@ -151,56 +143,8 @@ public final class BillingDemo {
     }
 
     private static HikariDataSource connect(DemoOptions options) {
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(options.url());
-        config.setUsername(options.user());
-        config.setPassword(options.password());
-        config.setMaximumPoolSize(options.consumers() + 1);
-        config.setConnectionTimeout(10_000);
-        config.setPoolName("billing-demo");
-        try {
-            return new HikariDataSource(config); // connects once now: a wrong URL fails here, not mid-run
-        } catch (RuntimeException e) {
-            String why = rootMessage(e);
-            if (why.contains("No suitable driver") || why.contains("Failed to get driver")) {
-                throw new DemoException("no JDBC driver for " + options.url() + "; the demo ships drivers for"
-                        + " jdbc:h2:, jdbc:postgresql: and jdbc:mariadb:");
-            }
-            throw new DemoException("cannot connect to " + options.url() + " (" + why + "); check that the database"
-                    + " is running, the database exists and --user/--password are right");
-        }
-    }
-
-    private static String describe(DataSource dataSource, DemoOptions options) {
-        try (Connection c = dataSource.getConnection()) {
-            DatabaseMetaData meta = c.getMetaData();
-            String where = options.jdbcUrl().isEmpty() ? " (embedded, in memory)" : "";
-            return meta.getDatabaseProductName() + " " + meta.getDatabaseProductVersion() + where;
-        } catch (SQLException e) {
-            throw new DemoException("cannot read the database version: " + e.getMessage(), e);
-        }
-    }
-
-    private static String rootMessage(Throwable t) {
-        Throwable root = t;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        String message = root.getMessage() == null ? root.toString() : root.getMessage();
-        return message.lines().findFirst().orElse(message);
-    }
-
-    /** A failure the user can fix (flag, database): printed as one line, no stack trace. */
-    static final class DemoException extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        DemoException(String message) {
-            super(message);
-        }
-
-        DemoException(String message, Throwable cause) {
-            super(message, cause);
-        }
+        return DemoDatabase.connect(options.url(), options.user(), options.password(), options.consumers() + 1,
+                "billing-demo");
     }
 
     private BillingDemo() {

@@ -1,14 +1,16 @@
 package dev.oncely.examples.lease;
 
-import java.util.List;
+import dev.oncely.examples.demo.DemoFlags;
 import java.util.Optional;
 
 /** The demo's command-line flags. {@link #parse} throws IllegalArgumentException with a one-line fix. */
 record DemoOptions(int events, int consumers, double faultRate, int leaseSeconds, long seed, Optional<String> url,
         String user, String password, boolean help) {
 
-    private static final List<String> KNOWN = List.of("--events", "--consumers", "--fault-rate", "--lease-seconds",
-            "--seed", "--url", "--user", "--password");
+    /** The flags, in the order of the usage, each with the example shown when it is wrong. */
+    private static final DemoFlags FLAGS = new DemoFlags("--events", "1000", "--consumers", "8",
+            "--fault-rate", "0.05", "--lease-seconds", "2", "--seed", "42",
+            "--url", "jdbc:postgresql://127.0.0.1:5432/mydb", "--user", "NAME", "--password", "SECRET");
 
     static final String EMBEDDED_URL = "jdbc:h2:mem:lease_demo;DB_CLOSE_DELAY=-1";
 
@@ -43,99 +45,10 @@ record DemoOptions(int events, int consumers, double faultRate, int leaseSeconds
     }
 
     static DemoOptions parse(String... args) {
-        int events = 1000;
-        int consumers = 8;
-        double faultRate = 0.05;
-        int leaseSeconds = 2;
-        long seed = 42;
-        String url = null;
-        String user = "";
-        String password = "";
-        for (int i = 0; i < args.length; i++) {
-            String flag = args[i];
-            String value = null;
-            int eq = flag.indexOf('=');
-            if (flag.startsWith("--") && eq > 0) { // --flag=value
-                value = flag.substring(eq + 1);
-                flag = flag.substring(0, eq);
-            }
-            if (flag.equals("--help") || flag.equals("-h")) {
-                return new DemoOptions(events, consumers, faultRate, leaseSeconds, seed, Optional.empty(), user,
-                        password, true);
-            }
-            if (!KNOWN.contains(flag)) {
-                throw new IllegalArgumentException("unknown option '" + flag + "'; known: " + String.join(", ", KNOWN)
-                        + ", --help");
-            }
-            if (value == null) {
-                if (i + 1 >= args.length) {
-                    throw new IllegalArgumentException(flag + " needs a value, e.g. " + flag + " " + example(flag));
-                }
-                value = args[++i];
-            }
-            switch (flag) {
-                case "--events" -> events = intIn(flag, value, 1, 1_000_000);
-                case "--consumers" -> consumers = intIn(flag, value, 1, 64);
-                case "--fault-rate" -> faultRate = rate(flag, value);
-                case "--lease-seconds" -> leaseSeconds = intIn(flag, value, 2, 60);
-                case "--seed" -> seed = longValue(flag, value);
-                case "--url" -> url = jdbcUrl(value);
-                case "--user" -> user = value;
-                default -> password = value;
-            }
-        }
-        return new DemoOptions(events, consumers, faultRate, leaseSeconds, seed, Optional.ofNullable(url), user,
-                password, false);
-    }
-
-    private static int intIn(String flag, String value, int min, int max) {
-        long n = longValue(flag, value);
-        if (n < min || n > max) {
-            throw new IllegalArgumentException(flag + " must be between " + min + " and " + max + ", was " + value);
-        }
-        return (int) n;
-    }
-
-    private static long longValue(String flag, String value) {
-        try {
-            return Long.parseLong(value.replace("_", ""));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(flag + " takes a whole number, e.g. " + flag + " " + example(flag)
-                    + "; got '" + value + "'");
-        }
-    }
-
-    private static double rate(String flag, String value) {
-        double p;
-        try {
-            p = value.endsWith("%") ? Double.parseDouble(value.substring(0, value.length() - 1)) / 100
-                    : Double.parseDouble(value);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(flag + " takes a share, e.g. 0.05 or 5%; got '" + value + "'");
-        }
-        if (!(p >= 0 && p <= 1)) {
-            throw new IllegalArgumentException(flag + " must be between 0 and 1 (100%), was " + value);
-        }
-        return p;
-    }
-
-    private static String jdbcUrl(String value) {
-        if (!value.startsWith("jdbc:")) {
-            throw new IllegalArgumentException("--url must start with jdbc:, e.g."
-                    + " jdbc:postgresql://127.0.0.1:5432/mydb; got '" + value + "'");
-        }
-        return value;
-    }
-
-    private static String example(String flag) {
-        return switch (flag) {
-            case "--events" -> "1000";
-            case "--consumers" -> "8";
-            case "--fault-rate" -> "0.05";
-            case "--lease-seconds" -> "2";
-            case "--seed" -> "42";
-            case "--url" -> "jdbc:postgresql://127.0.0.1:5432/mydb";
-            default -> "VALUE";
-        };
+        DemoFlags.Given given = FLAGS.parse(args);
+        return new DemoOptions(given.intIn("--events", 1000, 1, 1_000_000), given.intIn("--consumers", 8, 1, 64),
+                given.share("--fault-rate", 0.05, 1), given.intIn("--lease-seconds", 2, 2, 60),
+                given.longValue("--seed", 42), given.jdbcUrl("--url"), given.text("--user", ""),
+                given.text("--password", ""), given.help());
     }
 }

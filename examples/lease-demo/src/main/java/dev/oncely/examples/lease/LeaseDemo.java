@@ -1,18 +1,17 @@
 package dev.oncely.examples.lease;
 
-import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.oncely.KeyInProgressException;
 import dev.oncely.LeaseLostException;
 import dev.oncely.LeasedHandler;
-import dev.oncely.OncelyException;
 import dev.oncely.ResultCodec;
+import dev.oncely.examples.demo.DemoDatabase;
+import dev.oncely.examples.demo.DemoException;
 import dev.oncely.examples.lease.RedeliveringChannel.Delivery;
 import dev.oncely.jdbc.JdbcDedupStore;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.sql.Connection;
-import java.sql.DatabaseMetaData;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -101,7 +100,7 @@ public final class LeaseDemo {
             out.printf(Locale.ROOT, "Lease demo: %,d charge events, %d consumers, faults on %.1f%% of first"
                             + " deliveries, lease %d s, seed %d, on %s; payment service at %s%n%n", options.events(),
                     options.consumers(), options.faultRate() * 100, options.leaseSeconds(), options.seed(),
-                    describe(dataSource, options), payments.chargesUri());
+                    DemoDatabase.describe(dataSource, options.url().isEmpty()), payments.chargesUri());
             List<RunResult> results = compare(dataSource, payments, options, err);
             printTable(results, out);
             return 0;
@@ -126,14 +125,8 @@ public final class LeaseDemo {
                 results.add(runOne(mode, dataSource, store, payments, options, progress));
             }
             return results;
-        } catch (SQLException e) {
-            throw new DemoException("the database failed: " + e.getMessage(), e);
-        } catch (OncelyException e) {
-            throw new DemoException(e.getMessage(), e);
-        } catch (RuntimeException e) {
-            throw e;
         } catch (Exception e) {
-            throw new DemoException("the run failed: " + e, e);
+            throw DemoException.of(e);
         }
     }
 
@@ -364,58 +357,10 @@ public final class LeaseDemo {
     // -------------------------------------------------------------------------------------------- plumbing
 
     private static HikariDataSource connect(DemoOptions options) {
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(options.jdbcUrl());
-        config.setUsername(options.user());
-        config.setPassword(options.password());
         // A thread per consumer, replacements for dead ones, and keep-alive: lease mode holds a connection only
         // for its short statements.
-        config.setMaximumPoolSize(options.consumers() + 2);
-        config.setConnectionTimeout(10_000);
-        config.setPoolName("lease-demo");
-        try {
-            return new HikariDataSource(config); // connects once now: a wrong URL fails here, not mid-run
-        } catch (RuntimeException e) {
-            String why = rootMessage(e);
-            if (why.contains("No suitable driver") || why.contains("Failed to get driver")) {
-                throw new DemoException("no JDBC driver for " + options.jdbcUrl() + "; the demo ships drivers for"
-                        + " jdbc:h2:, jdbc:postgresql: and jdbc:mariadb:");
-            }
-            throw new DemoException("cannot connect to " + options.jdbcUrl() + " (" + why + "); check that the"
-                    + " database is running, the database exists and --user/--password are right");
-        }
-    }
-
-    private static String describe(DataSource dataSource, DemoOptions options) {
-        try (Connection c = dataSource.getConnection()) {
-            DatabaseMetaData meta = c.getMetaData();
-            String where = options.url().isEmpty() ? " (embedded, in memory)" : "";
-            return meta.getDatabaseProductName() + " " + meta.getDatabaseProductVersion() + where;
-        } catch (SQLException e) {
-            throw new DemoException("cannot read the database version: " + e.getMessage(), e);
-        }
-    }
-
-    private static String rootMessage(Throwable t) {
-        Throwable root = t;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        String message = root.getMessage() == null ? root.toString() : root.getMessage();
-        return message.lines().findFirst().orElse(message);
-    }
-
-    /** A failure the user can fix (flag, database): printed as one line, no stack trace. */
-    static final class DemoException extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        DemoException(String message) {
-            super(message);
-        }
-
-        DemoException(String message, Throwable cause) {
-            super(message, cause);
-        }
+        return DemoDatabase.connect(options.jdbcUrl(), options.user(), options.password(), options.consumers() + 2,
+                "lease-demo");
     }
 
     private LeaseDemo() {
