@@ -2,6 +2,7 @@ package dev.oncely.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.oncely.DedupStore;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
@@ -55,6 +56,35 @@ final class HttpTestSupport {
             responses.add(f.get(60, TimeUnit.SECONDS));
         }
         return responses;
+    }
+
+    /** The claim-first filter of the in-transaction mode for one consumer, clients told apart by X-Api-Key. */
+    static IdempotencyFilter.Builder inTransaction(DedupStore store, String consumer) {
+        return IdempotencyFilter.inTransaction(store).consumer(consumer).clients(ClientIdentifier.header("X-Api-Key"));
+    }
+
+    /**
+     * The answers of {@link #sendAtOnce} to a request for {@code POST /charges} of {@link EffectsServlet}: one ran
+     * (201, with its header that is not replayed), and every other is its byte-identical replay.
+     */
+    static void assertOneRanAndTheOthersAreByteIdenticalReplays(List<HttpResponse<byte[]>> responses) {
+        List<HttpResponse<byte[]>> first = responses.stream().filter(r -> !replayed(r)).toList();
+        assertThat(first).hasSize(1);
+        HttpResponse<byte[]> original = first.get(0);
+        assertThat(original.statusCode()).isEqualTo(201);
+        assertThat(original.headers().firstValue("X-Not-Replayed")).hasValue("first-only");
+        for (HttpResponse<byte[]> r : responses) {
+            if (r == original) {
+                continue;
+            }
+            assertThat(replayed(r)).isTrue();
+            assertThat(r.statusCode()).isEqualTo(201);
+            assertThat(r.body()).isEqualTo(original.body());
+            assertThat(r.headers().firstValue("Location")).isEqualTo(original.headers().firstValue("Location"));
+            assertThat(r.headers().firstValue("Content-Type"))
+                    .isEqualTo(original.headers().firstValue("Content-Type"));
+            assertThat(r.headers().firstValue("X-Not-Replayed")).isEmpty();
+        }
     }
 
     /** An RFC 9457 problem of the filter: status, content type, type, title and detail. */

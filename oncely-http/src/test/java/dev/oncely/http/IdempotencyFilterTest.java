@@ -2,22 +2,19 @@ package dev.oncely.http;
 
 import static dev.oncely.http.HttpTestSupport.answers;
 import static dev.oncely.http.HttpTestSupport.assertProblem;
+import static dev.oncely.http.HttpTestSupport.inTransaction;
 import static dev.oncely.http.HttpTestSupport.key;
 import static dev.oncely.http.HttpTestSupport.newConsumer;
 import static dev.oncely.http.HttpTestSupport.replayed;
-import static dev.oncely.http.HttpTestSupport.sendAtOnce;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.oncely.DedupStore;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.function.UnaryOperator;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -26,51 +23,15 @@ import org.junit.jupiter.params.provider.EnumSource;
  * effects is read from the database (rows of http_effects written by {@link EffectsServlet} on the request's
  * transaction); each test uses a consumer of its own.
  */
-class IdempotencyFilterTest {
+class IdempotencyFilterTest extends InTransactionModeTestBase {
 
-    @AfterAll
-    static void closePools() {
-        TestDbs.closeAll();
+    IdempotencyFilterTest() {
+        super("http");
     }
 
-    private static IdempotencyFilter filter(TestDbs db, String consumer, UnaryOperator<IdempotencyFilter.Builder> tweak) {
-        return tweak.apply(IdempotencyFilter.inTransaction(db.store())
-                .consumer(consumer)
-                .clients(ClientIdentifier.header("X-Api-Key"))).build();
-    }
-
-    @ParameterizedTest
-    @EnumSource(TestDbs.class)
-    void thirtyTwoIdenticalRequestsInParallelHaveOneEffectAndEveryOtherAnswerIsAByteIdenticalReplay(TestDbs db)
-            throws Exception {
-        String consumer = newConsumer("http");
-        int n = 32;
-        ExecutorService pool = Executors.newFixedThreadPool(n);
-        try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
-            List<HttpResponse<byte[]>> responses = answers(
-                    sendAtOnce(pool, n, server.postWithKey("/charges", "amount=500", key()).build()));
-
-            assertThat(db.effects(consumer)).isEqualTo(1);
-            List<HttpResponse<byte[]>> first = responses.stream().filter(r -> !replayed(r)).toList();
-            assertThat(first).hasSize(1);
-            HttpResponse<byte[]> original = first.get(0);
-            assertThat(original.statusCode()).isEqualTo(201);
-            assertThat(original.headers().firstValue("X-Not-Replayed")).hasValue("first-only");
-            for (HttpResponse<byte[]> r : responses) {
-                if (r == original) {
-                    continue;
-                }
-                assertThat(replayed(r)).isTrue();
-                assertThat(r.statusCode()).isEqualTo(201);
-                assertThat(r.body()).isEqualTo(original.body());
-                assertThat(r.headers().firstValue("Location")).isEqualTo(original.headers().firstValue("Location"));
-                assertThat(r.headers().firstValue("Content-Type"))
-                        .isEqualTo(original.headers().firstValue("Content-Type"));
-                assertThat(r.headers().firstValue("X-Not-Replayed")).isEmpty();
-            }
-        } finally {
-            pool.shutdownNow();
-        }
+    @Override
+    IdempotencyFilter.Builder mode(DedupStore store, String consumer) {
+        return inTransaction(store, consumer);
     }
 
     @ParameterizedTest
@@ -179,25 +140,6 @@ class IdempotencyFilterTest {
 
     @ParameterizedTest
     @EnumSource(TestDbs.class)
-    void aResponseLargerThanTheLimitIsNotSentAndRollsBackTheWrites(TestDbs db) {
-        String consumer = newConsumer("http");
-        try (TestServer server = new TestServer(filter(db, consumer, b -> b.maxStoredResponseBytes(1000)))) {
-            String key = key();
-            HttpResponse<String> tooLarge = TestServer.send(server.postWithKey("/big?size=1001", "", key));
-
-            assertProblem(tooLarge, 500, "response-too-large");
-            assertThat(tooLarge.body()).contains("1000 bytes");
-            assertThat(db.effects(consumer)).isZero();
-
-            HttpResponse<String> atTheLimit = TestServer.send(server.postWithKey("/big?size=1000", "", key()));
-            assertThat(atTheLimit.statusCode()).isEqualTo(200);
-            assertThat(atTheLimit.body()).hasSize(1000);
-            assertThat(db.effects(consumer)).isEqualTo(1);
-        }
-    }
-
-    @ParameterizedTest
-    @EnumSource(TestDbs.class)
     void aStreamedResponseIsHeldUntilTheCommitAndSentWholeWithItsLength(TestDbs db) {
         String consumer = newConsumer("http");
         try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
@@ -250,60 +192,6 @@ class IdempotencyFilterTest {
                 assertThat(replayed(response)).isFalse();
                 assertThat(response.body()).contains("the handler failed after writing");
             }
-            assertThat(db.effects(consumer)).isZero();
-        }
-    }
-
-    @ParameterizedTest
-    @EnumSource(TestDbs.class)
-    void withKeepResultAnExceptionKeepsA500ProblemForTheKeyWithoutItsWrites(TestDbs db) {
-        String consumer = newConsumer("http");
-        try (TestServer server = new TestServer(filter(db, consumer,
-                b -> b.onException(FailurePolicy.KEEP_RESULT)))) {
-            String key = key();
-            HttpResponse<String> failed = TestServer.send(server.postWithKey("/throw", "", key));
-            HttpResponse<String> retry = TestServer.send(server.postWithKey("/throw", "", key));
-
-            assertProblem(failed, 500, "request-failed");
-            assertThat(replayed(failed)).isFalse();
-            assertProblem(retry, 500, "request-failed");
-            assertThat(replayed(retry)).isTrue();
-            assertThat(retry.body()).isEqualTo(failed.body());
-            assertThat(db.effects(consumer)).isZero();
-        }
-    }
-
-    @ParameterizedTest
-    @EnumSource(TestDbs.class)
-    void byDefaultA5xxResponseCommitsWithItsWritesAndIsReplayed(TestDbs db) {
-        String consumer = newConsumer("http");
-        try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
-            String key = key();
-            HttpResponse<String> first = TestServer.send(server.postWithKey("/unavailable", "", key));
-            HttpResponse<String> retry = TestServer.send(server.postWithKey("/unavailable", "", key));
-
-            assertThat(first.statusCode()).isEqualTo(503);
-            assertThat(retry.statusCode()).isEqualTo(503);
-            assertThat(replayed(retry)).isTrue();
-            assertThat(retry.body()).isEqualTo(first.body());
-            assertThat(db.effects(consumer)).isEqualTo(1);
-        }
-    }
-
-    @ParameterizedTest
-    @EnumSource(TestDbs.class)
-    void withReleaseKeyA5xxResponseIsSentButNeitherItNorItsWritesAreKept(TestDbs db) {
-        String consumer = newConsumer("http");
-        try (TestServer server = new TestServer(filter(db, consumer,
-                b -> b.onServerError(FailurePolicy.RELEASE_KEY)))) {
-            String key = key();
-            HttpResponse<String> first = TestServer.send(server.postWithKey("/unavailable", "", key));
-            HttpResponse<String> retry = TestServer.send(server.postWithKey("/unavailable", "", key));
-
-            assertThat(first.statusCode()).isEqualTo(503);
-            assertThat(first.body()).startsWith("{\"error\":");
-            assertThat(replayed(retry)).isFalse();
-            assertThat(retry.body()).isNotEqualTo(first.body());
             assertThat(db.effects(consumer)).isZero();
         }
     }
@@ -368,27 +256,6 @@ class IdempotencyFilterTest {
             assertThat(first.statusCode()).isEqualTo(201);
             assertThat(replayed(retry)).isTrue();
             assertThat(Arrays.asList(retry.body(), db.effects(consumer))).containsExactly(first.body(), 1L);
-        }
-    }
-
-    @ParameterizedTest
-    @EnumSource(TestDbs.class)
-    void whenTheStoreRunsTheTransactionAgainOnlyTheLastAttemptsResponseIsSentAndStored(TestDbs db) {
-        String consumer = newConsumer("http");
-        try (TestServer server = new TestServer(filter(db, consumer, b -> b.replayedHeaders("X-First-Attempt",
-                "X-Second-Attempt")))) {
-            String key = key();
-            HttpResponse<String> response = TestServer.send(server.postWithKey("/deadlock-once", "", key));
-            HttpResponse<String> replay = TestServer.send(server.postWithKey("/deadlock-once", "", key));
-
-            assertThat(response.statusCode()).isEqualTo(200);
-            assertThat(response.body()).startsWith("attempt 2 ");
-            assertThat(response.headers().firstValue("X-First-Attempt")).isEmpty();
-            assertThat(response.headers().firstValue("X-Second-Attempt")).hasValue("yes");
-            assertThat(replayed(replay)).isTrue();
-            assertThat(replay.body()).isEqualTo(response.body());
-            assertThat(replay.headers().firstValue("X-First-Attempt")).isEmpty();
-            assertThat(db.effects(consumer)).isEqualTo(1);
         }
     }
 

@@ -1,9 +1,12 @@
 package dev.oncely.http;
 
+import static dev.oncely.http.HttpTestSupport.answers;
 import static dev.oncely.http.HttpTestSupport.assertProblem;
+import static dev.oncely.http.HttpTestSupport.inTransaction;
 import static dev.oncely.http.HttpTestSupport.key;
 import static dev.oncely.http.HttpTestSupport.newConsumer;
 import static dev.oncely.http.HttpTestSupport.replayed;
+import static dev.oncely.http.HttpTestSupport.sendAtOnce;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -26,14 +29,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
-import java.util.function.UnaryOperator;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -44,81 +43,45 @@ import org.junit.jupiter.params.provider.EnumSource;
  * and a run that finds its key written rolls back everything it wrote. Effects are rows of http_effects, read from
  * the database; each test uses a consumer of its own.
  */
-class KeyWrittenLastTest {
+class KeyWrittenLastTest extends InTransactionModeTestBase {
 
-    @AfterAll
-    static void closePools() {
-        TestDbs.closeAll();
+    KeyWrittenLastTest() {
+        super("last");
     }
 
-    private static IdempotencyFilter filter(DedupStore store, String consumer,
-                                            UnaryOperator<IdempotencyFilter.Builder> tweak) {
-        return tweak.apply(IdempotencyFilter.inTransaction(store)
-                .consumer(consumer)
-                .clients(ClientIdentifier.header("X-Api-Key"))
-                .keyWrittenLast()).build();
+    @Override
+    IdempotencyFilter.Builder mode(DedupStore store, String consumer) {
+        return inTransaction(store, consumer).keyWrittenLast();
     }
 
     private static HttpResponse<String> post(TestServer server, String path, String body, String key) {
-        return TestServer.send(server.post(path, body).header("Idempotency-Key", key).header("X-Api-Key", "client-a"));
+        return TestServer.send(server.postWithKey(path, body, key));
     }
 
-    /** {@link EffectsServlet}, counting how often it ran. */
+    /** A request for {@link UniqueOrderServlet} with the given key and order number. */
+    private static HttpRequest.Builder order(TestServer server, String key, String order) {
+        return server.postWithKey("/orders", "amount=500", key).header("X-Order", order);
+    }
+
+    /** {@link EffectsServlet}, counting how often it ran and noting "handler" in a list of calls. */
     private static final class CountingServlet extends HttpServlet {
         final AtomicInteger runs = new AtomicInteger();
+        private final List<String> calls;
         private final EffectsServlet effects = new EffectsServlet();
+
+        CountingServlet() {
+            this(java.util.Collections.synchronizedList(new ArrayList<>()));
+        }
+
+        CountingServlet(List<String> calls) {
+            this.calls = calls;
+        }
 
         @Override
         public void service(ServletRequest req, ServletResponse res) throws ServletException, IOException {
             runs.incrementAndGet();
+            calls.add("handler");
             effects.service(req, res);
-        }
-    }
-
-    @ParameterizedTest
-    @EnumSource(TestDbs.class)
-    void thirtyTwoIdenticalRequestsInParallelHaveOneEffectAndEveryOtherAnswerIsAByteIdenticalReplay(TestDbs db)
-            throws Exception {
-        String consumer = newConsumer("last");
-        int n = 32;
-        ExecutorService pool = Executors.newFixedThreadPool(n);
-        try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b))) {
-            String key = key();
-            CyclicBarrier start = new CyclicBarrier(n);
-            List<Future<HttpResponse<byte[]>>> futures = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                futures.add(pool.submit(() -> {
-                    HttpRequest request = server.post("/charges", "amount=500")
-                            .header("Idempotency-Key", key).header("X-Api-Key", "client-a").build();
-                    start.await();
-                    return TestServer.CLIENT.send(request, HttpResponse.BodyHandlers.ofByteArray());
-                }));
-            }
-            List<HttpResponse<byte[]>> responses = new ArrayList<>();
-            for (Future<HttpResponse<byte[]>> f : futures) {
-                responses.add(f.get());
-            }
-
-            assertThat(db.effects(consumer)).isEqualTo(1);
-            List<HttpResponse<byte[]>> first = responses.stream().filter(r -> !replayed(r)).toList();
-            assertThat(first).hasSize(1);
-            HttpResponse<byte[]> original = first.get(0);
-            assertThat(original.statusCode()).isEqualTo(201);
-            assertThat(original.headers().firstValue("X-Not-Replayed")).hasValue("first-only");
-            for (HttpResponse<byte[]> r : responses) {
-                if (r == original) {
-                    continue;
-                }
-                assertThat(replayed(r)).isTrue();
-                assertThat(r.statusCode()).isEqualTo(201);
-                assertThat(r.body()).isEqualTo(original.body());
-                assertThat(r.headers().firstValue("Location")).isEqualTo(original.headers().firstValue("Location"));
-                assertThat(r.headers().firstValue("Content-Type"))
-                        .isEqualTo(original.headers().firstValue("Content-Type"));
-                assertThat(r.headers().firstValue("X-Not-Replayed")).isEmpty();
-            }
-        } finally {
-            pool.shutdownNow();
         }
     }
 
@@ -160,26 +123,12 @@ class KeyWrittenLastTest {
         String consumer = newConsumer("last");
         int n = 8;
         ExecutorService pool = Executors.newFixedThreadPool(n);
-        try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b), new UniqueOrderServlet())) {
-            String key = key();
+        try (TestServer server = new TestServer(filter(db, consumer, b -> b), new UniqueOrderServlet())) {
             String order = "order-" + java.util.UUID.randomUUID();
-            CyclicBarrier start = new CyclicBarrier(n);
-            List<Future<HttpResponse<String>>> futures = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                futures.add(pool.submit(() -> {
-                    HttpRequest request = server.post("/orders", "amount=500").header("Idempotency-Key", key)
-                            .header("X-Api-Key", "client-a").header("X-Order", order).build();
-                    start.await();
-                    return TestServer.CLIENT.send(request, HttpResponse.BodyHandlers.ofString());
-                }));
-            }
-            List<HttpResponse<String>> responses = new ArrayList<>();
-            for (Future<HttpResponse<String>> f : futures) {
-                responses.add(f.get());
-            }
+            List<HttpResponse<byte[]>> responses = answers(sendAtOnce(pool, n, order(server, key(), order).build()));
 
             assertThat(responses).extracting(HttpResponse::statusCode).containsOnly(201);
-            List<HttpResponse<String>> first = responses.stream().filter(r -> !replayed(r)).toList();
+            List<HttpResponse<byte[]>> first = responses.stream().filter(r -> !replayed(r)).toList();
             assertThat(first).hasSize(1);
             assertThat(responses).allSatisfy(r -> assertThat(r.body()).isEqualTo(first.get(0).body()));
             assertThat(db.effects(consumer)).isEqualTo(1);
@@ -192,12 +141,10 @@ class KeyWrittenLastTest {
     @EnumSource(TestDbs.class)
     void aHandlerFailureOnAKeyNobodyWroteFollowsTheExceptionPolicy(TestDbs db) {
         String consumer = newConsumer("last");
-        try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b), new UniqueOrderServlet())) {
+        try (TestServer server = new TestServer(filter(db, consumer, b -> b), new UniqueOrderServlet())) {
             String order = "order-" + java.util.UUID.randomUUID();
-            HttpResponse<String> first = TestServer.send(server.post("/orders", "amount=1")
-                    .header("Idempotency-Key", key()).header("X-Api-Key", "client-a").header("X-Order", order));
-            HttpResponse<String> otherKey = TestServer.send(server.post("/orders", "amount=1")
-                    .header("Idempotency-Key", key()).header("X-Api-Key", "client-a").header("X-Order", order));
+            HttpResponse<String> first = TestServer.send(order(server, key(), order));
+            HttpResponse<String> otherKey = TestServer.send(order(server, key(), order));
 
             assertThat(first.statusCode()).isEqualTo(201);
             assertThat(otherKey.statusCode()).as("its own failure: the container's 500").isEqualTo(500);
@@ -211,27 +158,24 @@ class KeyWrittenLastTest {
     void aRetryOfACompletedKeyIsAByteIdenticalReplayAndWhatItsRunWroteIsRolledBack(TestDbs db) {
         String consumer = newConsumer("last");
         CountingServlet servlet = new CountingServlet();
-        try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b), servlet)) {
-            String key = key();
-            HttpResponse<String> first = post(server, "/charges", "amount=500", key);
-            HttpResponse<String> retry = post(server, "/charges", "amount=500", key);
+        FirstAndRetry sent = sendTwice(db, consumer, b -> b, servlet, "/charges", "amount=500");
 
-            assertThat(first.statusCode()).isEqualTo(201);
-            assertThat(replayed(first)).isFalse();
-            assertThat(replayed(retry)).isTrue();
-            assertThat(retry.statusCode()).isEqualTo(201);
-            assertThat(retry.body()).isEqualTo(first.body());
-            assertThat(retry.headers().firstValue("Location")).isEqualTo(first.headers().firstValue("Location"));
-            assertThat(db.effects(consumer)).as("the retry's write rolled back").isEqualTo(1);
-            assertThat(servlet.runs.get()).as("the endpoint ran for the retry too (documented)").isBetween(1, 2);
-        }
+        assertThat(sent.first().statusCode()).isEqualTo(201);
+        assertThat(replayed(sent.first())).isFalse();
+        assertThat(replayed(sent.retry())).isTrue();
+        assertThat(sent.retry().statusCode()).isEqualTo(201);
+        assertThat(sent.retry().body()).isEqualTo(sent.first().body());
+        assertThat(sent.retry().headers().firstValue("Location"))
+                .isEqualTo(sent.first().headers().firstValue("Location"));
+        assertThat(db.effects(consumer)).as("the retry's write rolled back").isEqualTo(1);
+        assertThat(servlet.runs.get()).as("the endpoint ran for the retry too (documented)").isBetween(1, 2);
     }
 
     @ParameterizedTest
     @EnumSource(TestDbs.class)
     void theSameKeyWithAChangedBodyIsAnswered422AndWhatItsRunWroteIsRolledBack(TestDbs db) {
         String consumer = newConsumer("last");
-        try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b))) {
+        try (TestServer server = new TestServer(filter(db, consumer, b -> b))) {
             String key = key();
             HttpResponse<String> first = post(server, "/charges", "amount=500", key);
             HttpResponse<String> changed = post(server, "/charges", "amount=900", key);
@@ -247,9 +191,8 @@ class KeyWrittenLastTest {
     @EnumSource(TestDbs.class)
     void keysAreSharedWithTheClaimFirstModeBothWays(TestDbs db) {
         String consumer = newConsumer("last");
-        try (TestServer last = new TestServer(filter(db.store(), consumer, b -> b));
-             TestServer claimFirst = new TestServer(IdempotencyFilter.inTransaction(db.store()).consumer(consumer)
-                     .clients(ClientIdentifier.header("X-Api-Key")).build())) {
+        try (TestServer last = new TestServer(filter(db, consumer, b -> b));
+             TestServer claimFirst = new TestServer(inTransaction(db.store(), consumer).build())) {
             String writtenLast = key();
             String claimedFirst = key();
             HttpResponse<String> a = post(last, "/charges", "amount=1", writtenLast);
@@ -273,102 +216,15 @@ class KeyWrittenLastTest {
     void byDefaultAnExceptionRollsBackTheWritesAndWritesNoKeySoARetryRunsAgain(TestDbs db) {
         String consumer = newConsumer("last");
         CountingServlet servlet = new CountingServlet();
-        try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b), servlet)) {
-            String key = key();
-            for (int attempt = 0; attempt < 2; attempt++) {
-                HttpResponse<String> response = post(server, "/throw", "", key);
-                assertThat(response.statusCode()).isEqualTo(500);
-                assertThat(replayed(response)).isFalse();
-                assertThat(response.body()).contains("the handler failed after writing");
-            }
-            assertThat(servlet.runs.get()).isEqualTo(2);
-            assertThat(db.effects(consumer)).isZero();
+        FirstAndRetry sent = sendTwice(db, consumer, b -> b, servlet, "/throw", "");
+
+        for (HttpResponse<String> response : List.of(sent.first(), sent.retry())) {
+            assertThat(response.statusCode()).isEqualTo(500);
+            assertThat(replayed(response)).isFalse();
+            assertThat(response.body()).contains("the handler failed after writing");
         }
-    }
-
-    @ParameterizedTest
-    @EnumSource(TestDbs.class)
-    void withKeepResultAnExceptionKeepsA500ProblemForTheKeyWithoutItsWrites(TestDbs db) {
-        String consumer = newConsumer("last");
-        try (TestServer server = new TestServer(filter(db.store(), consumer,
-                b -> b.onException(FailurePolicy.KEEP_RESULT)))) {
-            String key = key();
-            HttpResponse<String> failed = post(server, "/throw", "", key);
-            HttpResponse<String> retry = post(server, "/throw", "", key);
-
-            assertProblem(failed, 500, "request-failed");
-            assertThat(replayed(failed)).isFalse();
-            assertProblem(retry, 500, "request-failed");
-            assertThat(replayed(retry)).isTrue();
-            assertThat(retry.body()).isEqualTo(failed.body());
-            assertThat(db.effects(consumer)).isZero();
-        }
-    }
-
-    @ParameterizedTest
-    @EnumSource(TestDbs.class)
-    void byDefaultA5xxResponseCommitsWithItsWritesAndIsReplayed(TestDbs db) {
-        String consumer = newConsumer("last");
-        try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b))) {
-            String key = key();
-            HttpResponse<String> first = post(server, "/unavailable", "", key);
-            HttpResponse<String> retry = post(server, "/unavailable", "", key);
-
-            assertThat(first.statusCode()).isEqualTo(503);
-            assertThat(retry.statusCode()).isEqualTo(503);
-            assertThat(replayed(retry)).isTrue();
-            assertThat(retry.body()).isEqualTo(first.body());
-            assertThat(db.effects(consumer)).isEqualTo(1);
-        }
-    }
-
-    @ParameterizedTest
-    @EnumSource(TestDbs.class)
-    void withReleaseKeyA5xxResponseIsSentButNeitherItNorItsWritesAreKept(TestDbs db) {
-        String consumer = newConsumer("last");
-        try (TestServer server = new TestServer(filter(db.store(), consumer,
-                b -> b.onServerError(FailurePolicy.RELEASE_KEY)))) {
-            String key = key();
-            HttpResponse<String> first = post(server, "/unavailable", "", key);
-            HttpResponse<String> retry = post(server, "/unavailable", "", key);
-
-            assertThat(first.statusCode()).isEqualTo(503);
-            assertThat(first.body()).startsWith("{\"error\":");
-            assertThat(replayed(retry)).isFalse();
-            assertThat(retry.body()).isNotEqualTo(first.body());
-            assertThat(db.effects(consumer)).isZero();
-        }
-    }
-
-    @ParameterizedTest
-    @EnumSource(TestDbs.class)
-    void aResponseLargerThanTheLimitIsNotSentAndRollsBackTheWrites(TestDbs db) {
-        String consumer = newConsumer("last");
-        try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b.maxStoredResponseBytes(1000)))) {
-            HttpResponse<String> big = post(server, "/big?size=2000", "", key());
-
-            assertProblem(big, 500, "response-too-large");
-            assertThat(db.effects(consumer)).isZero();
-        }
-    }
-
-    @ParameterizedTest
-    @EnumSource(TestDbs.class)
-    void whenTheStoreRunsTheTransactionAgainOnlyTheLastAttemptsResponseIsSentAndStored(TestDbs db) {
-        String consumer = newConsumer("last");
-        try (TestServer server = new TestServer(filter(db.store(), consumer, b -> b.replayedHeaders("X-First-Attempt",
-                "X-Second-Attempt")))) {
-            String key = key();
-            HttpResponse<String> response = post(server, "/deadlock-once", "", key);
-            HttpResponse<String> replay = post(server, "/deadlock-once", "", key);
-
-            assertThat(response.statusCode()).isEqualTo(200);
-            assertThat(response.body()).startsWith("attempt 2 ");
-            assertThat(response.headers().firstValue("X-First-Attempt")).isEmpty();
-            assertThat(replayed(replay)).isTrue();
-            assertThat(replay.body()).isEqualTo(response.body());
-            assertThat(db.effects(consumer)).isEqualTo(1);
-        }
+        assertThat(servlet.runs.get()).isEqualTo(2);
+        assertThat(db.effects(consumer)).isZero();
     }
 
     @Test
@@ -377,15 +233,7 @@ class KeyWrittenLastTest {
         List<String> order = java.util.Collections.synchronizedList(new ArrayList<>());
         DedupStore counting = new CountingStore(TestDbs.H2.store(), calls, order);
         String consumer = newConsumer("last");
-        try (TestServer server = new TestServer(filter(counting, consumer, b -> b), new HttpServlet() {
-            private final EffectsServlet effects = new EffectsServlet();
-
-            @Override
-            public void service(ServletRequest req, ServletResponse res) throws ServletException, IOException {
-                order.add("handler");
-                effects.service(req, res);
-            }
-        })) {
+        try (TestServer server = new TestServer(mode(counting, consumer).build(), new CountingServlet(order))) {
             HttpResponse<String> response = post(server, "/charges", "amount=1", key());
 
             assertThat(response.statusCode()).isEqualTo(201);

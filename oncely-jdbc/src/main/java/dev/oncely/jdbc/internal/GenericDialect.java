@@ -88,19 +88,11 @@ public class GenericDialect implements SqlDialect {
     public ClaimResult claim(Connection connection, ClaimRequest request) throws SQLException {
         SQLException lastConflict = null;
         for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-            Savepoint savepoint = connection.setSavepoint();
-            try {
-                Instant processedAt = insert(connection, request);
-                release(connection, savepoint);
-                return ClaimResult.claimed(processedAt);
-            } catch (SQLException e) {
-                if (!isPossibleDuplicate(e)) {
-                    throw e;
-                }
-                connection.rollback(savepoint);
-                release(connection, savepoint);
-                lastConflict = e;
+            Insert insert = inSavepoint(connection, () -> insert(connection, request));
+            if (insert instanceof Inserted inserted) {
+                return ClaimResult.claimed(inserted.processedAt());
             }
+            lastConflict = ((Conflicted) insert).error();
             Optional<JdbcStatements.StoredClaim> existing = JdbcStatements.findStored(connection, findSql, request);
             if (existing.isEmpty()) {
                 continue; // purged after expiry, or committed after our snapshot: try again, then give up
@@ -128,19 +120,46 @@ public class GenericDialect implements SqlDialect {
     @Override
     public ClaimResult claimWithResult(Connection connection, ClaimRequest request, byte[] result)
             throws SQLException {
+        if (inSavepoint(connection, () -> insertWithResult(connection, request, result)) instanceof Inserted inserted) {
+            return ClaimResult.claimed(inserted.processedAt());
+        }
+        return SqlDialect.super.claimWithResult(connection, request, result);
+    }
+
+    /** An INSERT of a fresh claim, returning its processed_at. */
+    @FunctionalInterface
+    private interface InsertStatement {
+        Instant run() throws SQLException;
+    }
+
+    /** What {@link #inSavepoint} did: inserted the claim, or met a possible duplicate. */
+    private sealed interface Insert permits Inserted, Conflicted {
+    }
+
+    private record Inserted(Instant processedAt) implements Insert {
+    }
+
+    private record Conflicted(SQLException error) implements Insert {
+    }
+
+    /**
+     * Runs the INSERT inside a savepoint. A possible duplicate rolls back to the savepoint (the transaction stays
+     * usable, also on PostgreSQL) and is returned as {@link Conflicted}; any other error is thrown.
+     */
+    private Insert inSavepoint(Connection connection, InsertStatement statement) throws SQLException {
         Savepoint savepoint = connection.setSavepoint();
         try {
-            Instant processedAt = insertWithResult(connection, request, result);
+            Instant processedAt = statement.run();
             release(connection, savepoint);
-            return ClaimResult.claimed(processedAt);
+            return new Inserted(processedAt);
         } catch (SQLException e) {
             if (!isPossibleDuplicate(e)) {
                 throw e;
             }
             connection.rollback(savepoint);
             release(connection, savepoint);
+            return new Conflicted(e);
         }
-        return SqlDialect.super.claimWithResult(connection, request, result);
     }
 
     /** Inserts a fresh claim holding {@code result} and returns its processed_at, by the database clock. */

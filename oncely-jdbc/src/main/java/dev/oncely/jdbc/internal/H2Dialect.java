@@ -57,10 +57,7 @@ public final class H2Dialect extends GenericDialect {
     @Override
     protected Instant insert(Connection connection, ClaimRequest request) throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement(insertSql)) {
-            ps.setString(1, request.consumer());
-            ps.setString(2, request.key());
-            JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MILLIS);
-            ps.setString(4, request.fingerprint().orElse(null));
+            JdbcStatements.bindClaim(ps, request, ChronoUnit.MILLIS);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 return rs.getTimestamp(1).toInstant();
@@ -73,10 +70,7 @@ public final class H2Dialect extends GenericDialect {
     protected Instant insertWithResult(Connection connection, ClaimRequest request, byte[] result)
             throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement(insertWithResultSql)) {
-            ps.setString(1, request.consumer());
-            ps.setString(2, request.key());
-            JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MILLIS);
-            ps.setString(4, request.fingerprint().orElse(null));
+            JdbcStatements.bindClaim(ps, request, ChronoUnit.MILLIS);
             ps.setBytes(5, result);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();

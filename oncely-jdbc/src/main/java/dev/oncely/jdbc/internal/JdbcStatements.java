@@ -33,6 +33,17 @@ final class JdbcStatements {
     }
 
     /**
+     * Binds a claim's values in the order every dialect's INSERT of a fresh claim takes them: consumer (1), event_id
+     * (2), retention as a count of {@code unit} (3), fingerprint (4). Parameters after these are the caller's.
+     */
+    static void bindClaim(PreparedStatement ps, ClaimRequest request, ChronoUnit unit) throws SQLException {
+        ps.setString(1, request.consumer());
+        ps.setString(2, request.key());
+        bindRetention(ps, 3, request.retention(), unit);
+        ps.setString(4, request.fingerprint().orElse(null));
+    }
+
+    /**
      * Runs {@code UPDATE ... SET result = ? WHERE consumer = ? AND event_id = ?} for each result: one statement for
      * one result, one JDBC batch (one round trip with most drivers) for several.
      */

@@ -151,10 +151,7 @@ public final class PostgresDialect implements SqlDialect {
     public ClaimResult claim(Connection connection, ClaimRequest request) throws SQLException {
         for (int attempt = 1; ; attempt++) {
             try (PreparedStatement ps = connection.prepareStatement(insertSql)) {
-                ps.setString(1, request.consumer());
-                ps.setString(2, request.key());
-                JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MILLIS);
-                ps.setString(4, request.fingerprint().orElse(null));
+                JdbcStatements.bindClaim(ps, request, ChronoUnit.MILLIS);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next()) {
                         return ClaimResult.claimed(instant(rs, 1));
@@ -201,10 +198,7 @@ public final class PostgresDialect implements SqlDialect {
     public ClaimResult claimWithResult(Connection connection, ClaimRequest request, byte[] result)
             throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement(insertWithResultSql)) {
-            ps.setString(1, request.consumer());
-            ps.setString(2, request.key());
-            JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MILLIS);
-            ps.setString(4, request.fingerprint().orElse(null));
+            JdbcStatements.bindClaim(ps, request, ChronoUnit.MILLIS);
             ps.setBytes(5, result);
             try (ResultSet rs = ps.executeQuery()) {
                 if (rs.next()) {
@@ -297,10 +291,7 @@ public final class PostgresDialect implements SqlDialect {
             ClaimResult live = null;
             boolean expired = false;
             try (PreparedStatement ps = connection.prepareStatement(claimReadingFirstSql)) {
-                ps.setString(1, request.consumer());
-                ps.setString(2, request.key());
-                JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MILLIS);
-                ps.setString(4, request.fingerprint().orElse(null));
+                JdbcStatements.bindClaim(ps, request, ChronoUnit.MILLIS);
                 ps.setBoolean(5, request.loadResult());
                 ps.setString(6, request.consumer());
                 ps.setString(7, request.key());
@@ -340,10 +331,7 @@ public final class PostgresDialect implements SqlDialect {
 
     private Optional<ClaimResult> reclaim(Connection connection, ClaimRequest request) throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement(reclaimSql)) {
-            ps.setString(1, request.consumer());
-            ps.setString(2, request.key());
-            JdbcStatements.bindRetention(ps, 3, request.retention(), ChronoUnit.MILLIS);
-            ps.setString(4, request.fingerprint().orElse(null));
+            JdbcStatements.bindClaim(ps, request, ChronoUnit.MILLIS);
             try (ResultSet rs = ps.executeQuery()) {
                 if (rs.next()) {
                     return Optional.of(ClaimResult.claimed(instant(rs, 1)));
