@@ -173,14 +173,9 @@ public final class PostgresDialect implements SqlDialect {
                 }
             }
             if (expired) {
-                Optional<ClaimResult> reclaimed = reclaim(connection, request);
-                if (reclaimed.isPresent()) {
-                    return reclaimed.get();
-                }
-                // Reclaimed by another transaction after our read: read it back.
-                Optional<ClaimResult> existing = find(connection, request);
-                if (existing.isPresent()) {
-                    return existing.get();
+                Optional<ClaimResult> settled = afterConflict(connection, request, true);
+                if (settled.isPresent()) {
+                    return settled.get();
                 }
             }
             // The row that conflicted expired and was purged between the statements: claim again.
@@ -311,22 +306,31 @@ public final class PostgresDialect implements SqlDialect {
             if (live != null) {
                 return live;
             }
-            if (expired) {
-                Optional<ClaimResult> reclaimed = reclaim(connection, request);
-                if (reclaimed.isPresent()) {
-                    return reclaimed.get();
-                }
-            }
-            // Committed by another transaction after this claim's snapshot, or reclaimed by one: read it back.
-            Optional<ClaimResult> existing = find(connection, request);
-            if (existing.isPresent()) {
-                return existing.get();
+            Optional<ClaimResult> settled = afterConflict(connection, request, expired);
+            if (settled.isPresent()) {
+                return settled.get();
             }
             // The row that conflicted expired and was purged between the statements: claim again.
             if (attempt >= MAX_DUPLICATE_LOOKUPS) {
                 throw conflictedButUnreadable(request, attempt);
             }
         }
+    }
+
+    /**
+     * After a claim found its key's row taken but no live claim in it: reclaims the row if it had expired, else (or
+     * if another transaction reclaimed it first) reads the row back, in a statement of its own that sees what
+     * committed meanwhile. Empty if the row is gone (purged between the statements): claim again.
+     */
+    private Optional<ClaimResult> afterConflict(Connection connection, ClaimRequest request, boolean expired)
+            throws SQLException {
+        if (expired) {
+            Optional<ClaimResult> reclaimed = reclaim(connection, request);
+            if (reclaimed.isPresent()) {
+                return reclaimed;
+            }
+        }
+        return find(connection, request);
     }
 
     private Optional<ClaimResult> reclaim(Connection connection, ClaimRequest request) throws SQLException {
