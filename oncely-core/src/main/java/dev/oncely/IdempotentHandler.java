@@ -107,20 +107,25 @@ public final class IdempotentHandler<M, R, X extends Exception> {
      * @throws OncelyException           if the store failed (database down, table missing, commit failed)
      */
     public Outcome<R> process(M message) throws X {
-        ProcessingRecorder rec = listeners == null ? null : listeners.started(consumer, 1, false);
-        return recorded(rec, () -> {
-            Pending pending = prepare(message, 0);
+        if (listeners == null) {
+            return processOne(message, null); // no recorder: no capturing lambda per message
+        }
+        ProcessingRecorder rec = listeners.started(consumer, 1, false);
+        return recorded(rec, () -> processOne(message, rec), ProcessingRecorder::returned);
+    }
+
+    private Outcome<R> processOne(M message, ProcessingRecorder rec) throws X {
+        Pending pending = prepare(message, 0);
+        if (rec != null) {
+            rec.key(pending.request.key());
+            rec.claimBegins();
+        }
+        return unwrapped(() -> store.inClaimingTransaction(pending.request, claim -> {
             if (rec != null) {
-                rec.key(pending.request.key());
-                rec.claimBegins();
+                rec.claimAnswered();
             }
-            return unwrapped(() -> store.inClaimingTransaction(pending.request, claim -> {
-                if (rec != null) {
-                    rec.claimAnswered();
-                }
-                return duplicateOf(pending.request, claim);
-            }, tx -> runOne(tx, pending, rec)));
-        }, ProcessingRecorder::returned);
+            return duplicateOf(pending.request, claim);
+        }, tx -> runOne(tx, pending, rec)));
     }
 
     /**
