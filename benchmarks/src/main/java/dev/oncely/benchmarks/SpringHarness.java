@@ -40,6 +40,8 @@ import org.springframework.transaction.annotation.Transactional;
  * through {@code processBatch} with a {@code BatchHandler} writing one {@code batchUpdate} ({@code batch}) against
  * 100 annotated per-record calls ({@code annotation}, per record). Every message is fresh (0% duplicates).
  *
+ * <p>{@code --variants hand,annotation} measures only those (then no table, only each cell's median).
+ *
  * <pre>
  * mvn -q -Pbenchmarks -pl benchmarks -am -DskipTests verify -Dbench.main=dev.oncely.benchmarks.SpringHarness \
  *     -Dbench.args="--threads 1,4,16 --duration 3 --rounds 3"
@@ -85,33 +87,47 @@ public final class SpringHarness {
                 }
                 listeners.batch(batch);
             });
+            if (args.containsKey("variants")) {
+                variants.keySet().retainAll(List.of(args.get("variants").split(",")));
+            }
             System.out.printf("Spring harness on %s: threads %s, %d rounds of %.1f s per cell, messages/s%n", url,
                     Arrays.toString(threads), rounds, seconds);
             for (String v : variants.keySet()) {
                 measure(variants.get(v), 1, warmup);
             }
             Map<String, List<Double>> results = new LinkedHashMap<>();
+            List<String> names = new ArrayList<>(variants.keySet());
             for (int round = 1; round <= rounds; round++) {
                 for (int t : threads) {
-                    for (Map.Entry<String, IntConsumer> v : variants.entrySet()) {
-                        double rate = measure(v.getValue(), t, seconds) * (v.getKey().equals("batch") ? BATCH : 1);
-                        results.computeIfAbsent(v.getKey() + "@" + t, k -> new ArrayList<>()).add(rate);
-                        System.out.printf("round %d  c%-3d %-13s %,10.0f msg/s%n", round, t, v.getKey(), rate);
+                    // The order rotates per round, so no variant always runs first or right after another one; the
+                    // ratios below pair the variants of one round, which were measured seconds apart.
+                    for (int i = 0; i < names.size(); i++) {
+                        String v = names.get((i + round) % names.size());
+                        double rate = measure(variants.get(v), t, seconds) * (v.equals("batch") ? BATCH : 1);
+                        results.computeIfAbsent(v + "@" + t, k -> new ArrayList<>()).add(rate);
+                        System.out.printf("round %d  c%-3d %-13s %,10.0f msg/s%n", round, t, v, rate);
                     }
                 }
                 jdbc.execute("TRUNCATE " + CLAIMS + ", " + BUSINESS);
             }
             System.out.println();
+            if (variants.size() < 4) {
+                results.forEach((cell, rates) -> System.out.printf("%-20s %,10.0f msg/s (median)%n", cell, median(rates)));
+                return;
+            }
+            System.out.println("Rates: median over the rounds. Ratios: median of the rounds' paired ratios (each round's"
+                    + " variants measured seconds apart), with the lowest and highest round in parentheses.");
+            System.out.println();
             System.out.println("| threads | hand | annotation | programmatic | batch(100) | annotation/hand | annotation/programmatic | batch/annotation |");
             System.out.println("|---|---|---|---|---|---|---|---|");
             for (int t : threads) {
-                double hand = median(results.get("hand@" + t));
-                double ann = median(results.get("annotation@" + t));
-                double prog = median(results.get("programmatic@" + t));
-                double batch = median(results.get("batch@" + t));
-                System.out.printf("| %d | %,.0f | %,.0f | %,.0f | %,.0f | %.2f (%s) | %.2f | %.1f |%n", t, hand, ann, prog,
-                        batch, ann / hand, spread(results.get("annotation@" + t), results.get("hand@" + t)),
-                        ann / prog, batch / ann);
+                List<Double> hand = results.get("hand@" + t);
+                List<Double> ann = results.get("annotation@" + t);
+                List<Double> prog = results.get("programmatic@" + t);
+                List<Double> batch = results.get("batch@" + t);
+                System.out.printf("| %d | %,.0f | %,.0f | %,.0f | %,.0f | %s | %s | %s |%n", t, median(hand), median(ann),
+                        median(prog), median(batch), pairedRatio(ann, hand, "%.2f"), pairedRatio(ann, prog, "%.2f"),
+                        pairedRatio(batch, ann, "%.1f"));
             }
         }
     }
@@ -152,16 +168,18 @@ public final class SpringHarness {
         return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 
-    /** The lowest and highest round ratio of a to b, the run-to-run spread of the ratio. */
-    private static String spread(List<Double> a, List<Double> b) {
-        double lo = Double.MAX_VALUE;
-        double hi = 0;
+    /**
+     * The median of the rounds' ratios of a to b (round i's a over round i's b), then the lowest and highest of them:
+     * the run-to-run spread of the ratio.
+     */
+    private static String pairedRatio(List<Double> a, List<Double> b, String format) {
+        List<Double> ratios = new ArrayList<>(a.size());
         for (int i = 0; i < a.size(); i++) {
-            double r = a.get(i) / b.get(i);
-            lo = Math.min(lo, r);
-            hi = Math.max(hi, r);
+            ratios.add(a.get(i) / b.get(i));
         }
-        return String.format("%.2f-%.2f", lo, hi);
+        return String.format(format + " (" + format + "-" + format + ")", median(ratios),
+                ratios.stream().mapToDouble(Double::doubleValue).min().orElse(0),
+                ratios.stream().mapToDouble(Double::doubleValue).max().orElse(0));
     }
 
     /** The listener methods, as an application would write them. */
