@@ -25,8 +25,10 @@ public interface DedupStore {
     <T> T inTransaction(TransactionWork<T> work) throws Exception;
 
     /**
-     * Runs {@code work}, whose first step is {@code transaction.claim(request)}, in a new transaction, exactly as
-     * {@link #inTransaction} does. A store may first look the key up without beginning a transaction (a read that
+     * Runs {@code work}, whose first step is {@code transaction.claim(request)} (or, for a handler built with
+     * {@link IdempotentHandler.Builder#keyWrittenLast()}, whose last step is
+     * {@code transaction.claimWithResult(request, result)}), in a new transaction, exactly as {@link #inTransaction}
+     * does. A store may first look the key up without beginning a transaction (a read that
      * writes and locks nothing) and, if it finds a committed claim that has not expired, return
      * {@code ifDuplicate.apply(thatClaim)} without running {@code work}: the answer the claim would have given,
      * for less. A key it does not find that way (absent, expired, or held by a transaction not yet committed) must

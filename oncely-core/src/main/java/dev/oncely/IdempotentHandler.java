@@ -34,6 +34,10 @@ import org.slf4j.LoggerFactory;
  * <p>Exactly once holds for effects written in the transaction. Anything else the handler does (an HTTP call, an
  * email) happens at least once: it may be repeated if the transaction fails to commit after it.
  *
+ * <p>{@link Builder#keyWrittenLast()} reverses the order for {@link #process}: the handler first, then the key
+ * claimed with its result in one statement. The same guarantee for the transaction's effects, one statement fewer,
+ * but a duplicate may run the handler before its writes are rolled back.
+ *
  * <pre>{@code
  * IdempotentHandler<ChargeEvent, Void> charges = IdempotentHandler.<ChargeEvent, Void>builder(store)
  *         .consumer("billing")
@@ -72,6 +76,8 @@ public final class IdempotentHandler<M, R, X extends Exception> {
     private final BatchHandler<? super M, ? extends R, ? extends X> batchHandler;
     private final ResultCodec<R> resultCodec;
     private final Duration retention;
+    /** {@link Builder#keyWrittenLast()}: {@code process()} runs the handler first and claims with its result last. */
+    private final boolean keyWrittenLast;
     /** Null without listeners: then no clock is read and nothing is allocated for them. */
     private final Listeners listeners;
 
@@ -85,6 +91,7 @@ public final class IdempotentHandler<M, R, X extends Exception> {
         this.batchHandler = (BatchHandler<? super M, ? extends R, ? extends X>) builder.batchHandler;
         this.resultCodec = builder.resultCodec;
         this.retention = builder.retention;
+        this.keyWrittenLast = builder.keyWrittenLast;
         this.listeners = Listeners.of(builder.listeners);
     }
 
@@ -97,7 +104,8 @@ public final class IdempotentHandler<M, R, X extends Exception> {
     }
 
     /**
-     * Processes one message in a new transaction of the store.
+     * Processes one message in a new transaction of the store: claims its key first, or, with
+     * {@link Builder#keyWrittenLast()}, runs the handler first and writes the key last with its result.
      *
      * @return processed, or duplicate (with the first run's result if a codec is set)
      * @throws X                         the handler's own checked exception, the same instance, after rollback (its
@@ -119,6 +127,9 @@ public final class IdempotentHandler<M, R, X extends Exception> {
         if (rec != null) {
             rec.key(pending.request.key());
             rec.claimBegins();
+        }
+        if (keyWrittenLast) {
+            return processWrittenLast(pending, rec);
         }
         return unwrapped(() -> store.inClaimingTransaction(pending.request, claim -> {
             if (rec != null) {
@@ -471,8 +482,7 @@ public final class IdempotentHandler<M, R, X extends Exception> {
         if (!claim.claimed()) {
             return duplicateOf(request, claim);
         }
-        R result = handler != null ? handle(pending.message, new Context(tx, request.key()), rec)
-                : handleBatch(tx, List.of(pending.message), List.of(request.key()), rec).get(request.key());
+        R result = runHandler(tx, pending, rec);
         if (resultCodec != null && result != null) {
             tx.saveResult(consumer, request.key(), encode(request.key(), result));
         }
@@ -480,6 +490,68 @@ public final class IdempotentHandler<M, R, X extends Exception> {
             log.debug("Processed key '{}' of consumer '{}'", request.key(), consumer);
         }
         return Outcome.processed(request.key(), claim.processedAt(), result);
+    }
+
+    /**
+     * {@link Builder#keyWrittenLast()}: the handler, then the key claimed with its encoded result by one
+     * {@link StoreTransaction#claimWithResult}, then the commit. The store may still read the key before its
+     * transaction ({@link DedupStore#inClaimingTransaction}) and spare a duplicate the run. A key found written by
+     * another transaction (committed, or waited for until it committed) rolls this run's writes back, and the
+     * message is answered as that key's duplicate.
+     */
+    private Outcome<R> processWrittenLast(Pending pending, ProcessingRecorder rec) throws X {
+        ClaimRequest request = pending.request;
+        try {
+            return unwrapped(() -> store.inClaimingTransaction(request, claim -> {
+                if (rec != null) {
+                    rec.claimAnswered();
+                }
+                return duplicateOf(request, claim);
+            }, tx -> runWrittenLast(tx, pending, rec)));
+        } catch (WrittenByAnother written) {
+            if (log.isDebugEnabled()) {
+                log.debug("Key '{}' of consumer '{}' was written by another transaction first; this run's writes"
+                        + " were rolled back", request.key(), consumer);
+            }
+            return duplicateOf(request, written.claim);
+        }
+    }
+
+    private Outcome<R> runWrittenLast(StoreTransaction tx, Pending pending, ProcessingRecorder rec) {
+        ClaimRequest request = pending.request;
+        R result = runHandler(tx, pending, rec);
+        byte[] encoded = result == null ? null : encode(request.key(), result);
+        if (rec != null) {
+            rec.claimBegins(); // the claim is this statement, not the transaction's begin nor the handler
+        }
+        ClaimResult claim = encoded == null ? tx.claim(request) : tx.claimWithResult(request, encoded);
+        if (rec != null) {
+            rec.claimAnswered();
+        }
+        if (!claim.claimed()) {
+            throw new WrittenByAnother(claim);
+        }
+        if (log.isDebugEnabled()) {
+            log.debug("Processed key '{}' of consumer '{}' (key written last)", request.key(), consumer);
+        }
+        return Outcome.processed(request.key(), claim.processedAt(), result);
+    }
+
+    /** Runs the per-message handler on one message, or else the batch handler on a batch of one. */
+    private R runHandler(StoreTransaction tx, Pending pending, ProcessingRecorder rec) {
+        String key = pending.request.key();
+        return handler != null ? handle(pending.message, new Context(tx, key), rec)
+                : handleBatch(tx, List.of(pending.message), List.of(key), rec).get(key);
+    }
+
+    /** Carries the claim of a key another transaction wrote out of this one, rolling back what it wrote. */
+    private static final class WrittenByAnother extends RuntimeException {
+        final transient ClaimResult claim;
+
+        WrittenByAnother(ClaimResult claim) {
+            super("key written by another transaction", null, false, false);
+            this.claim = claim;
+        }
     }
 
     private List<Outcome<R>> runBatch(StoreTransaction tx, Batch batch, boolean isolate, ProcessingRecorder rec) {
@@ -694,6 +766,7 @@ public final class IdempotentHandler<M, R, X extends Exception> {
         private ResultCodec<R> resultCodec;
         private Function<? super M, byte[]> fingerprint;
         private Duration retention;
+        private boolean keyWrittenLast;
         private final List<OncelyListener> listeners = new ArrayList<>();
 
         private Builder(DedupStore store) {
@@ -745,7 +818,8 @@ public final class IdempotentHandler<M, R, X extends Exception> {
 
         /**
          * Store each first run's result with its claim, and give it back to duplicates in
-         * {@link Outcome#result()}. Costs one more statement per processed message.
+         * {@link Outcome#result()}. Costs one more statement per processed message, unless the key is
+         * {@link #keyWrittenLast() written last} with its result.
          */
         public Builder<M, R, X> resultCodec(ResultCodec<R> resultCodec) {
             this.resultCodec = Objects.requireNonNull(resultCodec, "resultCodec");
@@ -799,6 +873,35 @@ public final class IdempotentHandler<M, R, X extends Exception> {
         }
 
         /**
+         * Writes each key last, with its result: {@link IdempotentHandler#process process()} runs the handler first
+         * in the store's transaction, then claims the key and stores the encoded result in one statement
+         * ({@link dev.oncely.spi.StoreTransaction#claimWithResult}), then commits. A fresh message costs one
+         * statement fewer than claiming first (the claim's {@code INSERT} carries the result, so no {@code UPDATE}
+         * follows). Needs a {@link #resultCodec}: without a result to store there is no statement to save.
+         *
+         * <p>The guarantee is the same for effects written in the store's transaction: they commit exactly once per
+         * key, with the key, or not at all. What differs: <strong>a duplicate may run the handler</strong>. A
+         * concurrent duplicate runs it beside the first; its claim then waits on the first's uncommitted key, finds
+         * it committed, and its transaction rolls back with everything it wrote; it returns as a
+         * {@link Outcome#isDuplicate() duplicate} with the first run's result (or a {@link PayloadConflictException}).
+         * A redelivery of a committed key runs the handler as well, unless the store reads the key before its
+         * transaction ({@link DedupStore#inClaimingTransaction}; the JDBC store does while most recent keys were
+         * duplicates). So anything the handler does outside the transaction (an HTTP call, an email) happens again
+         * for such a duplicate, and a duplicate's handler may fail on what the first run wrote (a unique business
+         * key): that exception reaches you, and the redelivery is answered as a duplicate. Listeners see a
+         * duplicate as {@link OutcomeKind#DUPLICATE}, with the time its handler ran.
+         *
+         * <p>Only {@code process()} writes the key last. {@code processIn} and the batch methods claim first, as
+         * without this option: in your own transaction a duplicate found last could not be rolled back without
+         * your work, and a batch claims its keys in one statement. Both orders store keys, fingerprints and
+         * results alike, so they share keys and answer alike.
+         */
+        public Builder<M, R, X> keyWrittenLast() {
+            this.keyWrittenLast = true;
+            return this;
+        }
+
+        /**
          * Adds a listener that hears how each call ended, with its claim and handler times (for metrics and
          * tracing, e.g. {@code OncelyMetrics} of {@code oncely-micrometer}). Call it again to add more; they are
          * called in the order added. A listener that throws is logged and never breaks processing. Without
@@ -838,10 +941,17 @@ public final class IdempotentHandler<M, R, X extends Exception> {
                 throw new IllegalArgumentException("IdempotentHandler needs " + String.join(", ", missing)
                         + " before build().");
             }
+            if (keyWrittenLast && resultCodec == null) {
+                throw new IllegalArgumentException("keyWrittenLast() of consumer '" + consumer + "' writes each key"
+                        + " with its stored result in one statement, and needs resultCodec(...) for that. Set a"
+                        + " result codec, or leave keyWrittenLast() out: without a result, claiming first costs the"
+                        + " same statements and never runs a duplicate's handler.");
+            }
             IdempotentHandler<M, R, X> built = new IdempotentHandler<>(this);
             log.info("Oncely handler for consumer '{}' on {} (result replay: {}, fingerprint: {}, retention: {},"
-                            + " listeners: {})", consumer, store.describe(), resultCodec != null ? "on" : "off",
-                    fingerprint != null ? "on" : "off", retention == null ? "forever" : retention, listeners.size());
+                            + " key written: {}, listeners: {})", consumer, store.describe(),
+                    resultCodec != null ? "on" : "off", fingerprint != null ? "on" : "off",
+                    retention == null ? "forever" : retention, keyWrittenLast ? "last" : "first", listeners.size());
             return built;
         }
     }

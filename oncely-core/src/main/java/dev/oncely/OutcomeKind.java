@@ -12,7 +12,10 @@ import java.util.Locale;
 public enum OutcomeKind {
     /** The key was claimed now, the handler ran, and both committed. */
     PROCESSED,
-    /** The key was processed before (or earlier in the same batch); the handler did not run. */
+    /**
+     * The key was processed before (or earlier in the same batch); the handler did not run, or, with
+     * {@link IdempotentHandler.Builder#keyWrittenLast() keyWrittenLast}, ran and had its writes rolled back.
+     */
     DUPLICATE,
     /** The key was processed before with another payload fingerprint: a {@link PayloadConflictException}. */
     CONFLICT,

@@ -78,8 +78,11 @@ public final class ProcessingEvent {
     /**
      * From the start of the call's transaction (its begin included; for {@code processIn} and
      * {@code processBatchIn}, from the call) to the claim's answer, re-runs after a serialization failure included.
-     * For {@code processBatchIsolatingFailures}, the sum over its transactions. Empty if no claim was answered (an
-     * invalid message, or a store that failed before the claim).
+     * For {@code processBatchIsolatingFailures}, the sum over its transactions. With
+     * {@link IdempotentHandler.Builder#keyWrittenLast() keyWrittenLast}, {@code process()}'s claim is its last
+     * statement, so this is that statement (including its wait for a concurrent claim of the key), or the store's
+     * read before the transaction that found the key. Empty if no claim was answered (an invalid message, or a store
+     * that failed before the claim).
      */
     public Optional<Duration> claimDuration() {
         return claimNanos < 0 ? Optional.empty() : Optional.of(Duration.ofNanos(claimNanos));
@@ -87,7 +90,9 @@ public final class ProcessingEvent {
 
     /**
      * The time spent in your handler, summed over the messages of a batch (and over re-runs of the transaction).
-     * Empty if no handler ran (a duplicate, a batch of duplicates, or a failure before the handler).
+     * Empty if no handler ran (a duplicate, a batch of duplicates, or a failure before the handler). With
+     * {@link IdempotentHandler.Builder#keyWrittenLast() keyWrittenLast} a duplicate may have run the handler (its
+     * writes rolled back): then it has this time too.
      */
     public Optional<Duration> handlerDuration() {
         return handlerNanos < 0 ? Optional.empty() : Optional.of(Duration.ofNanos(handlerNanos));

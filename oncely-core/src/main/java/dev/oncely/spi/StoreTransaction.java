@@ -35,8 +35,8 @@ public interface StoreTransaction {
 
     /**
      * Claims a key and stores its encoded result with it, for a caller that writes the key last: its other writes
-     * come first in the transaction, and the key's row is written once, complete (the HTTP filter's
-     * {@code keyWrittenLast()} mode). Answers exactly as {@link #claim} does, and waits on a concurrent
+     * come first in the transaction, and the key's row is written once, complete
+     * ({@link dev.oncely.IdempotentHandler.Builder#keyWrittenLast()}). Answers exactly as {@link #claim} does, and waits on a concurrent
      * uncommitted claim of the same key as it does: {@link ClaimResult#claimed() claimed} when this transaction
      * now holds the key with {@code result}; otherwise the stored claim (with its result if
      * {@link ClaimRequest#loadResult()}), and nothing is written. Stores should override this with one statement;

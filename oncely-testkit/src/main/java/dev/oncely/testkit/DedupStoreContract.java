@@ -16,5 +16,6 @@ import dev.oncely.DedupStore;
  * }</pre>
  */
 public interface DedupStoreContract extends ClaimContract, ConcurrencyContract, CallerTransactionContract,
-        BatchContract, ReplayAndFingerprintContract, RetentionContract, BadInputContract, ClaimWithResultContract {
+        BatchContract, ReplayAndFingerprintContract, RetentionContract, BadInputContract, ClaimWithResultContract,
+        KeyWrittenLastContract {
 }

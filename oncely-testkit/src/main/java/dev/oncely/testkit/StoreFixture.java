@@ -10,7 +10,8 @@ import java.util.Optional;
  * handlers write, the claims it holds, a caller's transaction and its clock. A store's test class implements this
  * once and then the pieces it supports ({@link ClaimContract}, {@link ConcurrencyContract},
  * {@link CallerTransactionContract}, {@link BatchContract}, {@link ReplayAndFingerprintContract},
- * {@link RetentionContract}, {@link BadInputContract}), or all of them through {@link DedupStoreContract}. Every case
+ * {@link RetentionContract}, {@link BadInputContract}, {@link ClaimWithResultContract},
+ * {@link KeyWrittenLastContract}), or all of them through {@link DedupStoreContract}. Every case
  * asks only what {@link #capabilities()} says the store promises.
  *
  * <p>Each test starts from empty tables: {@link #store()} must return a store whose claim table and effect
