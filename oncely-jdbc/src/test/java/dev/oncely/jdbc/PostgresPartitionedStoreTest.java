@@ -56,8 +56,9 @@ class PostgresPartitionedStoreTest {
      * Each round, 8 threads deliver one new key 10 ms apart, starting somewhere from 100 ms before a partition
      * boundary to 500 ms after it, and the handler holds its transaction open for 30 ms, so later deliveries claim
      * while earlier ones are still open, on both sides of the boundary and inside the overlap (600 ms; transactions
-     * may last 300 ms). Partitions are created and dropped concurrently. Exactly one delivery per key may run the
-     * handler.
+     * may last 240 ms). Partitions are created and dropped concurrently. Exactly one delivery per key may run the
+     * handler. The 16 rounds share 4 boundaries: a boundary's 4 rounds start 150 ms apart (a round's deliveries
+     * span 70 ms), so the 16 starting points are those of one round per boundary, in a quarter of the time.
      */
     @ParameterizedTest
     @ValueSource(strings = {"TRANSACTION_READ_COMMITTED", "TRANSACTION_REPEATABLE_READ"})
@@ -74,12 +75,13 @@ class PostgresPartitionedStoreTest {
 
         int threads = 8;
         int rounds = 16;
+        int boundaries = 4;
         for (int i = 0; i < 20; i++) {
             handler.process("warm-up-" + i); // JIT and pool, before any timing matters
         }
         AtomicBoolean maintaining = new AtomicBoolean(true);
         ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
-        ExecutorService executor = Executors.newFixedThreadPool(threads + 1);
+        ExecutorService executor = Executors.newFixedThreadPool(threads * rounds / boundaries + 1);
         try {
             // Maintenance as a RetentionPurger would run it: partitions ahead, expired ones dropped, all along.
             Future<?> maintainer = executor.submit(() -> {
@@ -91,21 +93,25 @@ class PostgresPartitionedStoreTest {
             });
             int processed = 0;
             int duplicates = 0;
-            for (int round = 0; round < rounds; round++) {
-                String key = "evt-" + round;
+            for (int first = 0; first < boundaries; first++) {
                 long boundary = (System.currentTimeMillis() / 1000 + 1) * 1000;
+                List<Integer> roundsHere = new ArrayList<>();
                 List<Future<Outcome<Void>>> calls = new ArrayList<>();
-                for (int t = 0; t < threads; t++) {
-                    long at = boundary - 100 + (round * 600L / rounds) + t * 10L;
-                    calls.add(executor.submit(() -> {
-                        sleepUntil(at);
-                        try {
-                            return handler.process(key);
-                        } catch (Throwable e) {
-                            failures.add(e);
-                            throw e;
-                        }
-                    }));
+                for (int round = first; round < rounds; round += boundaries) {
+                    roundsHere.add(round);
+                    String key = "evt-" + round;
+                    for (int t = 0; t < threads; t++) {
+                        long at = boundary - 100 + (round * 600L / rounds) + t * 10L;
+                        calls.add(executor.submit(() -> {
+                            sleepUntil(at);
+                            try {
+                                return handler.process(key);
+                            } catch (Throwable e) {
+                                failures.add(e);
+                                throw e;
+                            }
+                        }));
+                    }
                 }
                 for (Future<Outcome<Void>> call : calls) {
                     try {
@@ -119,8 +125,10 @@ class PostgresPartitionedStoreTest {
                         // collected in failures
                     }
                 }
-                assertThat(effects("race", key)).as("effects of %s (round %d); failures: %s", key, round, failures)
-                        .isEqualTo(1);
+                for (int round : roundsHere) {
+                    assertThat(effects("race", "evt-" + round))
+                            .as("effects of evt-%d (round %d); failures: %s", round, round, failures).isEqualTo(1);
+                }
             }
             maintaining.set(false);
             maintainer.get(30, TimeUnit.SECONDS);

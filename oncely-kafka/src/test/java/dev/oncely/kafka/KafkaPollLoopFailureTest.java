@@ -65,6 +65,13 @@ class KafkaPollLoopFailureTest {
     private static final String EFFECTS = "oncely_kafka_fail_effects";
     private static final String UNIQUE = "oncely_kafka_fail_unique";
     private static final String COUNTERS = "oncely_kafka_fail_counters";
+    /**
+     * Events per isolation level in the conflict test. The writer holds the contended rows almost all the time, so
+     * every batch meets it (a deadlock costs PostgreSQL's deadlock_timeout, a second, at READ COMMITTED); 40 events
+     * are 8 or more batches of conflicts, and with the store retrying once, some reach run() at every level, at a
+     * third of the time 120 events with five store retries took.
+     */
+    private static final int CONFLICT_EVENTS = 40;
 
     private static TestBroker broker;
     private static final Map<TestDbs, Env> ENVS = new EnumMap<>(TestDbs.class);
@@ -254,7 +261,7 @@ class KafkaPollLoopFailureTest {
         try {
             String run = "conflict-" + isolation.substring(12, 16) + "-" + shortId();
             broker.createTopic(run, 2);
-            List<String> events = eventIds(run, 120);
+            List<String> events = eventIds(run, CONFLICT_EVENTS);
             try (Connection c = env.pool.getConnection(); Statement st = c.createStatement()) {
                 st.execute("INSERT INTO " + COUNTERS + " (run_id, id, n) VALUES ('" + run + "', 1, 0), ('" + run
                         + "', 2, 0)");
@@ -262,9 +269,11 @@ class KafkaPollLoopFailureTest {
             broker.produce(run, events);
             AtomicInteger calls = new AtomicInteger();
             // Row 1 then row 2; the writer takes them in the other order, so at READ COMMITTED they deadlock, and
-            // at REPEATABLE READ and SERIALIZABLE every overlap is a serialization failure.
+            // at REPEATABLE READ and SERIALIZABLE every overlap is a serialization failure. The store retries once,
+            // so conflicts go through both its retry and, when that one conflicts too, run()'s.
+            JdbcDedupStore oneRetry = JdbcDedupStore.builder(env.pool).table(CLAIMS).maxRetries(1).build();
             IdempotentHandler<ConsumerRecord<String, String>, Void, ?> handler =
-                    IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(env.store)
+                    IdempotentHandler.<ConsumerRecord<String, String>, Void>builder(oneRetry)
                             .consumer(run).key(RecordKeys.header("event-id"))
                             .handler((record, ctx) -> {
                                 calls.incrementAndGet();
@@ -307,6 +316,8 @@ class KafkaPollLoopFailureTest {
             writer.join(10_000);
             consumer.close();
 
+            System.out.printf("conflicts at %s: %d events, %d handler calls, %d writer rollbacks%n", isolation,
+                    events.size(), calls.get(), writerConflicts.get());
             assertThat(death.get()).as("run() ended").isNull();
             assertThat(calls.get() - events.size() + writerConflicts.get())
                     .as("the loop and the writer did conflict (handler re-runs plus writer rollbacks)").isPositive();
