@@ -250,20 +250,32 @@ public final class MariaDbDialect implements SqlDialect {
         }
         List<ClaimRequest> requests = batch.requests();
         Map<String, ClaimResult> found = new HashMap<>(requests.size() * 2);
-        StringBuilder insert = new StringBuilder("INSERT IGNORE INTO ").append(table.qualified())
-                .append(" (consumer, event_id, processed_at, expires_at, fingerprint) VALUES ");
+        // Retention and fingerprints are bound per row only when the batch has them: a batch without either sends
+        // two parameters a row instead of four, and the server evaluates no expiry per row.
+        boolean expires = batch.retention().isPresent();
+        boolean fingerprinted = false;
+        for (ClaimBatch.Key key : batch.keys()) {
+            fingerprinted |= key.fingerprint().isPresent();
+        }
+        String row = "(?, ?, NOW(6), " + (expires ? EXPIRES : "NULL") + (fingerprinted ? ", ?)" : ", NULL)");
+        StringBuilder insert = new StringBuilder(120 + requests.size() * (row.length() + 2)).append("INSERT IGNORE INTO ")
+                .append(table.qualified()).append(" (consumer, event_id, processed_at, expires_at, fingerprint) VALUES ");
         for (int i = 0; i < requests.size(); i++) {
-            insert.append(i == 0 ? "" : ", ").append("(?, ?, NOW(6), ").append(EXPIRES).append(", ?)");
+            insert.append(i == 0 ? "" : ", ").append(row);
         }
         insert.append(" RETURNING event_id, ").append(PROCESSED_AT);
         boolean warned;
         try (PreparedStatement ps = connection.prepareStatement(insert.toString())) {
             int p = 1;
-            for (ClaimRequest r : requests) {
-                ps.setString(p++, r.consumer());
-                ps.setString(p++, r.key());
-                JdbcStatements.bindRetention(ps, p++, r.retention(), ChronoUnit.MICROS);
-                ps.setString(p++, r.fingerprint().orElse(null));
+            for (ClaimBatch.Key key : batch.keys()) {
+                ps.setString(p++, batch.consumer());
+                ps.setString(p++, key.key());
+                if (expires) {
+                    JdbcStatements.bindRetention(ps, p++, batch.retention(), ChronoUnit.MICROS);
+                }
+                if (fingerprinted) {
+                    ps.setString(p++, key.fingerprint().orElse(null));
+                }
             }
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
