@@ -10,13 +10,8 @@ import dev.oncely.CommitOutcomeUnknownException;
 import dev.oncely.DedupStore;
 import dev.oncely.inmemory.InMemoryDedupStore;
 import dev.oncely.spi.TransactionWork;
-import jakarta.servlet.http.HttpServlet;
-import jakarta.servlet.http.HttpServletRequest;
-import jakarta.servlet.http.HttpServletResponse;
-import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -65,20 +60,6 @@ class InTransactionModeCommitLostTest {
         }
     }
 
-    /** Answers 201 with a charge id in its body and a header, counting its runs; touches no database. */
-    private static final class CountingServlet extends HttpServlet {
-        final AtomicInteger runs = new AtomicInteger();
-
-        @Override
-        protected void doPost(HttpServletRequest req, HttpServletResponse resp) throws IOException {
-            req.getInputStream().readAllBytes();
-            int run = runs.incrementAndGet();
-            resp.setStatus(201);
-            resp.setHeader("X-Charge", "charge-" + run);
-            resp.setContentType("application/json");
-            resp.getWriter().write("{\"charge\":\"charge-" + run + "\"}");
-        }
-    }
 
     /** The in-memory store, whose next transaction commits and then reports its commit's outcome as unknown. */
     private static final class CommitLostStore implements DedupStore {

@@ -14,15 +14,10 @@ import dev.oncely.spi.LeaseRequest;
 import dev.oncely.spi.LeaseStore;
 import dev.oncely.spi.LeaseToken;
 import dev.oncely.spi.TransactionWork;
-import jakarta.servlet.http.HttpServlet;
-import jakarta.servlet.http.HttpServletRequest;
-import jakarta.servlet.http.HttpServletResponse;
-import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -76,20 +71,6 @@ class LeasedModeStoreFailuresTest {
         }
     }
 
-    /** Answers 201 with a charge id in its body and a header, counting its runs; touches no database. */
-    private static final class CountingServlet extends HttpServlet {
-        final AtomicInteger runs = new AtomicInteger();
-
-        @Override
-        protected void doPost(HttpServletRequest req, HttpServletResponse resp) throws IOException {
-            req.getInputStream().readAllBytes();
-            int run = runs.incrementAndGet();
-            resp.setStatus(201);
-            resp.setHeader("X-Charge", "charge-" + run);
-            resp.setContentType("application/json");
-            resp.getWriter().write("{\"charge\":\"charge-" + run + "\"}");
-        }
-    }
 
     /** The in-memory store's leases, failing {@code acquire} or {@code complete} as the database would when down. */
     private static final class FailingLeases implements LeaseStore {

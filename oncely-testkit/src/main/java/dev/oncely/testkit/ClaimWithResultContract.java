@@ -1,7 +1,7 @@
 package dev.oncely.testkit;
 
 import static dev.oncely.testkit.Contracts.assumeConcurrentClaimsWait;
-import static dev.oncely.testkit.Contracts.await;
+import static dev.oncely.testkit.Contracts.together;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.oncely.DedupStore;
@@ -11,13 +11,8 @@ import dev.oncely.spi.ClaimResult;
 import dev.oncely.spi.StoreTransaction;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.CyclicBarrier;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -80,48 +75,34 @@ public interface ClaimWithResultContract extends StoreFixture {
         assumeConcurrentClaimsWait(this);
         DedupStore store = store();
         int threads = 16;
-        CyclicBarrier start = new CyclicBarrier(threads);
-        ExecutorService executor = Executors.newFixedThreadPool(threads);
-        try {
-            List<Future<ClaimResult>> futures = new ArrayList<>();
-            for (int i = 0; i < threads; i++) {
-                byte[] mine = bytes("response " + i);
-                futures.add(executor.submit(() -> {
-                    start.await();
-                    try {
-                        return store.inTransaction(tx -> {
-                            // The business write first, the key last, as keyWrittenLast() does.
-                            if (capabilities().transactionalEffects()) {
-                                recordEffect(context(tx, "billing", "storm"));
-                            }
-                            ClaimResult claim = tx.claimWithResult(request("storm", 'a'), mine);
-                            if (!claim.claimed()) {
-                                throw new LostTo(claim); // a duplicate rolls back what it wrote
-                            }
-                            Thread.sleep(50); // keep the winner's transaction open while the others wait
-                            return claim;
-                        });
-                    } catch (LostTo lost) {
-                        return lost.claim;
+        List<ClaimResult> results = together(threads, t -> {
+            byte[] mine = bytes("response " + t);
+            try {
+                return store.inTransaction(tx -> {
+                    // The business write first, the key last, as keyWrittenLast() does.
+                    if (capabilities().transactionalEffects()) {
+                        recordEffect(context(tx, "billing", "storm"));
                     }
-                }));
+                    ClaimResult claim = tx.claimWithResult(request("storm", 'a'), mine);
+                    if (!claim.claimed()) {
+                        throw new LostTo(claim); // a duplicate rolls back what it wrote
+                    }
+                    Thread.sleep(50); // keep the winner's transaction open while the others wait
+                    return claim;
+                });
+            } catch (LostTo lost) {
+                return lost.claim;
             }
-            List<ClaimResult> results = new ArrayList<>();
-            for (Future<ClaimResult> f : futures) {
-                results.add(await(f));
-            }
+        });
 
-            assertThat(results).filteredOn(ClaimResult::claimed).hasSize(1);
-            byte[] winner = store.inTransaction(tx -> tx.claim(request("storm", 'a'))).result().orElseThrow();
-            assertThat(results).filteredOn(r -> !r.claimed()).hasSize(threads - 1)
-                    .allSatisfy(r -> assertThat(r.result()).hasValueSatisfying(b -> assertThat(b).isEqualTo(winner)));
-            if (capabilities().transactionalEffects()) {
-                assertThat(effects("billing", "storm")).isEqualTo(1);
-            }
-            assertThat(claimRows(DEFAULT_TABLE)).isEqualTo(1);
-        } finally {
-            executor.shutdownNow();
+        assertThat(results).filteredOn(ClaimResult::claimed).hasSize(1);
+        byte[] winner = store.inTransaction(tx -> tx.claim(request("storm", 'a'))).result().orElseThrow();
+        assertThat(results).filteredOn(r -> !r.claimed()).hasSize(threads - 1)
+                .allSatisfy(r -> assertThat(r.result()).hasValueSatisfying(b -> assertThat(b).isEqualTo(winner)));
+        if (capabilities().transactionalEffects()) {
+            assertThat(effects("billing", "storm")).isEqualTo(1);
         }
+        assertThat(claimRows(DEFAULT_TABLE)).isEqualTo(1);
     }
 
     private static ClaimRequest request(String key, char fingerprint) {

@@ -4,6 +4,7 @@ import static dev.oncely.testkit.Contracts.assumeConcurrentClaimsWait;
 import static dev.oncely.testkit.Contracts.await;
 import static dev.oncely.testkit.Contracts.builder;
 import static dev.oncely.testkit.Contracts.recording;
+import static dev.oncely.testkit.Contracts.together;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
@@ -41,28 +42,12 @@ public interface ConcurrencyContract extends StoreFixture {
             Thread.sleep(50); // keep the winner's transaction open while the others arrive
             return "ok";
         }).build();
-        CyclicBarrier start = new CyclicBarrier(threads);
-        ExecutorService executor = Executors.newFixedThreadPool(threads);
-        try {
-            List<Future<Outcome<String>>> futures = new ArrayList<>();
-            for (int i = 0; i < threads; i++) {
-                futures.add(executor.submit(() -> {
-                    start.await();
-                    return h.process(Msg.of("storm"));
-                }));
-            }
-            List<Outcome<String>> outcomes = new ArrayList<>();
-            for (Future<Outcome<String>> f : futures) {
-                outcomes.add(await(f)); // throws if any caller got an exception
-            }
+        List<Outcome<String>> outcomes = together(threads, t -> h.process(Msg.of("storm"))); // throws if one threw
 
-            assertThat(outcomes).filteredOn(Outcome::isProcessed).hasSize(1);
-            assertThat(outcomes).filteredOn(Outcome::isDuplicate).hasSize(threads - 1);
-            assertThat(effects("billing", "storm")).isEqualTo(1);
-            assertThat(claimRows(DEFAULT_TABLE)).isEqualTo(1);
-        } finally {
-            executor.shutdownNow();
-        }
+        assertThat(outcomes).filteredOn(Outcome::isProcessed).hasSize(1);
+        assertThat(outcomes).filteredOn(Outcome::isDuplicate).hasSize(threads - 1);
+        assertThat(effects("billing", "storm")).isEqualTo(1);
+        assertThat(claimRows(DEFAULT_TABLE)).isEqualTo(1);
     }
 
     @Test

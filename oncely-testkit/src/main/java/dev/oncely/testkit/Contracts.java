@@ -9,7 +9,12 @@ import dev.oncely.IdempotentHandler;
 import dev.oncely.MessageHandler;
 import dev.oncely.Outcome;
 import dev.oncely.testkit.StoreFixture.Msg;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
@@ -40,6 +45,37 @@ final class Contracts {
 
     static <T> T await(Future<T> f) throws Exception {
         return f.get(60, TimeUnit.SECONDS);
+    }
+
+    /** One thread's part of {@link #together}; {@code thread} counts from 0. */
+    interface ThreadWork<T> {
+        T run(int thread) throws Exception;
+    }
+
+    /**
+     * Runs {@code work} on {@code threads} threads released at once (a barrier), and returns their answers in thread
+     * order; throws if any of them threw.
+     */
+    static <T> List<T> together(int threads, ThreadWork<T> work) throws Exception {
+        CyclicBarrier start = new CyclicBarrier(threads);
+        ExecutorService executor = Executors.newFixedThreadPool(threads);
+        try {
+            List<Future<T>> futures = new ArrayList<>();
+            for (int i = 0; i < threads; i++) {
+                int thread = i;
+                futures.add(executor.submit(() -> {
+                    start.await();
+                    return work.run(thread);
+                }));
+            }
+            List<T> answers = new ArrayList<>();
+            for (Future<T> f : futures) {
+                answers.add(await(f));
+            }
+            return answers;
+        } finally {
+            executor.shutdownNow();
+        }
     }
 
     /** Delivers a processed key {@code times} more times; each must be a duplicate with the first run's answer. */

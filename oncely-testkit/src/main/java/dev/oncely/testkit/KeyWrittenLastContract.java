@@ -1,8 +1,8 @@
 package dev.oncely.testkit;
 
 import static dev.oncely.testkit.Contracts.assumeConcurrentClaimsWait;
-import static dev.oncely.testkit.Contracts.await;
 import static dev.oncely.testkit.Contracts.builder;
+import static dev.oncely.testkit.Contracts.together;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
@@ -12,12 +12,7 @@ import dev.oncely.Outcome;
 import dev.oncely.PayloadConflictException;
 import dev.oncely.ResultCodec;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CyclicBarrier;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -115,32 +110,16 @@ public interface KeyWrittenLastContract extends StoreFixture {
         AtomicInteger runs = new AtomicInteger();
         IdempotentHandler<Msg, String, ?> h = writtenLast(store, runs);
         int threads = 8;
-        CyclicBarrier start = new CyclicBarrier(threads);
-        ExecutorService executor = Executors.newFixedThreadPool(threads);
-        try {
-            List<Future<Outcome<String>>> futures = new ArrayList<>();
-            for (int i = 0; i < threads; i++) {
-                futures.add(executor.submit(() -> {
-                    start.await();
-                    return h.process(Msg.of("storm"));
-                }));
-            }
-            List<Outcome<String>> outcomes = new ArrayList<>();
-            for (Future<Outcome<String>> f : futures) {
-                outcomes.add(await(f));
-            }
+        List<Outcome<String>> outcomes = together(threads, t -> h.process(Msg.of("storm")));
 
-            List<Outcome<String>> processed = outcomes.stream().filter(Outcome::isProcessed).toList();
-            assertThat(processed).hasSize(1);
-            assertThat(outcomes).filteredOn(Outcome::isDuplicate).hasSize(threads - 1)
-                    .allSatisfy(o -> assertThat(o.result()).isEqualTo(processed.get(0).result()));
-            assertThat(runs.get()).isBetween(1, threads);
-            if (capabilities().transactionalEffects()) {
-                assertThat(effects("billing", "storm")).as("only the processed run's write committed").isEqualTo(1);
-            }
-            assertThat(claimRows(DEFAULT_TABLE)).isEqualTo(1);
-        } finally {
-            executor.shutdownNow();
+        List<Outcome<String>> processed = outcomes.stream().filter(Outcome::isProcessed).toList();
+        assertThat(processed).hasSize(1);
+        assertThat(outcomes).filteredOn(Outcome::isDuplicate).hasSize(threads - 1)
+                .allSatisfy(o -> assertThat(o.result()).isEqualTo(processed.get(0).result()));
+        assertThat(runs.get()).isBetween(1, threads);
+        if (capabilities().transactionalEffects()) {
+            assertThat(effects("billing", "storm")).as("only the processed run's write committed").isEqualTo(1);
         }
+        assertThat(claimRows(DEFAULT_TABLE)).isEqualTo(1);
     }
 }
