@@ -5,9 +5,7 @@ import static dev.oncely.http.HttpTestSupport.key;
 import static dev.oncely.http.HttpTestSupport.replayed;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.oncely.CallerTransaction;
 import dev.oncely.CommitOutcomeUnknownException;
-import dev.oncely.DedupStore;
 import dev.oncely.inmemory.InMemoryDedupStore;
 import dev.oncely.spi.TransactionWork;
 import java.net.http.HttpResponse;
@@ -60,19 +58,17 @@ class InTransactionModeCommitLostTest {
         }
     }
 
-
     /** The in-memory store, whose next transaction commits and then reports its commit's outcome as unknown. */
-    private static final class CommitLostStore implements DedupStore {
-        private final InMemoryDedupStore store;
+    private static final class CommitLostStore extends ForwardingStore {
         final AtomicBoolean loseNextCommit = new AtomicBoolean();
 
         CommitLostStore(InMemoryDedupStore store) {
-            this.store = store;
+            super(store);
         }
 
         @Override
         public <T> T inTransaction(TransactionWork<T> work) throws Exception {
-            T committed = store.inTransaction(work);
+            T committed = super.inTransaction(work);
             if (loseNextCommit.getAndSet(false)) {
                 throw new CommitOutcomeUnknownException("connection lost during the commit (test)", null);
             }
@@ -80,18 +76,8 @@ class InTransactionModeCommitLostTest {
         }
 
         @Override
-        public <T> T inCallerTransaction(CallerTransaction transaction, TransactionWork<T> work) throws Exception {
-            return store.inCallerTransaction(transaction, work);
-        }
-
-        @Override
-        public int purgeExpired(int maxRows) {
-            return store.purgeExpired(maxRows);
-        }
-
-        @Override
         public String describe() {
-            return "commit-losing " + store.describe();
+            return "commit-losing " + super.describe();
         }
     }
 }

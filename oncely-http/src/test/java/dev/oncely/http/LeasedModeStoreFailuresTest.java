@@ -5,15 +5,12 @@ import static dev.oncely.http.HttpTestSupport.key;
 import static dev.oncely.http.HttpTestSupport.replayed;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.oncely.CallerTransaction;
-import dev.oncely.DedupStore;
 import dev.oncely.TransientStoreException;
 import dev.oncely.inmemory.InMemoryDedupStore;
 import dev.oncely.spi.LeaseAnswer;
 import dev.oncely.spi.LeaseRequest;
 import dev.oncely.spi.LeaseStore;
 import dev.oncely.spi.LeaseToken;
-import dev.oncely.spi.TransactionWork;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Optional;
@@ -120,20 +117,12 @@ class LeasedModeStoreFailuresTest {
     }
 
     /** A store whose lease operations are {@code leases}; everything else is the in-memory store's. */
-    private record StoreWithLeases(InMemoryDedupStore store, LeaseStore leaseStore) implements DedupStore {
-        @Override
-        public <T> T inTransaction(TransactionWork<T> work) throws Exception {
-            return store.inTransaction(work);
-        }
+    private static final class StoreWithLeases extends ForwardingStore {
+        private final LeaseStore leaseStore;
 
-        @Override
-        public <T> T inCallerTransaction(CallerTransaction transaction, TransactionWork<T> work) throws Exception {
-            return store.inCallerTransaction(transaction, work);
-        }
-
-        @Override
-        public int purgeExpired(int maxRows) {
-            return store.purgeExpired(maxRows);
+        StoreWithLeases(InMemoryDedupStore store, LeaseStore leaseStore) {
+            super(store);
+            this.leaseStore = leaseStore;
         }
 
         @Override
@@ -143,7 +132,7 @@ class LeasedModeStoreFailuresTest {
 
         @Override
         public String describe() {
-            return "failing leases on " + store.describe();
+            return "failing leases on " + super.describe();
         }
     }
 }
