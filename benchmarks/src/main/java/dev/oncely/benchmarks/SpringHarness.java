@@ -88,7 +88,12 @@ public final class SpringHarness {
                 listeners.batch(batch);
             });
             if (args.containsKey("variants")) {
-                variants.keySet().retainAll(List.of(args.get("variants").split(",")));
+                List<String> wanted = List.of(args.get("variants").split(","));
+                if (!variants.keySet().containsAll(wanted)) {
+                    throw new IllegalArgumentException("--variants " + args.get("variants") + " names a variant"
+                            + " that does not exist; choose from " + String.join(",", variants.keySet()) + ".");
+                }
+                variants.keySet().retainAll(wanted);
             }
             System.out.printf("Spring harness on %s: threads %s, %d rounds of %.1f s per cell, messages/s%n", url,
                     Arrays.toString(threads), rounds, seconds);
