@@ -8,6 +8,8 @@ import dev.oncely.jdbc.JdbcDedupStore;
 import dev.oncely.spring.EnableIdempotent;
 import dev.oncely.spring.Idempotent;
 import dev.oncely.spring.SpringConnectionOwner;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -101,6 +103,7 @@ public final class SpringHarness {
                 measure(variants.get(v), 1, warmup);
             }
             Map<String, List<Double>> results = new LinkedHashMap<>();
+            Map<String, List<Double>> cpu = new LinkedHashMap<>();
             List<String> names = new ArrayList<>(variants.keySet());
             for (int round = 1; round <= rounds; round++) {
                 for (int t : threads) {
@@ -108,13 +111,21 @@ public final class SpringHarness {
                     // ratios below pair the variants of one round, which were measured seconds apart.
                     for (int i = 0; i < names.size(); i++) {
                         String v = names.get((i + round) % names.size());
-                        double rate = measure(variants.get(v), t, seconds) * (v.equals("batch") ? BATCH : 1);
+                        double[] m = measure(variants.get(v), t, seconds);
+                        double rate = m[0] * (v.equals("batch") ? BATCH : 1);
                         results.computeIfAbsent(v + "@" + t, k -> new ArrayList<>()).add(rate);
-                        System.out.printf("round %d  c%-3d %-13s %,10.0f msg/s%n", round, t, v, rate);
+                        cpu.computeIfAbsent(v + "@" + t, k -> new ArrayList<>()).add(m[1]);
+                        System.out.printf("round %d  c%-3d %-13s %,10.0f msg/s  %6.1f us CPU per call%n", round, t, v,
+                                rate, m[1]);
                     }
                 }
                 jdbc.execute("TRUNCATE " + CLAIMS + ", " + BUSINESS);
             }
+            System.out.println();
+            System.out.println("CPU per call of the calling threads (user + system, ThreadMXBean; a batch call is"
+                    + " 100 messages), median over the rounds: the client's own work, which at one thread adds"
+                    + " directly to each call's latency.");
+            cpu.forEach((cell, us) -> System.out.printf("%-20s %8.1f us%n", cell, median(us)));
             System.out.println();
             if (variants.size() < 4) {
                 results.forEach((cell, rates) -> System.out.printf("%-20s %,10.0f msg/s (median)%n", cell, median(rates)));
@@ -137,20 +148,27 @@ public final class SpringHarness {
         }
     }
 
-    /** Operations per second of {@code op} on {@code threads} threads for {@code seconds}. */
-    private static double measure(IntConsumer op, int threads, double seconds) throws Exception {
+    /**
+     * Operations per second of {@code op} on {@code threads} threads for {@code seconds}, and the calling threads'
+     * CPU time per operation in microseconds.
+     */
+    private static double[] measure(IntConsumer op, int threads, double seconds) throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLong done = new AtomicLong();
+        AtomicLong cpuNanos = new AtomicLong();
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         CountDownLatch start = new CountDownLatch(1);
         List<Future<?>> workers = new ArrayList<>();
         for (int i = 0; i < threads; i++) {
             workers.add(pool.submit(() -> {
                 start.await();
+                long cpuBefore = mx.getCurrentThreadCpuTime();
                 while (!stop.get()) {
                     op.accept(0);
                     done.incrementAndGet();
                 }
+                cpuNanos.addAndGet(mx.getCurrentThreadCpuTime() - cpuBefore);
                 return null;
             }));
         }
@@ -163,7 +181,7 @@ public final class SpringHarness {
         }
         double elapsed = (System.nanoTime() - began) / 1e9;
         pool.shutdown();
-        return done.get() / elapsed;
+        return new double[] {done.get() / elapsed, cpuNanos.get() / 1e3 / Math.max(1, done.get())};
     }
 
     private static double median(List<Double> values) {
