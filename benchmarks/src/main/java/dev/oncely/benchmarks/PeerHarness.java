@@ -7,6 +7,8 @@ import dev.oncely.IdempotentHandler;
 import dev.oncely.jdbc.JdbcDedupStore;
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -93,9 +95,18 @@ public final class PeerHarness {
         abstract int run(List<String> keys) throws Exception;
     }
 
-    record Cell(long messages, long calls, long errors, long nanos, Histogram latency) {
+    /**
+     * One variant's measurement in one cell. {@code cpuNanos}: the CPU time (user + system) of the threads that made
+     * the calls, over the measured window, the harness's key generation included.
+     */
+    record Cell(long messages, long calls, long errors, long nanos, Histogram latency, long cpuNanos) {
         double perSecond() {
             return nanos == 0 ? 0 : messages * 1e9 / nanos;
+        }
+
+        /** The calling threads' CPU per call, in microseconds. */
+        double cpuMicrosPerCall() {
+            return calls == 0 ? 0 : cpuNanos / 1e3 / calls;
         }
     }
 
@@ -685,7 +696,7 @@ public final class PeerHarness {
         Histogram h = a.latency().copy();
         h.add(b.latency());
         return new Cell(a.messages() + b.messages(), a.calls() + b.calls(), a.errors() + b.errors(),
-                a.nanos() + b.nanos(), h);
+                a.nanos() + b.nanos(), h, a.cpuNanos() + b.cpuNanos());
     }
 
     private String brief(Map<String, Cell> cells) {
@@ -712,6 +723,8 @@ public final class PeerHarness {
     }
 
     /** Runs {@code threads} callers in a closed loop for {@code millis}; every call's latency is recorded. */
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
     private Cell closedLoop(Variant v, int threads, double dupRate, long millis) throws Exception {
         ExecutorService exec = Executors.newFixedThreadPool(threads);
         try {
@@ -725,6 +738,7 @@ public final class PeerHarness {
                     long calls = 0;
                     long errors = 0;
                     List<String> keys = new ArrayList<>(v.batch);
+                    long cpuBefore = THREADS.getCurrentThreadCpuTime();
                     while (System.nanoTime() < deadline) {
                         keys.clear();
                         for (int i = 0; i < v.batch; i++) {
@@ -742,21 +756,23 @@ public final class PeerHarness {
                         h.recordValue(Math.min(System.nanoTime() - t0, TimeUnit.SECONDS.toNanos(60)));
                         calls++;
                     }
-                    return new Cell(messages, calls, errors, 0, h);
+                    return new Cell(messages, calls, errors, 0, h, THREADS.getCurrentThreadCpuTime() - cpuBefore);
                 }));
             }
             Histogram all = new Histogram(TimeUnit.SECONDS.toNanos(60), 3);
             long messages = 0;
             long calls = 0;
             long errors = 0;
+            long cpu = 0;
             for (Future<Cell> f : futures) {
                 Cell c = f.get();
                 all.add(c.latency());
                 messages += c.messages();
                 calls += c.calls();
                 errors += c.errors();
+                cpu += c.cpuNanos();
             }
-            return new Cell(messages, calls, errors, System.nanoTime() - start, all);
+            return new Cell(messages, calls, errors, System.nanoTime() - start, all, cpu);
         } finally {
             exec.shutdownNow();
         }
@@ -1002,6 +1018,22 @@ public final class PeerHarness {
                 for (String cell : cells) {
                     Cell c = results.get(cell).get(v.id);
                     row.append(' ').append(ms(c.latency(), 50)).append(" / ").append(ms(c.latency(), 99)).append(" |");
+                }
+                line(row.toString());
+            }
+            line("");
+            line("## CPU per call of the calling threads (µs, user + system; a batch variant's call is one whole batch)");
+            line("");
+            line("The threads' own CPU time (ThreadMXBean) over the measured window divided by their calls, the"
+                    + " harness's key generation included. Blocking on the socket and being woken again is counted"
+                    + " here (kernel time), so a variant that waits for the database more often per call shows it.");
+            line("");
+            line(header.toString());
+            line(sep.toString());
+            for (Variant v : all) {
+                StringBuilder row = new StringBuilder("| " + v.label + " |");
+                for (String cell : cells) {
+                    row.append(String.format(Locale.ROOT, " %,.0f |", results.get(cell).get(v.id).cpuMicrosPerCall()));
                 }
                 line(row.toString());
             }
