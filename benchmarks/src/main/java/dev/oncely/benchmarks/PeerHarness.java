@@ -979,6 +979,20 @@ public final class PeerHarness {
 
     // --------------------------------------------------------------------------------------------- report
 
+    /** A table of one row per variant and one column per cell: {@code value} of (the variant's cell, hand's). */
+    private void table(String top, List<Variant> variants, List<String> cells, Map<String, Map<String, Cell>> results,
+                       java.util.function.BiFunction<Cell, Cell, String> value) {
+        line(top);
+        for (Variant v : variants) {
+            StringBuilder row = new StringBuilder("| " + v.label + " |");
+            for (String cell : cells) {
+                row.append(' ').append(value.apply(results.get(cell).get(v.id), results.get(cell).get("hand")))
+                        .append(" |");
+            }
+            line(row.toString());
+        }
+    }
+
     private void summary(Map<String, Map<String, Cell>> results, Map<String, Correctness> correctness,
                          Map<Long, Cell> growth) {
         List<Variant> all = new ArrayList<>(perMessage);
@@ -994,33 +1008,15 @@ public final class PeerHarness {
                 header.append(' ').append(cell).append(" |");
                 sep.append("---:|");
             }
-            line(header.toString());
-            line(sep.toString());
-            for (Variant v : all) {
-                StringBuilder row = new StringBuilder("| " + v.label + " |");
-                for (String cell : cells) {
-                    Cell c = results.get(cell).get(v.id);
-                    double hand = results.get(cell).get("hand").perSecond();
-                    row.append(String.format(Locale.ROOT, " %,.0f (%.2fx)%s |", c.perSecond(), c.perSecond() / hand,
-                            c.errors() > 0 ? " E" + c.errors() : ""));
-                }
-                line(row.toString());
-            }
+            String top = header + "\n" + sep;
+            table(top, all, cells, results, (c, hand) -> String.format(Locale.ROOT, "%,.0f (%.2fx)%s", c.perSecond(),
+                    c.perSecond() / hand.perSecond(), c.errors() > 0 ? " E" + c.errors() : ""));
             line("");
             line("E<n>: calls that threw during the measured window (counted, not in msg/s).");
             line("");
             line("## Latency per call (p50 / p99 ms; a batch variant's call is one whole batch)");
             line("");
-            line(header.toString());
-            line(sep.toString());
-            for (Variant v : all) {
-                StringBuilder row = new StringBuilder("| " + v.label + " |");
-                for (String cell : cells) {
-                    Cell c = results.get(cell).get(v.id);
-                    row.append(' ').append(ms(c.latency(), 50)).append(" / ").append(ms(c.latency(), 99)).append(" |");
-                }
-                line(row.toString());
-            }
+            table(top, all, cells, results, (c, hand) -> ms(c.latency(), 50) + " / " + ms(c.latency(), 99));
             line("");
             line("## CPU per call of the calling threads (µs, user + system; a batch variant's call is one whole batch)");
             line("");
@@ -1028,15 +1024,7 @@ public final class PeerHarness {
                     + " harness's key generation included. Blocking on the socket and being woken again is counted"
                     + " here (kernel time), so a variant that waits for the database more often per call shows it.");
             line("");
-            line(header.toString());
-            line(sep.toString());
-            for (Variant v : all) {
-                StringBuilder row = new StringBuilder("| " + v.label + " |");
-                for (String cell : cells) {
-                    row.append(String.format(Locale.ROOT, " %,.0f |", results.get(cell).get(v.id).cpuMicrosPerCall()));
-                }
-                line(row.toString());
-            }
+            table(top, all, cells, results, (c, hand) -> String.format(Locale.ROOT, "%,.0f", c.cpuMicrosPerCall()));
         }
         if (!correctness.isEmpty()) {
             line("");
