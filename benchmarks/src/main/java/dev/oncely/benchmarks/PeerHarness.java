@@ -722,9 +722,12 @@ public final class PeerHarness {
         execute(mariadb ? "ANALYZE TABLE " + String.join(", ", tables) : "ANALYZE");
     }
 
-    /** Runs {@code threads} callers in a closed loop for {@code millis}; every call's latency is recorded. */
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
+    /**
+     * Runs {@code threads} callers in a closed loop for {@code millis}; every call's latency is recorded, and the
+     * callers' CPU time over the loop.
+     */
     private Cell closedLoop(Variant v, int threads, double dupRate, long millis) throws Exception {
         ExecutorService exec = Executors.newFixedThreadPool(threads);
         try {
