@@ -111,12 +111,12 @@ public final class SpringHarness {
                     // ratios below pair the variants of one round, which were measured seconds apart.
                     for (int i = 0; i < names.size(); i++) {
                         String v = names.get((i + round) % names.size());
-                        double[] m = measure(variants.get(v), t, seconds);
-                        double rate = m[0] * (v.equals("batch") ? BATCH : 1);
+                        Measured m = measure(variants.get(v), t, seconds);
+                        double rate = m.callsPerSecond() * (v.equals("batch") ? BATCH : 1);
                         results.computeIfAbsent(v + "@" + t, k -> new ArrayList<>()).add(rate);
-                        cpu.computeIfAbsent(v + "@" + t, k -> new ArrayList<>()).add(m[1]);
+                        cpu.computeIfAbsent(v + "@" + t, k -> new ArrayList<>()).add(m.cpuMicrosPerCall());
                         System.out.printf("round %d  c%-3d %-13s %,10.0f msg/s  %6.1f us CPU per call%n", round, t, v,
-                                rate, m[1]);
+                                rate, m.cpuMicrosPerCall());
                     }
                 }
                 jdbc.execute("TRUNCATE " + CLAIMS + ", " + BUSINESS);
@@ -148,11 +148,12 @@ public final class SpringHarness {
         }
     }
 
-    /**
-     * Operations per second of {@code op} on {@code threads} threads for {@code seconds}, and the calling threads'
-     * CPU time per operation in microseconds.
-     */
-    private static double[] measure(IntConsumer op, int threads, double seconds) throws Exception {
+    /** Calls per second, and the calling threads' CPU time (user + system) per call in microseconds. */
+    record Measured(double callsPerSecond, double cpuMicrosPerCall) {
+    }
+
+    /** Runs {@code op} on {@code threads} threads for {@code seconds}. */
+    private static Measured measure(IntConsumer op, int threads, double seconds) throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLong done = new AtomicLong();
@@ -181,7 +182,7 @@ public final class SpringHarness {
         }
         double elapsed = (System.nanoTime() - began) / 1e9;
         pool.shutdown();
-        return new double[] {done.get() / elapsed, cpuNanos.get() / 1e3 / Math.max(1, done.get())};
+        return new Measured(done.get() / elapsed, cpuNanos.get() / 1e3 / Math.max(1, done.get()));
     }
 
     private static double median(List<Double> values) {
