@@ -20,10 +20,12 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Savepoint;
 import java.sql.Statement;
+import java.sql.Types;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -531,7 +533,87 @@ public final class PeerHarness {
                     return keys.size();
                 }
             });
+            if (!mariadb) {
+                batched.add(fusedVariant(size));
+            }
         }
+    }
+
+    /**
+     * What a batch handler fused into the claim statement could reach, written by hand (PostgreSQL only: MariaDB has
+     * no data-modifying CTE): Oncely's table and claim columns, the business rows in the claim's statement (a CTE),
+     * then, only when some key conflicted, Oncely's read-back of those keys' rows (first-processing time,
+     * fingerprint, expiry), and the commit. Not an Oncely feature: it measures the ceiling of one before anyone
+     * builds it (docs/benchmarks.md).
+     */
+    private Variant fusedVariant(int size) {
+        String id = "fused-b" + size;
+        String claimAndWrite = "WITH claimed AS (INSERT INTO " + ONCELY_TABLE + " AS e (consumer, event_id,"
+                + " processed_at, expires_at, fingerprint) SELECT ?, k.event_id, now(),"
+                + " now() + (?::bigint * interval '1 millisecond'), k.fingerprint"
+                + " FROM unnest(?::varchar[], ?::varchar[]) WITH ORDINALITY AS k(event_id, fingerprint, ord)"
+                + " ORDER BY k.ord ON CONFLICT ON CONSTRAINT " + ONCELY_TABLE + "_pkey DO NOTHING"
+                + " RETURNING event_id, processed_at), written AS (INSERT INTO " + BUSINESS
+                + " (consumer, event_id, amount) SELECT ?, event_id, length(event_id) FROM claimed)"
+                + " SELECT event_id, CAST(EXTRACT(EPOCH FROM processed_at) * 1000000 AS bigint) FROM claimed";
+        String readBack = "SELECT x.* FROM unnest(?::varchar[]) AS w(event_id), LATERAL (SELECT e.event_id,"
+                + " CAST(EXTRACT(EPOCH FROM e.processed_at) * 1000000 AS bigint), e.fingerprint,"
+                + " e.expires_at <= now() FROM " + ONCELY_TABLE + " e WHERE e.consumer = ?"
+                + " AND e.event_id = w.event_id OFFSET 0) x";
+        return new Variant(id, "4 hand: Oncely's claim with the business rows in its statement(" + size + ")",
+                size) {
+            String seedSql() {
+                return oncelySeed(ONCELY_TABLE, id);
+            }
+
+            int run(List<String> keys) throws Exception {
+                String[] sorted = new TreeSet<>(keys).toArray(new String[0]);
+                try (Connection c = pool.getConnection()) {
+                    c.setAutoCommit(false);
+                    try {
+                        Set<String> claimed = new HashSet<>(sorted.length * 2);
+                        try (PreparedStatement ps = c.prepareStatement(claimAndWrite)) {
+                            ps.setString(1, id);
+                            ps.setNull(2, Types.BIGINT);
+                            ps.setArray(3, c.createArrayOf("varchar", sorted));
+                            ps.setNull(4, Types.ARRAY);
+                            ps.setString(5, id);
+                            try (ResultSet rs = ps.executeQuery()) {
+                                while (rs.next()) {
+                                    claimed.add(rs.getString(1));
+                                    rs.getLong(2);
+                                }
+                            }
+                        }
+                        if (claimed.size() < sorted.length) {
+                            List<String> missing = new ArrayList<>();
+                            for (String k : sorted) {
+                                if (!claimed.contains(k)) {
+                                    missing.add(k);
+                                }
+                            }
+                            try (PreparedStatement ps = c.prepareStatement(readBack)) {
+                                ps.setArray(1, c.createArrayOf("varchar", missing.toArray()));
+                                ps.setString(2, id);
+                                try (ResultSet rs = ps.executeQuery()) {
+                                    while (rs.next()) {
+                                        rs.getString(1);
+                                        rs.getLong(2);
+                                        rs.getString(3);
+                                        rs.getBoolean(4);
+                                    }
+                                }
+                            }
+                        }
+                        c.commit();
+                    } catch (Exception e) {
+                        c.rollback();
+                        throw e;
+                    }
+                }
+                return keys.size();
+            }
+        };
     }
 
     private String handSeed(String consumer) {
