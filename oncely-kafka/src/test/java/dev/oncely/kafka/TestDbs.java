@@ -23,6 +23,11 @@ enum TestDbs {
 
     /** A pool of {@code size} connections at {@code isolation} (a {@code TRANSACTION_*} name). */
     HikariDataSource pool(int size, String isolation) {
+        return pool(size, isolation, null);
+    }
+
+    /** With {@code initSql} run on each new connection (none if null). */
+    HikariDataSource pool(int size, String isolation, String initSql) {
         TestDatabase db = database.get();
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(db.jdbcUrl());
@@ -31,6 +36,9 @@ enum TestDbs {
         config.setMaximumPoolSize(size);
         config.setMinimumIdle(1); // the test servers are shared: open connections only when needed
         config.setTransactionIsolation(isolation);
+        if (initSql != null) {
+            config.setConnectionInitSql(initSql);
+        }
         return new HikariDataSource(config);
     }
 
