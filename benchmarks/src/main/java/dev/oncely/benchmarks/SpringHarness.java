@@ -47,7 +47,8 @@ import org.springframework.transaction.annotation.Transactional;
  * the claim time read from a ResultSet) instead of the lean {@code INSERT ... DO NOTHING}: it tells the cost of the
  * statement from the cost of Oncely's Java.
  *
- * <p>{@code --variants hand,annotation} measures only those (then no table, only each cell's median).
+ * <p>{@code --variants hand,annotation} measures only those (a variant not run shows - in the tables; without
+ * both hand and annotation, only each cell's median).
  *
  * <pre>
  * mvn -q -Pbenchmarks -pl benchmarks -am -DskipTests verify -Dbench.main=dev.oncely.benchmarks.SpringHarness \
@@ -138,12 +139,13 @@ public final class SpringHarness {
                     + " directly to each call's latency.");
             cpu.forEach((cell, us) -> System.out.printf("%-20s %8.1f us%n", cell, median(us)));
             System.out.println();
-            if (!variants.keySet().containsAll(List.of("hand", "annotation", "programmatic", "batch"))) {
+            if (!variants.keySet().containsAll(List.of("hand", "annotation"))) {
                 results.forEach((cell, rates) -> System.out.printf("%-20s %,10.0f msg/s (median)%n", cell, median(rates)));
                 return;
             }
             System.out.println("Rates: median over the rounds. Ratios: median of the rounds' paired ratios (each round's"
-                    + " variants measured seconds apart), with the lowest and highest round in parentheses.");
+                    + " variants measured seconds apart), with the lowest and highest round in parentheses; - for a"
+                    + " variant not run.");
             System.out.println();
             System.out.println("| threads | hand | annotation | programmatic | batch(100) | annotation/hand | annotation/programmatic | batch/annotation |");
             System.out.println("|---|---|---|---|---|---|---|---|");
@@ -152,8 +154,8 @@ public final class SpringHarness {
                 List<Double> ann = results.get("annotation@" + t);
                 List<Double> prog = results.get("programmatic@" + t);
                 List<Double> batch = results.get("batch@" + t);
-                System.out.printf("| %d | %,.0f | %,.0f | %,.0f | %,.0f | %s | %s | %s |%n", t, median(hand), median(ann),
-                        median(prog), median(batch), pairedRatio(ann, hand, "%.2f"), pairedRatio(ann, prog, "%.2f"),
+                System.out.printf("| %d | %s | %s | %s | %s | %s | %s | %s |%n", t, rate(hand), rate(ann), rate(prog),
+                        rate(batch), pairedRatio(ann, hand, "%.2f"), pairedRatio(ann, prog, "%.2f"),
                         pairedRatio(batch, ann, "%.1f"));
             }
             if (results.containsKey("hand-exact@" + threads[0])) {
@@ -166,7 +168,7 @@ public final class SpringHarness {
                 System.out.println("|---|---|---|---|---|");
                 for (int t : threads) {
                     List<Double> exact = results.get("hand-exact@" + t);
-                    System.out.printf("| %d | %,.0f | %s | %s | %s |%n", t, median(exact),
+                    System.out.printf("| %d | %s | %s | %s | %s |%n", t, rate(exact),
                             pairedRatio(exact, results.get("hand@" + t), "%.2f"),
                             pairedRatio(results.get("annotation@" + t), exact, "%.2f"),
                             pairedRatio(results.get("programmatic@" + t), exact, "%.2f"));
@@ -219,11 +221,19 @@ public final class SpringHarness {
         return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 
+    /** The median rate of a variant's rounds, or - if it did not run. */
+    private static String rate(List<Double> rates) {
+        return rates == null ? "-" : String.format("%,.0f", median(rates));
+    }
+
     /**
      * The median of the rounds' ratios of a to b (round i's a over round i's b), then the lowest and highest of them:
      * the run-to-run spread of the ratio.
      */
     private static String pairedRatio(List<Double> a, List<Double> b, String format) {
+        if (a == null || b == null) {
+            return "-";
+        }
         List<Double> ratios = new ArrayList<>(a.size());
         for (int i = 0; i < a.size(); i++) {
             ratios.add(a.get(i) / b.get(i));
