@@ -544,7 +544,8 @@ public final class PeerHarness {
      * no data-modifying CTE): Oncely's table and claim columns, the business rows in the claim's statement (a CTE),
      * then, only when some key conflicted, Oncely's read-back of those keys' rows (first-processing time,
      * fingerprint, expiry), and the commit. Not an Oncely feature: it measures the ceiling of one before anyone
-     * builds it (docs/benchmarks.md).
+     * builds it (docs/benchmarks.md). The claim and read-back are PostgresDialect's claimAllSql and findAllLiveSql,
+     * copied by hand; a change there must be copied here.
      */
     private Variant fusedVariant(int size) {
         String id = "fused-b" + size;

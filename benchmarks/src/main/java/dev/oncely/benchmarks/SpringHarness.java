@@ -60,7 +60,10 @@ public final class SpringHarness {
     static final String CLAIMS = "spring_bench_claims";
     static final String BUSINESS = "spring_bench_business";
     static final int BATCH = 100;
-    /** PostgresDialect's single-key claim, word for word (table name aside). */
+    /**
+     * PostgresDialect's single-key claim, word for word (table name aside): copied by hand, as a user would write
+     * it, so a change to the dialect's statement must be copied here too.
+     */
     static final String EXACT_CLAIM = "INSERT INTO " + CLAIMS + " AS e (consumer, event_id, processed_at, expires_at,"
             + " fingerprint) VALUES (?, ?, now(), now() + (?::bigint * interval '1 millisecond'), ?)"
             + " ON CONFLICT ON CONSTRAINT " + CLAIMS + "_pkey DO NOTHING"
