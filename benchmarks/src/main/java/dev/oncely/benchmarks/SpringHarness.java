@@ -25,6 +25,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntConsumer;
+import java.util.function.IntFunction;
 import javax.sql.DataSource;
 import org.springframework.context.annotation.AnnotationConfigApplicationContext;
 import org.springframework.context.annotation.Bean;
@@ -150,33 +151,38 @@ public final class SpringHarness {
                     + " variants measured seconds apart), with the lowest and highest round in parentheses; - for a"
                     + " variant not run.");
             System.out.println();
-            System.out.println("| threads | hand | annotation | programmatic | batch(100) | annotation/hand | annotation/programmatic | batch/annotation |");
-            System.out.println("|---|---|---|---|---|---|---|---|");
-            for (int t : threads) {
-                List<Double> hand = results.get("hand@" + t);
-                List<Double> ann = results.get("annotation@" + t);
-                List<Double> prog = results.get("programmatic@" + t);
-                List<Double> batch = results.get("batch@" + t);
-                System.out.printf("| %d | %s | %s | %s | %s | %s | %s | %s |%n", t, rate(hand), rate(ann), rate(prog),
-                        rate(batch), pairedRatio(ann, hand, "%.2f"), pairedRatio(ann, prog, "%.2f"),
-                        pairedRatio(batch, ann, "%.1f"));
-            }
+            table(threads, List.of("hand", "annotation", "programmatic", "batch(100)", "annotation/hand",
+                    "annotation/programmatic", "batch/annotation"), t -> {
+                        List<Double> hand = results.get("hand@" + t);
+                        List<Double> ann = results.get("annotation@" + t);
+                        List<Double> prog = results.get("programmatic@" + t);
+                        List<Double> batch = results.get("batch@" + t);
+                        return List.of(rate(hand), rate(ann), rate(prog), rate(batch), pairedRatio(ann, hand, "%.2f"),
+                                pairedRatio(ann, prog, "%.2f"), pairedRatio(batch, ann, "%.1f"));
+                    });
             if (results.containsKey("hand-exact@" + threads[0])) {
                 System.out.println();
                 System.out.println("hand-exact: the hand-written method with Oncely's own claim statement (its columns,"
                         + " its RETURNING of the claim time, read through a ResultSet) instead of the lean"
                         + " INSERT ... DO NOTHING:");
                 System.out.println();
-                System.out.println("| threads | hand-exact | hand-exact/hand | annotation/hand-exact | programmatic/hand-exact |");
-                System.out.println("|---|---|---|---|---|");
-                for (int t : threads) {
-                    List<Double> exact = results.get("hand-exact@" + t);
-                    System.out.printf("| %d | %s | %s | %s | %s |%n", t, rate(exact),
-                            pairedRatio(exact, results.get("hand@" + t), "%.2f"),
-                            pairedRatio(results.get("annotation@" + t), exact, "%.2f"),
-                            pairedRatio(results.get("programmatic@" + t), exact, "%.2f"));
-                }
+                table(threads, List.of("hand-exact", "hand-exact/hand", "annotation/hand-exact",
+                        "programmatic/hand-exact"), t -> {
+                            List<Double> exact = results.get("hand-exact@" + t);
+                            return List.of(rate(exact), pairedRatio(exact, results.get("hand@" + t), "%.2f"),
+                                    pairedRatio(results.get("annotation@" + t), exact, "%.2f"),
+                                    pairedRatio(results.get("programmatic@" + t), exact, "%.2f"));
+                        });
             }
+        }
+    }
+
+    /** A Markdown table with a row per thread count: "threads", then {@code columns}, filled by {@code row}. */
+    private static void table(int[] threads, List<String> columns, IntFunction<List<String>> row) {
+        System.out.println("| threads | " + String.join(" | ", columns) + " |");
+        System.out.println("|---|" + "---|".repeat(columns.size()));
+        for (int t : threads) {
+            System.out.println("| " + t + " | " + String.join(" | ", row.apply(t)) + " |");
         }
     }
 
