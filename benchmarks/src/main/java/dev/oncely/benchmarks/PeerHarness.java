@@ -38,6 +38,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
 import org.HdrHistogram.Histogram;
 import org.apache.camel.processor.idempotent.jdbc.JdbcMessageIdRepository;
 import org.springframework.integration.jdbc.metadata.JdbcMetadataStore;
@@ -65,6 +66,8 @@ import org.springframework.transaction.support.TransactionTemplate;
 public final class PeerHarness {
 
     static final String BUSINESS = "peer_orders";
+    /** Each calling thread's own CPU time, for {@link Cell#cpuNanos}. */
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
     static final String ONCELY_TABLE = "peer_oncely";
     static final String HAND_TABLE = "peer_hand";
     static final String CAMEL_TABLE = "CAMEL_MESSAGEPROCESSED";
@@ -805,8 +808,6 @@ public final class PeerHarness {
         execute(mariadb ? "ANALYZE TABLE " + String.join(", ", tables) : "ANALYZE");
     }
 
-    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
-
     /**
      * Runs {@code threads} callers in a closed loop for {@code millis}; every call's latency is recorded, and the
      * callers' CPU time over the loop.
@@ -1067,7 +1068,7 @@ public final class PeerHarness {
 
     /** A table of one row per variant and one column per cell: {@code value} of (the variant's cell, hand's). */
     private void table(String top, List<Variant> variants, List<String> cells, Map<String, Map<String, Cell>> results,
-                       java.util.function.BiFunction<Cell, Cell, String> value) {
+                       BiFunction<Cell, Cell, String> value) {
         line(top);
         for (Variant v : variants) {
             StringBuilder row = new StringBuilder("| " + v.label + " |");

@@ -60,8 +60,9 @@ class PostgresPartitionedStoreTest {
      * while earlier ones are still open, on both sides of the boundary and inside the overlap (600 ms; transactions
      * may last 240 ms). Partitions are created and dropped concurrently. Exactly one delivery per key may run the
      * handler; one refused as transient (its transaction outlived that bound on a slow machine) is delivered again,
-     * as a broker would. The 16 rounds share 4 boundaries: a boundary's 4 rounds start 150 ms apart (a round's deliveries
-     * span 70 ms), so the 16 starting points are those of one round per boundary, in a quarter of the time.
+     * as a broker would. The 16 rounds share 4 boundaries: a boundary's 4 rounds start 150 ms apart (a round's
+     * deliveries span 70 ms), so the 16 starting points are those of one round per boundary, in a quarter of the
+     * time.
      */
     @ParameterizedTest
     @ValueSource(strings = {"TRANSACTION_READ_COMMITTED", "TRANSACTION_REPEATABLE_READ"})
