@@ -22,6 +22,9 @@ CREATE TABLE IF NOT EXISTS processed_events (
     steps        longblob     NULL,
     last_error   varchar(255) NULL,
     PRIMARY KEY (consumer, event_id),
-    -- Lets the purge find expired keys without scanning the table.
-    KEY processed_events_expires_at_idx (expires_at)
+    -- Lets the purge find expired keys without scanning the table. processed_at is its second column so that
+    -- rows kept forever (expires_at NULL) go in at the end of the index's NULL entries, in claim order: on
+    -- (expires_at) alone InnoDB orders them by the primary key, so each claim of a random key writes a random
+    -- page of the index (a batch claim of 100 fresh keys took 0.78 ms instead of 0.58 ms; docs/benchmarks.md).
+    KEY processed_events_expires_at_idx (expires_at, processed_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_bin;

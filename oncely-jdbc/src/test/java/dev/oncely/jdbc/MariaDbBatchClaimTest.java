@@ -42,6 +42,7 @@ class MariaDbBatchClaimTest {
         execute("DROP TABLE IF EXISTS oncely_batch_claim");
         execute("DROP TABLE IF EXISTS oncely_batch_narrow");
         execute("DROP TABLE IF EXISTS oncely_batch_read_first");
+        execute("DROP TABLE IF EXISTS oncely_batch_index");
         pool.close();
     }
 
@@ -151,6 +152,39 @@ class MariaDbBatchClaimTest {
         assertThat(h.processBatch(mixed)).noneMatch(Outcome::isProcessed);
         assertThat(recording.calls.stream().filter(c -> c.startsWith("prepare")).toList())
                 .as("a batch of live duplicates is the one read").containsExactly("prepare SELECT");
+    }
+
+    /**
+     * The purge's index is (expires_at, processed_at): rows kept forever (expires_at NULL) then go in at the end of
+     * the index's NULL entries, in claim order, instead of at a random page ordered by key, which made a batch claim
+     * of 100 fresh keys about a third slower (docs/benchmarks.md). The purge still finds expired keys through it.
+     */
+    @Test
+    void theExpiryIndexOrdersRowsByClaimTimeAfterExpirySoRowsKeptForeverAreAppended() throws Exception {
+        execute("DROP TABLE IF EXISTS oncely_batch_index");
+        JdbcDedupStore.builder(pool).table("oncely_batch_index").build().createSchemaIfMissing();
+        List<String> columns = new ArrayList<>();
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT column_name FROM information_schema.statistics"
+                     + " WHERE table_schema = DATABASE() AND table_name = 'oncely_batch_index'"
+                     + " AND index_name = 'oncely_batch_index_expires_at_idx' ORDER BY seq_in_index")) {
+            while (rs.next()) {
+                columns.add(rs.getString(1).toLowerCase(java.util.Locale.ROOT));
+            }
+        }
+        assertThat(columns).as("columns of the purge's index").containsExactly("expires_at", "processed_at");
+        execute("INSERT INTO oncely_batch_index (consumer, event_id, expires_at) VALUES"
+                + " ('c', 'expired', UTC_TIMESTAMP(6) - INTERVAL 1 HOUR), ('c', 'forever', NULL),"
+                + " ('c', 'live', UTC_TIMESTAMP(6) + INTERVAL 1 HOUR)");
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("EXPLAIN SELECT consumer, event_id FROM oncely_batch_index"
+                     + " FORCE INDEX (oncely_batch_index_expires_at_idx) WHERE expires_at <= UTC_TIMESTAMP(6)"
+                     + " ORDER BY expires_at LIMIT 10")) {
+            assertThat(rs.next()).isTrue();
+            assertThat(rs.getString("Extra")).as("the purge's read is ordered by the index, no filesort")
+                    .doesNotContain("filesort");
+        }
+        execute("DROP TABLE oncely_batch_index");
     }
 
     @Test

@@ -30,6 +30,7 @@ class MySqlDialectOnMariaDbStoreContractTest extends MariaDbStoreContractTestBas
     void theDialectIsDetectedAndTheTableIsInnoDbWithAnExactCollation() throws Exception {
         JdbcDedupStore store = (JdbcDedupStore) store();
         assertThat(store.describe()).startsWith("MySQL store on ");
-        assertThat(store.ddl()).contains("utf8mb4_0900_bin").contains("ENGINE=InnoDB");
+        assertThat(store.ddl()).contains("utf8mb4_0900_bin").contains("ENGINE=InnoDB")
+                .contains("_expires_at_idx (expires_at, processed_at)");
     }
 }
