@@ -15,6 +15,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -169,7 +170,7 @@ class MariaDbBatchClaimTest {
                      + " WHERE table_schema = DATABASE() AND table_name = 'oncely_batch_index'"
                      + " AND index_name = 'oncely_batch_index_expires_at_idx' ORDER BY seq_in_index")) {
             while (rs.next()) {
-                columns.add(rs.getString(1).toLowerCase(java.util.Locale.ROOT));
+                columns.add(rs.getString(1).toLowerCase(Locale.ROOT));
             }
         }
         assertThat(columns).as("columns of the purge's index").containsExactly("expires_at", "processed_at");
