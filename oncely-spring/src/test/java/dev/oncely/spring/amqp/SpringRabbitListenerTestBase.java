@@ -19,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -169,7 +170,11 @@ abstract class SpringRabbitListenerTestBase {
         rabbit.send("", queue("misconfigured"), new Message("v".getBytes(StandardCharsets.UTF_8), properties));
 
         await(() -> !container.isRunning(), "the container to stop");
-        await(() -> admin.getQueueInfo(queue("misconfigured")).getMessageCount() == 1, "the message requeued");
+        // On a timeout, say where the delivery is: still unacknowledged on a channel, or gone.
+        await(() -> admin.getQueueInfo(queue("misconfigured")).getMessageCount() == 1, () -> "the message requeued"
+                + " (ready " + admin.getQueueInfo(queue("misconfigured")).getMessageCount() + ", unacknowledged "
+                + unacknowledgedOrError(queue("misconfigured")) + ", dead-lettered "
+                + admin.getQueueInfo(queue("misconfigured-dlq")).getMessageCount() + ")");
         assertThat(admin.getQueueInfo(queue("misconfigured-dlq")).getMessageCount()).as("not dead-lettered")
                 .isZero();
     }
@@ -204,10 +209,15 @@ abstract class SpringRabbitListenerTestBase {
     }
 
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        await(condition, () -> what);
+    }
+
+    /** As {@link #await(BooleanSupplier, String)}, describing what it waited for only when it times out. */
+    private static void await(BooleanSupplier condition, Supplier<String> what) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("Timed out waiting for " + what);
+                throw new AssertionError("Timed out waiting for " + what.get());
             }
             Thread.sleep(50);
         }
@@ -228,6 +238,14 @@ abstract class SpringRabbitListenerTestBase {
                     + " e.g. amqp://user:password@host:5672/vhost.");
         }
         return factory;
+    }
+
+    private static String unacknowledgedOrError(String queue) {
+        try {
+            return String.valueOf(unacknowledged(queue));
+        } catch (Exception e) {
+            return "unknown: " + e;
+        }
     }
 
     /** messages_unacknowledged of {@code queue}, from {@code rabbitmqctl list_queues} in the test's vhost. */
