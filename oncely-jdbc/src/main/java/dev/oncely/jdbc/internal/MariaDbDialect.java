@@ -95,7 +95,12 @@ public final class MariaDbDialect implements SqlDialect {
         this.saveResultSql = "UPDATE " + t + " SET result = ? WHERE consumer = ? AND event_id = ?";
         this.extendExpirySql = "UPDATE " + t + " SET expires_at = DATE_ADD(expires_at, INTERVAL ? MICROSECOND)"
                 + " WHERE consumer = ? AND event_id = ? AND expires_at IS NOT NULL";
-        this.selectExpiredSql = "SELECT consumer, event_id FROM " + t + " WHERE expires_at <= UTC_TIMESTAMP(6)"
+        this.selectExpiredSql = selectExpiredSql(t);
+    }
+
+    /** The purge's read of at most {@code ?} expired keys of {@code table}, in expiry order (through its index). */
+    public static String selectExpiredSql(String table) {
+        return "SELECT consumer, event_id FROM " + table + " WHERE expires_at <= UTC_TIMESTAMP(6)"
                 + " ORDER BY expires_at LIMIT ?";
     }
 
